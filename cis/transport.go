@@ -1,0 +1,109 @@
+package cis
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// DefaultTimeout bounds each request to CIS when a Config gives none.
+const DefaultTimeout = 15 * time.Second
+
+// DefaultMaxResponse bounds the size of a response read from CIS when a
+// Config gives none: a RoleAssertion for a user with dozens of roles is
+// tens of kilobytes.
+const DefaultMaxResponse = 1 << 20
+
+// NewHTTPClient returns an HTTP client for talking to env: TLS verified
+// against env's trust anchors only, no proxy from the environment, no
+// redirects followed, and every request bounded by timeout (DefaultTimeout
+// if zero).
+func (e Environment) NewHTTPClient(timeout time.Duration) *http.Client {
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	tr := &http.Transport{
+		TLSClientConfig:       e.TLSConfig(),
+		DialContext:           (&net.Dialer{Timeout: timeout}).DialContext,
+		TLSHandshakeTimeout:   timeout,
+		ResponseHeaderTimeout: timeout,
+		MaxIdleConnsPerHost:   16,
+		IdleConnTimeout:       90 * time.Second,
+		ForceAttemptHTTP2:     true,
+	}
+	return &http.Client{
+		Transport: tr,
+		Timeout:   timeout,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}
+
+// roundTrip sends req with client and reads at most limit bytes of the
+// response body. It never returns an error that contains the request URL
+// (which may carry a ticket): transport failures are mapped onto ErrTimeout,
+// ErrTrust or ErrUnavailable with the operation's name op.
+func roundTrip(ctx context.Context, client *http.Client, req *http.Request, op string, limit int64) (*http.Response, []byte, error) {
+	resp, err := client.Do(req.WithContext(ctx))
+	if err != nil {
+		return nil, nil, transportError(ctx, op, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, limit+1))
+	if err != nil {
+		return nil, nil, transportError(ctx, op, err)
+	}
+	if int64(len(body)) > limit {
+		return nil, nil, fmt.Errorf("cis: %s: response larger than %d bytes: %w", op, limit, ErrTooLarge)
+	}
+	return resp, body, nil
+}
+
+// transportError rebuilds a client error without the URL it may carry.
+func transportError(ctx context.Context, op string, err error) error {
+	var ue *url.Error
+	inner := err
+	if errors.As(err, &ue) {
+		inner = ue.Err
+	}
+	var (
+		unknownAuth x509.UnknownAuthorityError
+		hostErr     x509.HostnameError
+		certInvalid x509.CertificateInvalidError
+		verifyErr   *tls.CertificateVerificationError
+		recordErr   tls.RecordHeaderError
+		netErr      net.Error
+	)
+	switch {
+	case errors.As(inner, &verifyErr), errors.As(inner, &unknownAuth), errors.As(inner, &hostErr), errors.As(inner, &certInvalid):
+		return fmt.Errorf("cis: %s: %w: %s", op, ErrTrust, redactedCause(inner))
+	case errors.As(inner, &recordErr):
+		return fmt.Errorf("cis: %s: %w: server did not speak TLS", op, ErrUnavailable)
+	case errors.Is(inner, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded):
+		return fmt.Errorf("cis: %s: %w", op, ErrTimeout)
+	case errors.Is(inner, context.Canceled):
+		return fmt.Errorf("cis: %s: %w", op, context.Canceled)
+	case errors.As(inner, &netErr) && netErr.Timeout():
+		return fmt.Errorf("cis: %s: %w", op, ErrTimeout)
+	}
+	return fmt.Errorf("cis: %s: %w: %s", op, ErrUnavailable, redactedCause(inner))
+}
+
+// redactedCause returns the text of a transport error; url.Error has been
+// peeled off already, and the remaining net and TLS errors name hosts and
+// certificates, not request URLs.
+func redactedCause(err error) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err.Error()
+	}
+	return err.Error()
+}

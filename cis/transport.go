@@ -1,6 +1,7 @@
 package cis
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -106,4 +107,51 @@ func redactedCause(err error) string {
 		return ue.Err.Error()
 	}
 	return err.Error()
+}
+
+// maintenanceError returns a *MaintenanceError if the failure err happened
+// while env is in a maintenance slot at now, or if resp is the service's own
+// maintenance answer (503 whose body mentions maintenance; a Retry-After
+// HTTP date gives the end). Otherwise it returns nil.
+func (e Environment) maintenanceError(now time.Time, resp *http.Response, body []byte, err error) error {
+	if resp != nil && resp.StatusCode == http.StatusServiceUnavailable && containsFold(body, "maintenance") {
+		me := &MaintenanceError{Err: err}
+		if slot, ends, in := e.MaintenanceAt(now); in {
+			me.Slot, me.Ends = slot.Label(), ends
+		}
+		if t, perr := http.ParseTime(resp.Header.Get("Retry-After")); perr == nil {
+			me.Ends = t
+		}
+		return me
+	}
+	if err == nil {
+		return nil
+	}
+	if slot, ends, in := e.MaintenanceAt(now); in {
+		return &MaintenanceError{Slot: slot.Label(), Ends: ends, Err: err}
+	}
+	return nil
+}
+
+// statusError maps a non-2xx answer to an error: maintenance (see
+// maintenanceError), ErrUnavailable for 5xx, ErrMalformed otherwise. It
+// returns nil for 2xx.
+func (e Environment) statusError(now time.Time, op string, resp *http.Response, body []byte) error {
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return nil
+	}
+	var err error
+	if resp.StatusCode >= 500 {
+		err = fmt.Errorf("cis: %s: HTTP %d: %w", op, resp.StatusCode, ErrUnavailable)
+	} else {
+		err = fmt.Errorf("cis: %s: HTTP %d: %w", op, resp.StatusCode, ErrMalformed)
+	}
+	if me := e.maintenanceError(now, resp, body, err); me != nil {
+		return me
+	}
+	return err
+}
+
+func containsFold(b []byte, s string) bool {
+	return bytes.Contains(bytes.ToLower(b), []byte(s))
 }

@@ -1,0 +1,270 @@
+package cissim
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+	"net"
+	"os"
+	"time"
+
+	"github.com/opencis/cisauth/cis"
+)
+
+// Validity of what the simulator issues.
+const (
+	caValidity     = 10 * 365 * 24 * time.Hour
+	serverValidity = 90 * 24 * time.Hour
+	// CardCertValidity is how long IssueCardCert's certificates are valid
+	// when the caller gives no end.
+	CardCertValidity = 2 * 365 * 24 * time.Hour
+)
+
+var oidKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 15}
+
+// NewCA makes a self-signed certificate authority with a fresh ECDSA P-256
+// key. rnd nil means crypto/rand.
+func NewCA(subject pkix.Name, rnd io.Reader, now time.Time) (*x509.Certificate, crypto.Signer, error) {
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rnd)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cissim: CA key: %w", err)
+	}
+	serial, err := randSerial(rnd)
+	if err != nil {
+		return nil, nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               subject,
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(caValidity),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rnd, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cissim: CA certificate: %w", err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cissim: CA certificate: %w", err)
+	}
+	return cert, key, nil
+}
+
+// NewCardCA makes a card CA shaped like the NHS sub CAs
+// (O=nhs, OU=CA, CN=<cn>).
+func NewCardCA(cn string, rnd io.Reader, now time.Time) (*x509.Certificate, crypto.Signer, error) {
+	return NewCA(pkix.Name{Organization: []string{"nhs"}, OrganizationalUnit: []string{"CA"}, CommonName: cn}, rnd, now)
+}
+
+// IssueCardCert issues a smartcard authentication certificate for uid
+// (subject O=nhs, OU=people, CN=<uid>) over pub, signed by the card CA. Its
+// only extension marked anything is keyUsage digitalSignature, and it is
+// not critical, as on field cards (a client that re-encodes the certificate
+// would otherwise break its signature). A zero notAfter means notBefore +
+// CardCertValidity; a zero notBefore means now − 1h. rnd nil means
+// crypto/rand.
+func IssueCardCert(ca *x509.Certificate, caKey crypto.Signer, uid string, pub crypto.PublicKey, notBefore, notAfter time.Time, rnd io.Reader) (*x509.Certificate, error) {
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	if notBefore.IsZero() {
+		notBefore = time.Now().Add(-time.Hour)
+	}
+	if notAfter.IsZero() {
+		notAfter = notBefore.Add(CardCertValidity)
+	}
+	serial, err := randSerial(rnd)
+	if err != nil {
+		return nil, err
+	}
+	ku, err := asn1.Marshal(asn1.BitString{Bytes: []byte{0x80}, BitLength: 1}) // digitalSignature
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject: pkix.Name{
+			Organization:       []string{"nhs"},
+			OrganizationalUnit: []string{"people"},
+			CommonName:         uid,
+		},
+		NotBefore:       notBefore,
+		NotAfter:        notAfter,
+		ExtraExtensions: []pkix.Extension{{Id: oidKeyUsage, Critical: false, Value: ku}},
+	}
+	der, err := x509.CreateCertificate(rnd, tmpl, ca, pub, caKey)
+	if err != nil {
+		return nil, fmt.Errorf("cissim: card certificate: %w", err)
+	}
+	return x509.ParseCertificate(der)
+}
+
+// IssueServerCert issues a TLS server certificate for hosts (DNS names or
+// IP addresses) with a fresh ECDSA key, signed by the TLS CA.
+func IssueServerCert(ca *x509.Certificate, caKey crypto.Signer, hosts []string, now time.Time, rnd io.Reader) (tls.Certificate, error) {
+	if rnd == nil {
+		rnd = rand.Reader
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rnd)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("cissim: server key: %w", err)
+	}
+	serial, err := randSerial(rnd)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{Organization: []string{"cis-sim"}, CommonName: "cis-sim"},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(serverValidity),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
+	}
+	der, err := x509.CreateCertificate(rnd, tmpl, ca, key.Public(), caKey)
+	if err != nil {
+		return tls.Certificate{}, fmt.Errorf("cissim: server certificate: %w", err)
+	}
+	leaf, err := x509.ParseCertificate(der)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	return tls.Certificate{Certificate: [][]byte{der, ca.Raw}, PrivateKey: key, Leaf: leaf}, nil
+}
+
+func randSerial(rnd io.Reader) (*big.Int, error) {
+	s, err := rand.Int(rnd, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return nil, fmt.Errorf("cissim: serial number: %w", err)
+	}
+	return s.Add(s, big.NewInt(1)), nil
+}
+
+// LoadOrCreateCA loads a CA certificate and its PKCS#8 key from certPath and
+// keyPath, or, if neither file exists, creates a CA with the given subject
+// and writes them (key 0600). One file without the other is an error.
+func LoadOrCreateCA(certPath, keyPath string, subject pkix.Name) (*x509.Certificate, crypto.Signer, error) {
+	_, cerr := os.Stat(certPath)
+	_, kerr := os.Stat(keyPath)
+	switch {
+	case cerr == nil && kerr == nil:
+		return LoadCA(certPath, keyPath)
+	case errors.Is(cerr, os.ErrNotExist) && errors.Is(kerr, os.ErrNotExist):
+	case cerr != nil && !errors.Is(cerr, os.ErrNotExist):
+		return nil, nil, fmt.Errorf("cissim: %w", cerr)
+	case kerr != nil && !errors.Is(kerr, os.ErrNotExist):
+		return nil, nil, fmt.Errorf("cissim: %w", kerr)
+	default:
+		return nil, nil, fmt.Errorf("cissim: %s and %s: one exists without the other; remove it or restore both", certPath, keyPath)
+	}
+	cert, key, err := NewCA(subject, nil, time.Now())
+	if err != nil {
+		return nil, nil, err
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("cissim: %w", err)
+	}
+	if err := writeFileAtomic(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		return nil, nil, err
+	}
+	if err := writeFileAtomic(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o644); err != nil {
+		return nil, nil, err
+	}
+	return cert, key, nil
+}
+
+// LoadCA reads a CA certificate (PEM) and its private key (PKCS#8, PKCS#1
+// or SEC 1 PEM). The key must match the certificate.
+func LoadCA(certPath, keyPath string) (*x509.Certificate, crypto.Signer, error) {
+	certs, err := LoadCertificates(certPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	kb, err := readSmallFile(keyPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	blk, _ := pem.Decode(kb)
+	if blk == nil {
+		return nil, nil, fmt.Errorf("cissim: %s: no PEM block", keyPath)
+	}
+	var key any
+	switch blk.Type {
+	case "PRIVATE KEY":
+		key, err = x509.ParsePKCS8PrivateKey(blk.Bytes)
+	case "RSA PRIVATE KEY":
+		key, err = x509.ParsePKCS1PrivateKey(blk.Bytes)
+	case "EC PRIVATE KEY":
+		key, err = x509.ParseECPrivateKey(blk.Bytes)
+	default:
+		err = fmt.Errorf("PEM block %q is not a private key", blk.Type)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("cissim: %s: %w", keyPath, err)
+	}
+	signer, ok := key.(crypto.Signer)
+	if !ok {
+		return nil, nil, fmt.Errorf("cissim: %s: key cannot sign", keyPath)
+	}
+	type equaler interface{ Equal(crypto.PublicKey) bool }
+	if pk, ok := signer.Public().(equaler); !ok || !pk.Equal(certs[0].PublicKey) {
+		return nil, nil, fmt.Errorf("cissim: %s does not match the certificate in %s", keyPath, certPath)
+	}
+	return certs[0], signer, nil
+}
+
+// LoadCertificates reads the PEM certificates in a file (a --card-ca
+// file). Errors name the file.
+func LoadCertificates(path string) ([]*x509.Certificate, error) {
+	b, err := readSmallFile(path)
+	if err != nil {
+		return nil, err
+	}
+	certs, err := cis.ParseCertificatesPEM(b)
+	if err != nil {
+		return nil, fmt.Errorf("cissim: %s: %w", path, err)
+	}
+	return certs, nil
+}
+
+const maxPEMFile = 1 << 20
+
+func readSmallFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("cissim: %w", err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxPEMFile+1))
+	if err != nil {
+		return nil, fmt.Errorf("cissim: %s: %w", path, err)
+	}
+	if len(b) > maxPEMFile {
+		return nil, fmt.Errorf("cissim: %s: larger than %d bytes", path, maxPEMFile)
+	}
+	return b, nil
+}

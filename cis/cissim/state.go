@@ -1,0 +1,111 @@
+package cissim
+
+import (
+	"crypto"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/opencis/cisauth/cis"
+)
+
+// File names in the state directory.
+const (
+	TLSCACertFile  = "ca.pem"          // TLS CA certificate (clients trust it)
+	TLSCAKeyFile   = "ca-key.pem"      // TLS CA key, PKCS#8, 0600
+	CardCACertFile = "card-ca.pem"     // default card CA certificate
+	CardCAKeyFile  = "card-ca-key.pem" // default card CA key, PKCS#8, 0600
+	EnvFile        = "env.yaml"        // environment file describing the running simulator
+)
+
+// DefaultStateDir returns $XDG_STATE_HOME/cis-sim, or ~/.local/state/cis-sim
+// when XDG_STATE_HOME is unset or not absolute.
+func DefaultStateDir() (string, error) {
+	if x := os.Getenv("XDG_STATE_HOME"); x != "" && filepath.IsAbs(x) {
+		return filepath.Join(x, "cis-sim"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("cissim: no state directory: %w", err)
+	}
+	return filepath.Join(home, ".local", "state", "cis-sim"), nil
+}
+
+// EnsureStateDir creates dir (mode 0700, parents as needed) if missing.
+func EnsureStateDir(dir string) error {
+	if dir == "" {
+		return errors.New("cissim: empty state directory")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("cissim: state directory: %w", err)
+	}
+	return nil
+}
+
+// TLSCAFiles returns the paths of the TLS CA certificate and key in stateDir.
+func TLSCAFiles(stateDir string) (certPath, keyPath string) {
+	return filepath.Join(stateDir, TLSCACertFile), filepath.Join(stateDir, TLSCAKeyFile)
+}
+
+// CardCAFiles returns the paths of the default card CA certificate and key
+// in stateDir; cis-vcard provision reads these by default.
+func CardCAFiles(stateDir string) (certPath, keyPath string) {
+	return filepath.Join(stateDir, CardCACertFile), filepath.Join(stateDir, CardCAKeyFile)
+}
+
+// LoadOrCreateTLSCA loads the TLS CA from stateDir, creating the directory
+// and the CA if missing.
+func LoadOrCreateTLSCA(stateDir string) (*x509.Certificate, crypto.Signer, error) {
+	if err := EnsureStateDir(stateDir); err != nil {
+		return nil, nil, err
+	}
+	c, k := TLSCAFiles(stateDir)
+	return LoadOrCreateCA(c, k, pkix.Name{Organization: []string{"cis-sim"}, CommonName: "cis-sim local TLS CA"})
+}
+
+// LoadOrCreateCardCA loads the default card CA from stateDir, creating the
+// directory and the CA (O=nhs, OU=CA, CN=SubCA cis-sim) if missing.
+func LoadOrCreateCardCA(stateDir string) (*x509.Certificate, crypto.Signer, error) {
+	if err := EnsureStateDir(stateDir); err != nil {
+		return nil, nil, err
+	}
+	c, k := CardCAFiles(stateDir)
+	return LoadOrCreateCA(c, k, pkix.Name{Organization: []string{"nhs"}, OrganizationalUnit: []string{"CA"}, CommonName: "SubCA cis-sim"})
+}
+
+// WriteEnvFile writes env as env.yaml in stateDir (replacing it atomically)
+// and returns its path.
+func WriteEnvFile(stateDir string, env cis.Environment) (string, error) {
+	b, err := env.MarshalYAML()
+	if err != nil {
+		return "", fmt.Errorf("cissim: env.yaml: %w", err)
+	}
+	p := filepath.Join(stateDir, EnvFile)
+	return p, writeFileAtomic(p, b, 0o644)
+}
+
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("cissim: %w", err)
+	}
+	tmp := f.Name()
+	err = f.Chmod(perm)
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("cissim: writing %s: %w", path, err)
+	}
+	return nil
+}

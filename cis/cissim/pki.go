@@ -1,6 +1,7 @@
 package cissim
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -17,8 +18,6 @@ import (
 	"net"
 	"os"
 	"time"
-
-	"github.com/opencis/cisauth/cis"
 )
 
 // Validity of what the simulator issues.
@@ -238,17 +237,51 @@ func LoadCA(certPath, keyPath string) (*x509.Certificate, crypto.Signer, error) 
 }
 
 // LoadCertificates reads the PEM certificates in a file (a --card-ca
-// file). Errors name the file.
+// file). Errors name the file and the line of the offending block.
 func LoadCertificates(path string) ([]*x509.Certificate, error) {
 	b, err := readSmallFile(path)
 	if err != nil {
 		return nil, err
 	}
-	certs, err := cis.ParseCertificatesPEM(b)
+	certs, line, err := parseCertificatesPEM(b)
 	if err != nil {
-		return nil, fmt.Errorf("cissim: %s: %w", path, err)
+		if line > 0 {
+			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
+		}
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return certs, nil
+}
+
+// parseCertificatesPEM parses every CERTIFICATE block; on failure it
+// returns the 1-based line where the failing block starts.
+func parseCertificatesPEM(b []byte) ([]*x509.Certificate, int, error) {
+	var out []*x509.Certificate
+	rest := b
+	for {
+		start := bytes.Index(rest, []byte("-----BEGIN "))
+		if start < 0 {
+			break
+		}
+		line := 1 + bytes.Count(b[:len(b)-len(rest)+start], []byte("\n"))
+		blk, after := pem.Decode(rest[start:])
+		if blk == nil {
+			return nil, line, errors.New("PEM block does not decode")
+		}
+		rest = after
+		if blk.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(blk.Bytes)
+		if err != nil {
+			return nil, line, fmt.Errorf("certificate: %w", err)
+		}
+		out = append(out, c)
+	}
+	if len(out) == 0 {
+		return nil, 0, errors.New("no PEM certificate found")
+	}
+	return out, 0, nil
 }
 
 const maxPEMFile = 1 << 20

@@ -77,20 +77,26 @@ func (s *sessionStore) expired(v *session, now int64) bool {
 // expires is when v ends if not used again.
 func (s *sessionStore) expires(v *session) int64 { return min(v.last+s.idle, v.created+s.max) }
 
-// add stores a new session under k.
+// add stores a new session under k. At the limit it first sweeps every
+// shard for expired sessions; if none can go, it fails.
 func (s *sessionStore) add(k sessionKey, v session, now int64) error {
+	if s.count.Load() >= s.limit {
+		for i := range s.shards {
+			sh := &s.shards[i]
+			sh.mu.Lock()
+			s.sweepLocked(sh, now)
+			sh.mu.Unlock()
+		}
+		if s.count.Load() >= s.limit {
+			return ErrSessionLimit
+		}
+	}
 	sh := s.shard(&k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	if len(sh.m) >= sh.sweepAt {
 		s.sweepLocked(sh, now)
 		sh.sweepAt = max(1024, 2*len(sh.m))
-	}
-	if s.count.Load() >= s.limit {
-		s.sweepLocked(sh, now)
-		if s.count.Load() >= s.limit {
-			return ErrSessionLimit
-		}
 	}
 	sh.m[k] = v
 	s.count.Add(1)

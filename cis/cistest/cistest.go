@@ -1,0 +1,200 @@
+//go:build cissim_wire
+
+// Package cistest starts the CIS simulator (package cissim) in-process for
+// suppliers' own tests, in the spirit of net/http/httptest: one call gives
+// a TLS server with users, a cis.Environment that trusts it, and live SSO
+// tickets obtained by a real smartcard-style login through GAS — a
+// software RSA key with a certificate from the simulator's card CA signs
+// the challenge, so no card or reader is needed.
+//
+//	srv := cistest.NewServer(t)                  // demo users; closed by t.Cleanup
+//	ticket := srv.MustLogin(t, "555000000001", "555000000101")
+//	ssb, _ := cis.NewSSBClient(cis.SSBConfig{Env: srv.Env()})
+//	a, err := ssb.Validate(ctx, ticket)          // what your server does
+//	srv.Logout(ticket)                           // … and now it must fail
+//
+// It is for tests only: the card key is generated per server and the
+// simulator trusts nothing but its own card CA.
+package cistest
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/opencis/cisauth/cis"
+	"github.com/opencis/cisauth/cis/cissim"
+)
+
+// Server is a running simulator. Its methods are safe for concurrent use.
+type Server struct {
+	// URL is the base URL of GAS and SSB, https://127.0.0.1:port.
+	URL string
+
+	ts      *httptest.Server
+	sim     *cissim.Simulator
+	env     cis.Environment
+	cardCA  *x509.Certificate
+	cardKey crypto.Signer
+
+	once    sync.Once
+	userKey *rsa.PrivateKey
+	gas     *cis.GASClient
+	initErr error
+
+	mu    sync.Mutex
+	certs map[string]*x509.Certificate
+}
+
+// NewServer starts a simulator over TLS with the given users (the demo
+// users, cissim.DemoUsers, if none) and closes it when the test ends.
+func NewServer(t testing.TB, users ...cis.User) *Server {
+	t.Helper()
+	s, err := Start(users...)
+	if err != nil {
+		t.Fatalf("cistest: %v", err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// Start is NewServer for code without a testing.TB (examples, demos): the
+// caller must Close the server.
+func Start(users ...cis.User) (*Server, error) {
+	if len(users) == 0 {
+		users = cissim.DemoUsers()
+	}
+	ca, caKey, err := cissim.NewCardCA("SubCA cistest", nil, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	ts := httptest.NewUnstartedServer(nil)
+	base := "https://" + ts.Listener.Addr().String()
+	sim, err := cissim.New(cissim.Config{Users: users, CardCAs: []*x509.Certificate{ca}, BaseURL: base})
+	if err != nil {
+		ts.Close()
+		return nil, err
+	}
+	ts.Config.Handler = sim
+	ts.StartTLS()
+	s := &Server{
+		URL: base, ts: ts, sim: sim, cardCA: ca, cardKey: caKey,
+		env: cis.Environment{
+			Name: "cistest", GASURL: base, SSBURL: base, PortalURL: base + "/",
+			Roots: []*x509.Certificate{ts.Certificate()},
+		},
+		certs: make(map[string]*x509.Certificate),
+	}
+	return s, nil
+}
+
+// Close shuts the server down.
+func (s *Server) Close() { s.ts.Close() }
+
+// Env returns an environment for the server: its URLs and, as the only
+// trust anchor, its TLS certificate. Hand it to cis.NewSSBClient or your
+// middleware's configuration.
+func (s *Server) Env() cis.Environment {
+	e := s.env
+	e.Roots = append([]*x509.Certificate(nil), s.env.Roots...)
+	return e
+}
+
+// Simulator returns the simulator for finer control (sessions list,
+// in-process session creation, maintenance).
+func (s *Server) Simulator() *cissim.Simulator { return s.sim }
+
+// Client returns an HTTP client that trusts the server.
+func (s *Server) Client() *http.Client { return s.ts.Client() }
+
+// CardCA returns the card CA the simulator trusts, and its key, for tests
+// that issue their own card certificates (cissim.IssueCardCert).
+func (s *Server) CardCA() (*x509.Certificate, crypto.Signer) { return s.cardCA, s.cardKey }
+
+func (s *Server) init() error {
+	s.once.Do(func() {
+		// One software "card" key per server, RSA-2048 as on newer cards.
+		s.userKey, s.initErr = rsa.GenerateKey(rand.Reader, 2048)
+		if s.initErr != nil {
+			return
+		}
+		s.gas, s.initErr = cis.NewGASClient(cis.GASConfig{Env: s.env, DeviceID: "c1stest0", ClientIP: "127.0.0.1"})
+	})
+	return s.initErr
+}
+
+// CardCertificate returns a card certificate for uid over the server's
+// software card key, issued by its card CA (cached per uid).
+func (s *Server) CardCertificate(uid string) (*x509.Certificate, crypto.Signer, error) {
+	if err := s.init(); err != nil {
+		return nil, nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := s.certs[uid]; ok {
+		return c, s.userKey, nil
+	}
+	c, err := cissim.IssueCardCert(s.cardCA, s.cardKey, uid, s.userKey.Public(), time.Time{}, time.Time{}, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	s.certs[uid] = c
+	return c, s.userKey, nil
+}
+
+// Login logs uid in through GAS as the Identity Agent would (activate,
+// sign the challenge, validate) and selects roleID in live mode; an empty
+// roleID selects the user's first role. It returns the SSO ticket.
+func (s *Server) Login(ctx context.Context, uid, roleID string) (cis.Ticket, error) {
+	cert, key, err := s.CardCertificate(uid)
+	if err != nil {
+		return "", err
+	}
+	sess, err := s.gas.Login(ctx, key, cert)
+	if err != nil {
+		return "", fmt.Errorf("cistest: login %s: %w", uid, err)
+	}
+	if roleID == "" {
+		if len(sess.Roles) == 0 {
+			return "", fmt.Errorf("cistest: login %s: user has no roles", uid)
+		}
+		roleID = sess.Roles[0].ID
+	}
+	if err := s.gas.SelectRole(ctx, sess, roleID, cis.ModeLive); err != nil {
+		return "", fmt.Errorf("cistest: select role %s for %s: %w", roleID, uid, err)
+	}
+	return sess.Ticket, nil
+}
+
+// MustLogin is Login that fails the test on error.
+func (s *Server) MustLogin(t testing.TB, uid, roleID string) cis.Ticket {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tk, err := s.Login(ctx, uid, roleID)
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	return tk
+}
+
+// ErrNoSession means the ticket names no live session.
+var ErrNoSession = cissim.ErrNoSession
+
+// ExpireSession ends the ticket's session as if it had timed out.
+func (s *Server) ExpireSession(t cis.Ticket) error { return s.sim.ExpireTicket(t) }
+
+// Logout ends the ticket's session as a logout (or card removal) would.
+func (s *Server) Logout(t cis.Ticket) error { return s.sim.LogoutTicket(t) }
+
+// SetMaintenance switches the simulator's maintenance answer (HTTP 503
+// and a maintenance page) on or off.
+func (s *Server) SetMaintenance(on bool) { s.sim.SetMaintenance(on) }

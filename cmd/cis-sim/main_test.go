@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opencis/cisauth/cis"
+	"github.com/opencis/cisauth/cis/cissim"
+)
+
+func TestFlagErrors(t *testing.T) {
+	dir := t.TempDir()
+	badUsers := filepath.Join(dir, "users.yaml")
+	os.WriteFile(badUsers, []byte("users:\n  - uid: \"123\"\n"), 0o600)
+	badCA := filepath.Join(dir, "ca.pem")
+	os.WriteFile(badCA, []byte("junk\n-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), 0o600)
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--fail-rate", "2"}, 2, "-fail-rate"},
+		{[]string{"--maintenance", "Mon 20:00"}, 2, "-maintenance"},
+		{[]string{"--session-time", "0s"}, 2, "-session-time"},
+		{[]string{"--latency", "soon"}, 2, "-latency"},
+		{[]string{"--nope"}, 2, "-nope"},
+		{[]string{"--log-level", "loud"}, 2, "-log-level"},
+		{[]string{"--addr", "nowhere"}, 2, "-addr"},
+		{[]string{"extra"}, 2, "unexpected argument"},
+		{[]string{"--state-dir", dir, "--users", badUsers}, 1, badUsers + ":2: uid \"123\""},
+		{[]string{"--state-dir", dir, "--card-ca", badCA}, 1, badCA + ":2:"},
+		{[]string{"--state-dir", dir, "--card-ca", filepath.Join(dir, "missing.pem")}, 1, "missing.pem"},
+	} {
+		var stderr strings.Builder
+		code := run(context.Background(), tc.args, &stderr, nil)
+		if code != tc.code || !strings.Contains(stderr.String(), tc.want) || strings.Count(strings.TrimSpace(stderr.String()), "\n") != 0 {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d and one line with %q", tc.args, code, stderr.String(), tc.code, tc.want)
+		}
+	}
+	var stderr strings.Builder
+	if code := run(context.Background(), []string{"-h"}, &stderr, nil); code != 0 || !strings.Contains(stderr.String(), "--card-ca") && !strings.Contains(stderr.String(), "-card-ca") {
+		t.Errorf("-h: exit %d\n%s", code, stderr.String())
+	}
+}
+
+// TestServeWritesStateAndServesTLS runs the command in-process: it must
+// create the state dir, write env.yaml loadable by cis.LoadEnvironment, and
+// serve TLS that verifies against that environment's roots.
+func TestServeWritesStateAndServesTLS(t *testing.T) {
+	state := filepath.Join(t.TempDir(), "a", "state")
+	ctx, cancel := context.WithCancel(context.Background())
+	ready := make(chan string, 1)
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--state-dir", state, "--hostname", "cis-sim.test", "--admin", "--log-level", "warn"}, io.Discard, ready)
+	}()
+	var addr string
+	select {
+	case addr = <-ready:
+	case code := <-done:
+		t.Fatalf("exited %d", code)
+	}
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("exit %d", code)
+		}
+	}()
+	fi, err := os.Stat(state)
+	if err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("state dir: %v %v", err, fi)
+	}
+	for _, f := range []string{"ca-key.pem", "card-ca-key.pem"} {
+		if fi, err := os.Stat(filepath.Join(state, f)); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Fatalf("%s: %v", f, err)
+		}
+	}
+	env, err := cis.LoadEnvironment(filepath.Join(state, "env.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, port, _ := strings.Cut(addr, ":")
+	if env.GASURL != "https://cis-sim.test:"+port || len(env.Roots) != 1 {
+		t.Fatalf("env %+v", env)
+	}
+	// Verify the server's certificate against the env roots for the
+	// hostname, while dialling the loopback address.
+	tr := &http.Transport{TLSClientConfig: env.TLSConfig()}
+	tr.TLSClientConfig.ServerName = "cis-sim.test"
+	client := &http.Client{Transport: tr, Timeout: 10 * time.Second}
+	defer tr.CloseIdleConnections()
+	resp, err := client.Get("https://" + addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	resp, err = client.Get("https://" + addr + "/_sim/sessions")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("admin: %v %v", err, resp)
+	}
+	resp.Body.Close()
+	for _, name := range []string{"localhost", "127.0.0.1"} {
+		conn, err := tls.Dial("tcp", addr, &tls.Config{RootCAs: pool(env.Roots), ServerName: name})
+		if err != nil {
+			t.Fatalf("TLS as %s: %v", name, err)
+		}
+		conn.Close()
+	}
+	// The card CA files are where cis-vcard looks for them.
+	c, k := cissim.CardCAFiles(state)
+	if _, _, err := cissim.LoadCA(c, k); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func pool(certs []*x509.Certificate) *x509.CertPool {
+	p := x509.NewCertPool()
+	for _, c := range certs {
+		p.AddCert(c)
+	}
+	return p
+}

@@ -216,8 +216,10 @@ func TestRoleAssertionQueryQuirks(t *testing.T) {
 	if strings.Contains(w.Body.String(), "samlp:Success") {
 		t.Fatal("two tokens accepted")
 	}
-	// Unencoded ticket: '+' turns into a space and '#' starts a fragment.
-	w = s.do("GET", "/saml/RoleAssertion?token="+tk.Reveal(), "")
+	// Unencoded ticket: '+' turns into a space and '#' starts a fragment,
+	// which HTTP clients do not send.
+	raw, _, _ := strings.Cut(tk.Reveal(), "#")
+	w = s.do("GET", "/saml/RoleAssertion?token="+raw, "")
 	if strings.Contains(w.Body.String(), "samlp:Success") {
 		t.Fatal("unencoded ticket accepted")
 	}

@@ -11,6 +11,8 @@ import (
 	"crypto/x509/pkix"
 	"flag"
 	"fmt"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"os"
@@ -59,6 +61,7 @@ func run(addr, bodyFile, ctype string) error {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          log.New(io.Discard, "", 0), // wrk's closing handshakes
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 	}
 	ln, err := net.Listen("tcp", addr)

@@ -3,11 +3,14 @@
 # net/http TLS server answering a fixed body of the same size, in the same
 # run (docs/benchmarks-sim.md). Needs go, wrk, curl, openssl.
 #
-# usage: scripts/sim-load.sh [DURATION]   (default 5s; wrk -t2 -c32 --latency)
-# Prints req/s and p99 for both and the ratio sim/baseline.
+# usage: scripts/sim-load.sh [DURATION [ROUNDS]]   (default 5s, 1 round; wrk -t2 -c32 --latency)
+# Prints req/s and p99 for both, round by round (baseline and cis-sim
+# alternate, so a busy machine hurts both alike), and the median ratio
+# cis-sim/baseline.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dur=${1:-5s}
+rounds=${2:-1}
 for tool in go wrk curl openssl; do
 	command -v "$tool" >/dev/null || { echo "sim-load: $tool not installed" >&2; exit 1; }
 done
@@ -56,7 +59,7 @@ pids+=($!)
 wait_for "$work/fixed.addr" '127.0.0.1'
 fixed_url="https://$(head -n1 "$work/fixed.addr")/saml/RoleAssertion?token=$tok"
 
-# run NAME URL: wrk, then "NAME req/s p99" on stdout.
+# run NAME URL: wrk, then "NAME req/s p99" on stdout; req/s into $work/NAME.rps.
 run() {
 	wrk -t2 -c32 -d"$dur" --latency "$2" > "$work/$1.wrk"
 	local rps p99 errs
@@ -66,7 +69,12 @@ run() {
 	printf '%-9s %10s req/s  p99 %8s  non-2xx %s\n' "$1" "$rps" "$p99" "${errs:-0}"
 	echo "$rps" > "$work/$1.rps"
 }
-echo "body: $(wc -c < "$work/body.xml") bytes; wrk -t2 -c32 -d$dur --latency; $(nproc) CPUs"
-run baseline "$fixed_url"
-run cis-sim "$sim_url"
-awk -v s="$(cat "$work/cis-sim.rps")" -v b="$(cat "$work/baseline.rps")" 'BEGIN { printf "ratio cis-sim/baseline: %.2f\n", s / b }'
+echo "body: $(wc -c < "$work/body.xml") bytes; wrk -t2 -c32 -d$dur --latency; $(nproc) CPUs; load $(cut -d' ' -f1-3 /proc/loadavg)"
+: > "$work/ratios"
+for r in $(seq "$rounds"); do
+	run baseline "$fixed_url"
+	run cis-sim "$sim_url"
+	awk -v s="$(cat "$work/cis-sim.rps")" -v b="$(cat "$work/baseline.rps")" 'BEGIN { printf "%.2f\n", s / b }' | tee -a "$work/ratios" |
+		sed "s/^/round $r ratio cis-sim\/baseline: /"
+done
+sort -n "$work/ratios" | awk '{ v[NR] = $1 } END { printf "median ratio cis-sim/baseline over %d rounds: %.2f\n", NR, v[int((NR + 1) / 2)] }'

@@ -17,6 +17,9 @@ type metrics struct {
 	logins     *prometheus.CounterVec
 	assertions *prometheus.CounterVec
 	gatherer   prometheus.Gatherer
+
+	// Resolved once: the RoleAssertion hot path does no label lookups.
+	assertSuccess, assertDenied prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, g prometheus.Gatherer, sessions *sessionStore) (*metrics, error) {
@@ -36,6 +39,8 @@ func newMetrics(reg prometheus.Registerer, g prometheus.Gatherer, sessions *sess
 		}, []string{"status"}),
 		gatherer: g,
 	}
+	m.assertSuccess = m.assertions.WithLabelValues("success")
+	m.assertDenied = m.assertions.WithLabelValues("denied")
 	live := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "cissim_sessions", Help: "Live SSO sessions held (expired ones may linger until swept).",
 	}, func() float64 { return float64(sessions.count.Load()) })

@@ -106,13 +106,13 @@ func (s *Simulator) handleRoleAssertion(w http.ResponseWriter, r *http.Request) 
 	}
 	switch {
 	case !ok:
-		s.metrics.assertions.WithLabelValues("denied").Inc()
+		s.metrics.assertDenied.Inc()
 		*bp = s.appendDenied(*bp, now, remoteIP(r), "Invalid or expired SSO session")
 	case v.role == noRole:
-		s.metrics.assertions.WithLabelValues("denied").Inc()
+		s.metrics.assertDenied.Inc()
 		*bp = s.appendDenied(*bp, now, remoteIP(r), "No role selected for this SSO session")
 	default:
-		s.metrics.assertions.WithLabelValues("success").Inc()
+		s.metrics.assertSuccess.Inc()
 		u := &s.users[v.user]
 		*bp = s.appendAssertion(*bp, &samlRequest{
 			now:       now,

@@ -38,18 +38,23 @@ printf '%s' "$uid" | grep -Eq '^[0-9]{12}$' || die "certificate CN '$uid' is not
 lsid=$(openssl rand -hex 5)
 device="ab12cd34,ClientIP=127.0.0.1"
 
-# 1. activate (indented body, as one public client sends it)
-cat > "$work/activate.xml" <<XML
-<?xml version="1.0" encoding="UTF-8"?>
-    <!DOCTYPE USER SYSTEM "gpOBJECT.DTD">
-    <gpOBJECT>
-    <gpPARAM name="auth_method">3</gpPARAM>
-    <gpPARAM name="app_url">NHST</gpPARAM>
-    <gpPARAM name="log_session_id">$lsid</gpPARAM>
-    <gpPARAM name="device_id">$device</gpPARAM>
-    <gpPARAM name="service">ACTIVATION</gpPARAM>
-    </gpOBJECT>
-XML
+# gpobject INDENT NAME=VALUE...: a gpOBJECT request; every line after the
+# XML declaration starts with INDENT (one public client indents them all).
+gpobject() {
+	local ind=$1 kv k v attr
+	shift
+	printf '<?xml version="1.0" encoding="UTF-8"?>\n%s<!DOCTYPE USER SYSTEM "gpOBJECT.DTD">\n%s<gpOBJECT>\n' "$ind" "$ind"
+	for kv in "$@"; do
+		k=${kv%%=*} v=${kv#*=} attr=
+		[ "$k" = response ] && attr=' encoding="base64"'
+		printf '%s<gpPARAM name="%s"%s>%s</gpPARAM>\n' "$ind" "$k" "$attr" "$v"
+	done
+	printf '%s</gpOBJECT>\n' "$ind"
+}
+common=(auth_method=3 app_url=NHST "log_session_id=$lsid" "device_id=$device")
+
+# 1. activate (indented body)
+gpobject '    ' "${common[@]}" service=ACTIVATION > "$work/activate.xml"
 curl "${curl_opts[@]}" --data-binary @"$work/activate.xml" "$base/login/authactivate" > "$work/activate.out" ||
 	die "activate: request failed"
 challenge=$(param challenge "$work/activate.out")
@@ -84,23 +89,8 @@ fi
 response=$(openssl base64 -A -in "$work/smime.txt")
 
 # 3. validate
-cat > "$work/validate.xml" <<XML
-<?xml version="1.0" encoding="UTF-8"?>
-<!DOCTYPE USER SYSTEM "gpOBJECT.DTD">
-<gpOBJECT>
-<gpPARAM name="auth_method">3</gpPARAM>
-<gpPARAM name="app_url">NHST</gpPARAM>
-<gpPARAM name="log_session_id">$lsid</gpPARAM>
-<gpPARAM name="device_id">$device</gpPARAM>
-<gpPARAM name="service">AUTHENTICATION</gpPARAM>
-<gpPARAM name="challenge">$challenge</gpPARAM>
-<gpPARAM name="signature">$signature</gpPARAM>
-<gpPARAM name="uid">$uid</gpPARAM>
-<gpPARAM name="card_type">p11</gpPARAM>
-<gpPARAM name="response" encoding="base64">$response</gpPARAM>
-<gpPARAM name="mobility">0</gpPARAM>
-</gpOBJECT>
-XML
+gpobject '' "${common[@]}" service=AUTHENTICATION "challenge=$challenge" "signature=$signature" "uid=$uid" \
+	card_type=p11 "response=$response" mobility=0 > "$work/validate.xml"
 curl "${curl_opts[@]}" --data-binary @"$work/validate.xml" "$base/login/authvalidate" > "$work/validate.out" ||
 	die "validate: request failed"
 grep -q 'Failed To Validate' "$work/validate.out" && die "validate: Failed To Validate"
@@ -126,17 +116,7 @@ cat "$work/assertion.xml"
 
 # 6. log out at sso_logout_url (GAS's own address)
 if [ "${KEEP_SESSION:-}" != 1 ]; then
-	cat > "$work/logout.xml" <<XML
-<?xml version="1.0" encoding="UTF-8"?>
-<!DOCTYPE USER SYSTEM "gpOBJECT.DTD">
-<gpOBJECT>
-<gpPARAM name="service">LOGOUT</gpPARAM>
-<gpPARAM name="sso_ticket">$ticket</gpPARAM>
-<gpPARAM name="log_session_id">$lsid</gpPARAM>
-<gpPARAM name="device_id">$device</gpPARAM>
-<gpPARAM name="uid">$uid</gpPARAM>
-</gpOBJECT>
-XML
+	gpobject '' service=LOGOUT "sso_ticket=$ticket" "log_session_id=$lsid" "device_id=$device" "uid=$uid" > "$work/logout.xml"
 	curl "${curl_opts[@]}" --data-binary @"$work/logout.xml" "$logout_url" | grep -q OK || die "logout failed"
 	curl "${curl_opts[@]}" "$base/saml/RoleAssertion?token=$tok" | grep -q 'samlp:Success' && die "assertion still issued after logout"
 fi

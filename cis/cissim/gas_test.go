@@ -317,6 +317,21 @@ var (
 	cnRE        = regexp.MustCompile(`<gpPARAM name="cn">([^<]+)</gpPARAM>`)
 )
 
+// indentedRequest is a request as one public client writes it: every line
+// after the XML declaration indented, device_id of [a-z0-9], more params
+// (already formatted) after the common ones.
+func indentedRequest(service, more string) string {
+	return `<?xml version="1.0" encoding="UTF-8"?>
+    <!DOCTYPE USER SYSTEM "gpOBJECT.DTD">
+    <gpOBJECT>
+        <gpPARAM name="auth_method">3</gpPARAM>
+        <gpPARAM name="app_url">NHST</gpPARAM>
+        <gpPARAM name="log_session_id">Ao9qufl+uA</gpPARAM>
+        <gpPARAM name="device_id">k3x9z0ab,ClientIP=10.1.2.3</gpPARAM>
+        <gpPARAM name="service">` + service + `</gpPARAM>` + more + `
+    </gpOBJECT>`
+}
+
 // TestExistingClientQuirks sends requests the way existing public clients
 // do and reads the replies with their regexes.
 func TestExistingClientQuirks(t *testing.T) {
@@ -324,15 +339,7 @@ func TestExistingClientQuirks(t *testing.T) {
 	bob := DemoUsers()[1]
 	c := s.card(t, bob.UID)
 
-	activate := `<?xml version="1.0" encoding="UTF-8"?>
-    <!DOCTYPE USER SYSTEM "gpOBJECT.DTD">
-    <gpOBJECT>
-        <gpPARAM name="auth_method">3</gpPARAM>
-        <gpPARAM name="app_url">NHST</gpPARAM>
-        <gpPARAM name="log_session_id">Ao9qufl+uA</gpPARAM>
-        <gpPARAM name="device_id">k3x9z0ab,ClientIP=10.1.2.3</gpPARAM>
-        <gpPARAM name="service">ACTIVATION</gpPARAM>
-    </gpOBJECT>`
+	activate := indentedRequest("ACTIVATION", "")
 	out := s.post(t, "POST", "/login/authactivate", activate)
 	if !strings.Contains(out, `<!DOCTYPE USER SYSTEM "`+s.srv.URL+`/login/dtd">`) {
 		t.Fatalf("activate DOCTYPE:\n%s", out)
@@ -363,21 +370,13 @@ func TestExistingClientQuirks(t *testing.T) {
 		body64 = body64[64:]
 	}
 	smime.WriteString("    " + body64 + "\n")
-	validate := `<?xml version="1.0" encoding="UTF-8"?>
-    <!DOCTYPE USER SYSTEM "gpOBJECT.DTD">
-    <gpOBJECT>
-        <gpPARAM name="auth_method">3</gpPARAM>
-        <gpPARAM name="app_url">NHST</gpPARAM>
-        <gpPARAM name="log_session_id">Ao9qufl+uA</gpPARAM>
-        <gpPARAM name="device_id">k3x9z0ab,ClientIP=10.1.2.3</gpPARAM>
-        <gpPARAM name="service">AUTHENTICATION</gpPARAM>
-        <gpPARAM name="challenge">` + chm[1] + `</gpPARAM>
-        <gpPARAM name="signature">` + sigm[1] + `</gpPARAM>
-        <gpPARAM name="uid">` + bob.UID + `</gpPARAM>
+	validate := indentedRequest("AUTHENTICATION", `
+        <gpPARAM name="challenge">`+chm[1]+`</gpPARAM>
+        <gpPARAM name="signature">`+sigm[1]+`</gpPARAM>
+        <gpPARAM name="uid">`+bob.UID+`</gpPARAM>
         <gpPARAM name="card_type">p11</gpPARAM>
-        <gpPARAM name="response" encoding="base64">` + base64.StdEncoding.EncodeToString(smime.Bytes()) + `</gpPARAM>
-        <gpPARAM name="mobility">0</gpPARAM>
-    </gpOBJECT>`
+        <gpPARAM name="response" encoding="base64">`+base64.StdEncoding.EncodeToString(smime.Bytes())+`</gpPARAM>
+        <gpPARAM name="mobility">0</gpPARAM>`)
 	out = s.post(t, "POST", "/login/authvalidate", validate)
 	tm, lm, cm := tokenRE.FindStringSubmatch(out), logoutRE.FindStringSubmatch(out), cnRE.FindStringSubmatch(out)
 	if tm == nil || lm == nil || cm == nil || cm[1] != bob.Name {

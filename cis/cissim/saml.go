@@ -79,31 +79,21 @@ func appendAttr(b []byte, name string, values ...string) []byte {
 
 // appendText escapes XML character data (& < >); quotes stay as they are,
 // as in the real assertions (nhsJobRole values are full of them).
-func appendText(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '&':
-			b = append(b, "&amp;"...)
-		case '<':
-			b = append(b, "&lt;"...)
-		case '>':
-			b = append(b, "&gt;"...)
-		default:
-			b = append(b, c)
-		}
-	}
-	return b
-}
+func appendText(b []byte, s string) []byte { return appendEscaped(b, s, false) }
 
-// appendAttrValue escapes an XML attribute value.
-func appendAttrValue(b []byte, s string) []byte {
+// appendAttrValue escapes an XML attribute value (& < " too).
+func appendAttrValue(b []byte, s string) []byte { return appendEscaped(b, s, true) }
+
+func appendEscaped(b []byte, s string, attr bool) []byte {
 	for i := 0; i < len(s); i++ {
-		switch c := s[i]; c {
-		case '&':
+		switch c := s[i]; {
+		case c == '&':
 			b = append(b, "&amp;"...)
-		case '<':
+		case c == '<':
 			b = append(b, "&lt;"...)
-		case '"':
+		case c == '>':
+			b = append(b, "&gt;"...)
+		case c == '"' && attr:
 			b = append(b, "&quot;"...)
 		default:
 			b = append(b, c)

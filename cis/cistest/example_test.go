@@ -4,6 +4,7 @@ package cistest_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 
@@ -58,6 +59,6 @@ func ExampleServer_SetMaintenance() {
 	defer srv.Close()
 	srv.SetMaintenance(true)
 	_, err = srv.Login(context.Background(), "555000000001", "")
-	fmt.Println(err != nil)
+	fmt.Println(errors.Is(err, cis.ErrMaintenance))
 	// Output: true
 }

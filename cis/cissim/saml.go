@@ -131,8 +131,31 @@ type samlRequest struct {
 	ticket    cis.Ticket
 }
 
+// samlTimes are the formatted times of one second, shared by every
+// response written in that second.
+type samlTimes struct {
+	sec                          int64
+	issue, notBefore, notOnAfter []byte
+}
+
+func (s *Simulator) timesAt(now time.Time) *samlTimes {
+	sec := now.Unix()
+	if t := s.times.Load(); t != nil && t.sec == sec {
+		return t
+	}
+	now = now.UTC()
+	t := &samlTimes{
+		sec:        sec,
+		issue:      now.AppendFormat(nil, samlTime),
+		notBefore:  now.Add(-notBeforeSkew).AppendFormat(nil, samlTime),
+		notOnAfter: now.Add(notAfterSkew).AppendFormat(nil, samlTime),
+	}
+	s.times.Store(t)
+	return t
+}
+
 func (s *Simulator) appendAssertion(b []byte, q *samlRequest) []byte {
-	now := q.now.UTC()
+	now := s.timesAt(q.now)
 	b = s.appendResponseStart(b, now, q.recipient)
 	b = append(b, "\n    <samlp:Status>\n        <samlp:StatusCode Value=\"samlp:Success\"/>\n    </samlp:Status>"...)
 	b = append(b, "\n    <saml:Assertion xmlns:saml=\"urn:oasis:names:tc:SAML:1.0:assertion\" MajorVersion=\"1\" MinorVersion=\"1\" AssertionID=\""...)
@@ -166,33 +189,33 @@ func (s *Simulator) appendAssertion(b []byte, q *samlRequest) []byte {
 
 // appendDenied writes the non-Success answer for a dead or unknown ticket.
 func (s *Simulator) appendDenied(b []byte, now time.Time, recipient, msg string) []byte {
-	b = s.appendResponseStart(b, now.UTC(), recipient)
+	b = s.appendResponseStart(b, s.timesAt(now), recipient)
 	b = append(b, "\n    <samlp:Status>\n        <samlp:StatusCode Value=\"samlp:Requester\">\n            <samlp:StatusCode Value=\"samlp:RequestDenied\"/>\n        </samlp:StatusCode>\n        <samlp:StatusMessage>"...)
 	b = appendText(b, msg)
 	b = append(b, "</samlp:StatusMessage>\n    </samlp:Status>\n</samlp:Response>\n"...)
 	return b
 }
 
-func (s *Simulator) appendResponseStart(b []byte, now time.Time, recipient string) []byte {
+func (s *Simulator) appendResponseStart(b []byte, now *samlTimes, recipient string) []byte {
 	b = append(b, `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:1.0:protocol" ResponseID="null" InResponseTo="null" MajorVersion="1" MinorVersion="1" IssueInstant="`...)
-	b = now.AppendFormat(b, samlTime)
+	b = append(b, now.issue...)
 	b = append(b, `" Recipient="`...)
 	b = appendAttrValue(b, recipient)
 	return append(b, `">`...)
 }
 
-func (s *Simulator) appendIssuerInstant(b []byte, now time.Time) []byte {
+func (s *Simulator) appendIssuerInstant(b []byte, now *samlTimes) []byte {
 	b = append(b, `" Issuer="`...)
 	b = append(b, s.issuerAttr...)
 	b = append(b, `" IssueInstant="`...)
-	b = now.AppendFormat(b, samlTime)
+	b = append(b, now.issue...)
 	return append(b, `">`...)
 }
 
-func appendConditions(b []byte, now time.Time) []byte {
+func appendConditions(b []byte, now *samlTimes) []byte {
 	b = append(b, `<saml:Conditions NotBefore="`...)
-	b = now.Add(-notBeforeSkew).AppendFormat(b, samlTime)
+	b = append(b, now.notBefore...)
 	b = append(b, `" NotOnOrAfter="`...)
-	b = now.Add(notAfterSkew).AppendFormat(b, samlTime)
+	b = append(b, now.notOnAfter...)
 	return append(b, `"/>`...)
 }

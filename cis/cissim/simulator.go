@@ -89,6 +89,7 @@ type Simulator struct {
 	sessions   *sessionStore
 	challenges *challengeStore
 	ids        assertionIDs
+	times      atomic.Pointer[samlTimes]
 	macKey     [32]byte
 	forced     atomic.Bool // maintenance switched on by hand
 	mux        *http.ServeMux

@@ -18,7 +18,10 @@ import (
 const maxAdminBody = 1024
 
 func (s *Simulator) adminRoutes(mux *http.ServeMux) {
-	a := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, loopbackOnly(h)) }
+	// Loopback only, and no cross-site requests from a browser on this
+	// machine either.
+	csrf := http.NewCrossOriginProtection()
+	a := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, loopbackOnly(csrf.Handler(h))) }
 	a("GET /_sim/sessions", func(w http.ResponseWriter, _ *http.Request) {
 		list := s.Sessions()
 		if list == nil {

@@ -128,6 +128,15 @@ func TestAdminAPI(t *testing.T) {
 	if rec.Code != http.StatusForbidden {
 		t.Fatalf("remote admin: %d", rec.Code)
 	}
+	// A cross-site request from a browser: refused.
+	r = httptest.NewRequest("PUT", "/_sim/maintenance", strings.NewReader(`{"on":false}`))
+	r.RemoteAddr = "127.0.0.1:4000"
+	r.Header.Set("Sec-Fetch-Site", "cross-site")
+	rec = httptest.NewRecorder()
+	s.ServeHTTP(rec, r)
+	if rec.Code != http.StatusForbidden {
+		t.Fatalf("cross-site admin: %d", rec.Code)
+	}
 	// Admin off: not there.
 	off := newTestSim(t, nil)
 	if w := off.do("GET", "/_sim/sessions", ""); w.Code != http.StatusNotFound {

@@ -1,9 +1,14 @@
 package cissim
 
 import (
+	"bytes"
 	"encoding/json"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/opencis/cisauth/cis"
 )
 
 // Fuzz targets for every parser of outside input in this package. Seeds
@@ -80,5 +85,39 @@ func FuzzParseTicket(f *testing.F) {
 		if got := formatTicket(&k).Reveal(); got != s {
 			t.Fatalf("ticket %q parsed, renders as %q: two strings for one session", s, got)
 		}
+	})
+}
+
+// FuzzServe throws arbitrary queries and bodies at every endpoint: no
+// panic, and only the status codes the simulator means to send.
+func FuzzServe(f *testing.F) {
+	f.Add(uint8(0), "", []byte("<?xml version=\"1.0\"?>\n<gpOBJECT><gpPARAM name=\"service\">ACTIVATION</gpPARAM></gpOBJECT>"))
+	f.Add(uint8(1), "", []byte("<gpOBJECT><gpPARAM name=\"service\">AUTHENTICATION</gpPARAM><gpPARAM name=\"challenge\">AAAA</gpPARAM><gpPARAM name=\"signature\">x</gpPARAM><gpPARAM name=\"uid\">555000000001</gpPARAM><gpPARAM name=\"response\">TUlNRQ==</gpPARAM></gpOBJECT>"))
+	f.Add(uint8(4), "token=AQIC&selectedRoleUid=555000000101&ssbMode=1", []byte(nil))
+	f.Add(uint8(6), "", []byte(`<RequestSet><Request><![CDATA[<SessionRequest><GetSession><SessionID>x</SessionID></GetSession></SessionRequest>]]></Request></RequestSet>`))
+	s := newTestSim(f, func(c *Config) { c.Admin = true; c.MaxSessions = 10000 })
+	alice := DemoUsers()[0]
+	routes := []struct{ method, path string }{
+		{"POST", "/login/authactivate"}, {"POST", "/login/authvalidate"}, {"GET", "/login/authlogout"},
+		{"POST", "/login/authlogout"}, {"GET", "/saml/RoleSelectionGP.jsp"}, {"GET", "/saml/RoleAssertion"},
+		{"POST", "/amserver/sessionservice"}, {"POST", "/amserver/namingservice"}, {"GET", "/ssb/DeviceIDLogger"},
+		{"PUT", "/_sim/maintenance"}, {"GET", "/_sim/sessions"},
+	}
+	f.Fuzz(func(t *testing.T, route uint8, query string, body []byte) {
+		rt := routes[int(route)%len(routes)]
+		if tk, err := s.CreateSession(alice.UID, "", cis.ModeLive); err == nil {
+			query = strings.ReplaceAll(query, "TICKET", url.QueryEscape(tk.Reveal()))
+		}
+		r := httptest.NewRequest(rt.method, "/", bytes.NewReader(body))
+		r.URL.Path, r.URL.RawQuery = rt.path, query
+		r.RemoteAddr = "127.0.0.1:1"
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		switch w.Code {
+		case 200, 204, 400, 404, 413, 503:
+		default:
+			t.Fatalf("%s %s?%q: HTTP %d", rt.method, rt.path, query, w.Code)
+		}
+		s.SetMaintenance(false)
 	})
 }

@@ -192,3 +192,36 @@ func TestSessionLimitAndSweep(t *testing.T) {
 		t.Fatalf("count %d", n)
 	}
 }
+
+func TestIdleRefreshAndExpiresField(t *testing.T) {
+	s := newTestSim(t, func(c *Config) { c.SessionTime = 10 * time.Minute; c.MaxSessionTime = time.Hour })
+	alice := DemoUsers()[0]
+	tk, _ := s.CreateSession(alice.UID, alice.Roles[0].ID, cis.ModeTraining)
+	created := s.clock.Now()
+	info := s.Sessions()[0]
+	if !info.Created.Equal(created) || !info.Expires.Equal(created.Add(10*time.Minute)) || info.Mode != cis.ModeTraining || info.RoleID != alice.Roles[0].ID {
+		t.Fatalf("info %+v", info)
+	}
+	getSession := func(reset string) string {
+		return s.do("POST", "/amserver/sessionservice", `<RequestSet vers="1.0" svcid="session" reqid="1"><Request><![CDATA[<SessionRequest vers="1.0" reqid="0"><GetSession reset="`+reset+`"><SessionID>`+tk.Reveal()+`</SessionID></GetSession></SessionRequest>]]></Request></RequestSet>`).Body.String()
+	}
+	s.clock.Advance(8 * time.Minute)
+	if !strings.Contains(getSession("false"), `timeidle="480"`) {
+		t.Fatal("timeidle at 8 minutes not 480 s")
+	}
+	if got := s.Sessions()[0].Expires; !got.Equal(created.Add(10 * time.Minute)) {
+		t.Fatalf("reset=false refreshed the idle timer: expires %s", got)
+	}
+	if !strings.Contains(getSession("true"), `timeidle="0"`) {
+		t.Fatal("timeidle after reset not 0")
+	}
+	s.clock.Advance(8 * time.Minute) // 16 minutes, 8 since the reset
+	if !strings.Contains(getSession("false"), `state="valid"`) {
+		t.Fatal("reset=true did not refresh the idle timer")
+	}
+	// The maximum lifetime bounds Expires.
+	s.clock.Advance(50 * time.Minute)
+	if len(s.Sessions()) != 0 {
+		t.Fatal("session outlived its maximum lifetime")
+	}
+}

@@ -1,0 +1,780 @@
+package cis
+
+import (
+	"bytes"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// MaxAssertionSize bounds the size of a RoleAssertion document that
+// ParseRoleAssertion accepts. A user with forty role profiles needs well
+// under a tenth of it.
+const MaxAssertionSize = 1 << 20
+
+// Namespaces of the SAML 1.1 RoleAssertion and of its attributes.
+const (
+	samlpNS      = "urn:oasis:names:tc:SAML:1.0:protocol"
+	samlNS       = "urn:oasis:names:tc:SAML:1.0:assertion"
+	syntegraNS   = "http://www.syntegra.com"
+	xmlReservdNS = "http://www.w3.org/XML/1998/namespace"
+)
+
+// Structural limits of the parser, beyond MaxAssertionSize.
+const (
+	maxAssertionDepth = 32 // element nesting
+	maxXMLAttrs       = 32 // XML attributes on one element
+)
+
+const roleAssertionWhat = "RoleAssertion"
+
+// ParseRoleAssertion parses an SSB RoleAssertion: a SAML 1.1 samlp:Response
+// holding one saml:Assertion whose AttributeStatement lists the user, their
+// role profiles and the selected role.
+//
+// The parse is strict: every element's namespace is checked, the fixed SAML
+// structure admits no unknown elements, DOCTYPE and processing instructions
+// are refused, and size (MaxAssertionSize) and depth are capped. A
+// single-valued attribute given twice, a missing uid or ssbSessionRoleUid, or
+// a selected role that matches no role profile is an error. Such failures
+// are a *ParseError wrapping ErrMalformed (ErrTooLarge for size). A
+// well-formed response whose status is not samlp:Success (an unknown,
+// expired or logged-out ticket) is an error wrapping ErrSessionInvalid.
+//
+// It performs no time checks: call CheckTime (SSBClient.Validate does). The
+// SSO ticket that the SSB echoes inside the assertion is neither kept nor
+// quoted in errors.
+//
+// The RoleAssertion is unsigned. Only parse bytes that this program fetched
+// from the configured SSB over verified TLS; never trust one a client sent.
+func ParseRoleAssertion(data []byte) (*Assertion, error) {
+	if len(data) > MaxAssertionSize {
+		return nil, &ParseError{What: roleAssertionWhat, Offset: -1,
+			Msg: fmt.Sprintf("document is %d bytes, limit %d", len(data), MaxAssertionSize), Err: ErrTooLarge}
+	}
+	p := &assertionParser{d: xml.NewDecoder(bytes.NewReader(data))}
+	a, err := p.parse()
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// openElement is an element the parser is inside of.
+type openElement struct {
+	name   xml.Name // raw (prefixed) name, to match the end tag
+	nsMark int      // length of bindings before this element's declarations
+}
+
+// nsBinding is one namespace declaration in scope; prefix "" is the default
+// namespace.
+type nsBinding struct {
+	prefix, uri string
+}
+
+// assertionParser reads a RoleAssertion in one pass over the decoder's raw
+// tokens, tracking namespace scopes and element nesting itself.
+type assertionParser struct {
+	d        *xml.Decoder
+	stack    []openElement
+	bindings []nsBinding
+	secret   int // > 0 inside SubjectConfirmationData (holds the ticket)
+	attrs    assertionBuilder
+	values   []string // reused buffer for one saml:Attribute's values
+	text     []byte   // reused buffer for text split over several tokens
+}
+
+// errorf returns a *ParseError at the decoder's current offset.
+func (p *assertionParser) errorf(format string, args ...any) error {
+	return &ParseError{What: roleAssertionWhat, Offset: p.d.InputOffset(), Msg: fmt.Sprintf(format, args...), Err: ErrMalformed}
+}
+
+// dictionaryError wraps a failure of the attribute dictionary; it matches
+// ErrMalformed and whatever err wraps (ErrUnknownRole).
+func (p *assertionParser) dictionaryError(err error) error {
+	return &ParseError{What: roleAssertionWhat, Offset: p.d.InputOffset(), Msg: err.Error(), Err: fmt.Errorf("%w: %w", ErrMalformed, err)}
+}
+
+// syntaxError wraps a decoder error. Inside SubjectConfirmationData its text
+// may quote the ticket, so it is replaced by a fixed message there.
+func (p *assertionParser) syntaxError(err error) error {
+	if err == io.EOF || err == io.ErrUnexpectedEOF {
+		return p.errorf("unexpected end of document")
+	}
+	if p.secret > 0 {
+		return p.errorf("XML syntax error inside SubjectConfirmationData")
+	}
+	var se *xml.SyntaxError
+	if errors.As(err, &se) {
+		return p.errorf("XML syntax error: %s", se.Msg)
+	}
+	return p.errorf("XML error: %v", err)
+}
+
+// next returns the next start element, end element or character data.
+// It skips comments, refuses directives and processing instructions, checks
+// that end tags match, and maintains namespace scopes and the depth limit.
+func (p *assertionParser) next() (xml.Token, error) {
+	for {
+		tok, err := p.d.RawToken()
+		if err != nil {
+			return nil, p.syntaxError(err)
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if len(p.stack) >= maxAssertionDepth {
+				return nil, p.errorf("elements nested deeper than %d", maxAssertionDepth)
+			}
+			if err := p.push(t); err != nil {
+				return nil, err
+			}
+			return t, nil
+		case xml.EndElement:
+			n := len(p.stack)
+			if n == 0 || p.stack[n-1].name != t.Name {
+				return nil, p.errorf("end tag </%s> does not match the open element", qname(t.Name))
+			}
+			p.bindings = p.bindings[:p.stack[n-1].nsMark]
+			p.stack = p.stack[:n-1]
+			return t, nil
+		case xml.CharData:
+			return t, nil
+		case xml.Comment:
+			continue
+		case xml.ProcInst:
+			return nil, p.errorf("processing instruction <?%.20s?> not allowed", t.Target)
+		case xml.Directive:
+			return nil, p.errorf("DOCTYPE or other <!…> directive not allowed")
+		default:
+			return nil, p.errorf("unexpected XML token %T", tok)
+		}
+	}
+}
+
+// push opens an element: checks its XML attributes (no duplicates, bound
+// prefixes, a bounded number) and declares its namespaces.
+func (p *assertionParser) push(t xml.StartElement) error {
+	if len(t.Attr) > maxXMLAttrs {
+		return p.errorf("element <%s> has more than %d attributes", qname(t.Name), maxXMLAttrs)
+	}
+	mark := len(p.bindings)
+	for i, a := range t.Attr {
+		for _, b := range t.Attr[:i] {
+			if b.Name == a.Name {
+				return p.errorf("element <%s> repeats attribute %s", qname(t.Name), qname(a.Name))
+			}
+		}
+		switch {
+		case a.Name.Space == "" && a.Name.Local == "xmlns":
+			p.bindings = append(p.bindings, nsBinding{"", a.Value})
+		case a.Name.Space == "xmlns":
+			if a.Value == "" || a.Name.Local == "xmlns" || (a.Name.Local == "xml") != (a.Value == xmlReservdNS) {
+				return p.errorf("invalid namespace declaration xmlns:%s", a.Name.Local)
+			}
+			p.bindings = append(p.bindings, nsBinding{a.Name.Local, a.Value})
+		}
+	}
+	p.stack = append(p.stack, openElement{name: t.Name, nsMark: mark})
+	// Every prefix used on the element or its attributes must be bound.
+	if _, err := p.resolve(t.Name.Space); err != nil {
+		return err
+	}
+	for _, a := range t.Attr {
+		if a.Name.Space != "" && a.Name.Space != "xmlns" {
+			if _, err := p.resolve(a.Name.Space); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// resolve returns the namespace bound to prefix in the current scope.
+func (p *assertionParser) resolve(prefix string) (string, error) {
+	for i := len(p.bindings) - 1; i >= 0; i-- {
+		if p.bindings[i].prefix == prefix {
+			return p.bindings[i].uri, nil
+		}
+	}
+	switch prefix {
+	case "":
+		return "", nil
+	case "xml":
+		return xmlReservdNS, nil
+	}
+	return "", p.errorf("namespace prefix %q is not declared", prefix)
+}
+
+// element returns the namespace of a start element the parser just read.
+func (p *assertionParser) element(t xml.StartElement) string {
+	ns, _ := p.resolve(t.Name.Space) // checked in push
+	return ns
+}
+
+// is reports whether t is the element space:local.
+func (p *assertionParser) is(t xml.StartElement, space, local string) bool {
+	return t.Name.Local == local && p.element(t) == space
+}
+
+// unexpected reports an element that has no place where it appears.
+func (p *assertionParser) unexpected(t xml.StartElement, where string) error {
+	return p.errorf("unexpected element {%s}%s in %s", p.element(t), t.Name.Local, where)
+}
+
+// children calls f for each child element of the element just opened and
+// returns after its end tag. Text between children must be white space.
+// f must consume the child (through its end tag) before returning.
+func (p *assertionParser) children(where string, f func(xml.StartElement) error) error {
+	depth := len(p.stack)
+	for {
+		tok, err := p.next()
+		if err != nil {
+			return err
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			if err := f(t); err != nil {
+				return err
+			}
+			if len(p.stack) != depth {
+				return p.errorf("internal: child of %s not consumed", where)
+			}
+		case xml.EndElement:
+			return nil
+		case xml.CharData:
+			if !isXMLSpace(t) {
+				return p.errorf("unexpected text in %s", where)
+			}
+		}
+	}
+}
+
+// textContent reads the text of the element just opened, through its end
+// tag; child elements are an error. The result aliases p.text until the
+// next call; callers convert it with string().
+func (p *assertionParser) textContent(where string) ([]byte, error) {
+	p.text = p.text[:0]
+	for {
+		tok, err := p.next()
+		if err != nil {
+			return nil, err
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			return nil, p.errorf("unexpected element in %s: want text", where)
+		case xml.EndElement:
+			return p.text, nil
+		case xml.CharData:
+			// The decoder reuses t's bytes on the next call: copy.
+			p.text = append(p.text, t...)
+		}
+	}
+}
+
+// skip consumes the element just opened, whatever it holds, still checking
+// well-formedness, namespaces and depth.
+func (p *assertionParser) skip() error {
+	depth := len(p.stack)
+	for len(p.stack) >= depth {
+		if _, err := p.next(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// xmlAttrs calls f with the local name and value of each plain (unprefixed)
+// attribute of t. Namespace declarations are skipped; any other attribute
+// in a namespace is an error, as the SAML 1.1 elements define none.
+func (p *assertionParser) xmlAttrs(t xml.StartElement, f func(local, value string) error) error {
+	for _, a := range t.Attr {
+		switch {
+		case a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns"):
+		case a.Name.Space != "":
+			return p.errorf("attribute %s on <%s> is in a namespace", qname(a.Name), t.Name.Local)
+		default:
+			if err := f(a.Name.Local, a.Value); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// parse reads the whole document.
+func (p *assertionParser) parse() (*Assertion, error) {
+	root, err := p.prolog()
+	if err != nil {
+		return nil, err
+	}
+	if !p.is(root, samlpNS, "Response") {
+		return nil, p.errorf("root element is {%s}%s, want {%s}Response", p.element(root), root.Name.Local, samlpNS)
+	}
+	a, success, err := p.response(root)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.epilog(); err != nil {
+		return nil, err
+	}
+	if !success {
+		return nil, fmt.Errorf("cis: %s: status is not samlp:Success: %w", roleAssertionWhat, ErrSessionInvalid)
+	}
+	return a, nil
+}
+
+// prolog reads up to the root element: an optional XML declaration first,
+// then only white space and comments.
+func (p *assertionParser) prolog() (xml.StartElement, error) {
+	for first := true; ; first = false {
+		off := p.d.InputOffset()
+		tok, err := p.d.RawToken()
+		if err != nil {
+			return xml.StartElement{}, p.syntaxError(err)
+		}
+		switch t := tok.(type) {
+		case xml.ProcInst:
+			if t.Target != "xml" || !first || off != 0 {
+				return xml.StartElement{}, p.errorf("processing instruction <?%.20s?> not allowed", t.Target)
+			}
+		case xml.Comment:
+		case xml.CharData:
+			if !isXMLSpace(t) {
+				return xml.StartElement{}, p.errorf("text before the root element")
+			}
+		case xml.Directive:
+			return xml.StartElement{}, p.errorf("DOCTYPE or other <!…> directive not allowed")
+		case xml.StartElement:
+			if err := p.push(t); err != nil {
+				return xml.StartElement{}, err
+			}
+			return t, nil
+		default:
+			return xml.StartElement{}, p.errorf("unexpected %T before the root element", tok)
+		}
+	}
+}
+
+// epilog checks that only white space and comments follow the root element.
+func (p *assertionParser) epilog() error {
+	for {
+		tok, err := p.d.RawToken()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return p.syntaxError(err)
+		}
+		switch t := tok.(type) {
+		case xml.Comment:
+		case xml.CharData:
+			if !isXMLSpace(t) {
+				return p.errorf("text after the root element")
+			}
+		case xml.StartElement:
+			return p.errorf("second root element <%s>", qname(t.Name))
+		case xml.Directive:
+			return p.errorf("DOCTYPE or other <!…> directive not allowed")
+		default:
+			return p.errorf("unexpected %T after the root element", tok)
+		}
+	}
+}
+
+// response reads samlp:Response: samlp:Status, then (on success) exactly one
+// saml:Assertion. On any other status the rest is only checked for
+// well-formedness.
+func (p *assertionParser) response(root xml.StartElement) (*Assertion, bool, error) {
+	if err := p.versionAttrs(root, nil); err != nil {
+		return nil, false, err
+	}
+	var (
+		a                *Assertion
+		haveStatus, succ bool
+	)
+	err := p.children("samlp:Response", func(t xml.StartElement) error {
+		switch {
+		case !haveStatus:
+			if !p.is(t, samlpNS, "Status") {
+				return p.errorf("first child of samlp:Response is {%s}%s, want samlp:Status", p.element(t), t.Name.Local)
+			}
+			haveStatus = true
+			var err error
+			succ, err = p.status()
+			return err
+		case !succ:
+			return p.skip()
+		case p.is(t, samlNS, "Assertion"):
+			if a != nil {
+				return p.errorf("samlp:Response holds more than one saml:Assertion")
+			}
+			var err error
+			a, err = p.assertion(t)
+			return err
+		}
+		return p.unexpected(t, "samlp:Response")
+	})
+	switch {
+	case err != nil:
+		return nil, false, err
+	case !haveStatus:
+		return nil, false, p.errorf("samlp:Response has no samlp:Status")
+	case succ && a == nil:
+		return nil, false, p.errorf("samlp:Response has status Success but no saml:Assertion")
+	}
+	return a, succ, nil
+}
+
+// versionAttrs requires MajorVersion="1" MinorVersion="1" and passes any
+// other plain attribute to f (if not nil).
+func (p *assertionParser) versionAttrs(t xml.StartElement, f func(local, value string) error) error {
+	var major, minor bool
+	err := p.xmlAttrs(t, func(local, value string) error {
+		switch local {
+		case "MajorVersion":
+			major = true
+			if value != "1" {
+				return p.errorf("<%s> MajorVersion %q, want 1", t.Name.Local, value)
+			}
+		case "MinorVersion":
+			minor = true
+			if value != "1" {
+				return p.errorf("<%s> MinorVersion %q, want 1", t.Name.Local, value)
+			}
+		default:
+			if f != nil {
+				return f(local, value)
+			}
+		}
+		return nil
+	})
+	if err == nil && !(major && minor) {
+		err = p.errorf("<%s> lacks MajorVersion or MinorVersion", t.Name.Local)
+	}
+	return err
+}
+
+// status reads samlp:Status and reports whether its top-level StatusCode is
+// samlp:Success.
+func (p *assertionParser) status() (bool, error) {
+	var code, msg, detail bool
+	var success bool
+	err := p.children("samlp:Status", func(t xml.StartElement) error {
+		switch {
+		case !code && p.is(t, samlpNS, "StatusCode"):
+			code = true
+			var err error
+			success, err = p.statusCode(t)
+			return err
+		case code && !msg && !detail && p.is(t, samlpNS, "StatusMessage"):
+			msg = true
+			_, err := p.textContent("samlp:StatusMessage")
+			return err
+		case code && !detail && p.is(t, samlpNS, "StatusDetail"):
+			detail = true
+			return p.skip()
+		}
+		return p.unexpected(t, "samlp:Status")
+	})
+	if err == nil && !code {
+		err = p.errorf("samlp:Status has no samlp:StatusCode")
+	}
+	return success, err
+}
+
+// statusCode reads a samlp:StatusCode (and any nested ones) and reports
+// whether its Value, a QName, is {protocol}Success.
+func (p *assertionParser) statusCode(t xml.StartElement) (bool, error) {
+	var value string
+	var have bool
+	err := p.xmlAttrs(t, func(local, v string) error {
+		if local == "Value" {
+			value, have = v, true
+		}
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	if !have {
+		return false, p.errorf("samlp:StatusCode has no Value")
+	}
+	prefix, local, ok := strings.Cut(value, ":")
+	if !ok {
+		prefix, local = "", value
+	}
+	ns, err := p.resolve(prefix)
+	if err != nil {
+		return false, err
+	}
+	success := ns == samlpNS && local == "Success"
+	err = p.children("samlp:StatusCode", func(c xml.StartElement) error {
+		if !p.is(c, samlpNS, "StatusCode") {
+			return p.unexpected(c, "samlp:StatusCode")
+		}
+		_, err := p.statusCode(c)
+		return err
+	})
+	return success, err
+}
+
+// assertion reads the top-level saml:Assertion: saml:Conditions, then one
+// saml:AttributeStatement.
+func (p *assertionParser) assertion(t xml.StartElement) (*Assertion, error) {
+	a := &Assertion{}
+	var issueInstant string
+	err := p.versionAttrs(t, func(local, value string) error {
+		switch local {
+		case "AssertionID":
+			a.AssertionID = value
+		case "Issuer":
+			a.Issuer = value
+		case "IssueInstant":
+			issueInstant = value
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if a.AssertionID == "" || a.Issuer == "" || issueInstant == "" {
+		return nil, p.errorf("saml:Assertion lacks AssertionID, Issuer or IssueInstant")
+	}
+	if a.IssueInstant, err = p.dateTime("IssueInstant", issueInstant); err != nil {
+		return nil, err
+	}
+	var conditions, statement bool
+	err = p.children("saml:Assertion", func(c xml.StartElement) error {
+		switch {
+		case !conditions && !statement && p.is(c, samlNS, "Conditions"):
+			conditions = true
+			return p.conditions(c, a)
+		case conditions && !statement && p.is(c, samlNS, "AttributeStatement"):
+			statement = true
+			return p.attributeStatement(a)
+		case p.is(c, samlNS, "Assertion"):
+			return p.errorf("saml:Assertion nested in saml:Assertion")
+		}
+		return p.unexpected(c, "saml:Assertion")
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case !conditions:
+		return nil, p.errorf("saml:Assertion has no saml:Conditions")
+	case !statement:
+		return nil, p.errorf("saml:Assertion has no saml:AttributeStatement")
+	}
+	return a, nil
+}
+
+// conditions reads saml:Conditions: NotBefore and NotOnOrAfter, both
+// required, and no condition elements (none is defined for the SSB).
+func (p *assertionParser) conditions(t xml.StartElement, a *Assertion) error {
+	var nb, noa string
+	err := p.xmlAttrs(t, func(local, value string) error {
+		switch local {
+		case "NotBefore":
+			nb = value
+		case "NotOnOrAfter":
+			noa = value
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if nb == "" || noa == "" {
+		return p.errorf("saml:Conditions needs both NotBefore and NotOnOrAfter")
+	}
+	if a.NotBefore, err = p.dateTime("NotBefore", nb); err != nil {
+		return err
+	}
+	if a.NotOnOrAfter, err = p.dateTime("NotOnOrAfter", noa); err != nil {
+		return err
+	}
+	if !a.NotBefore.Before(a.NotOnOrAfter) {
+		return p.errorf("saml:Conditions NotOnOrAfter is not after NotBefore")
+	}
+	return p.children("saml:Conditions", func(c xml.StartElement) error {
+		return p.unexpected(c, "saml:Conditions")
+	})
+}
+
+// dateTime parses an xs:dateTime with a zone (Z or an offset) into UTC.
+func (p *assertionParser) dateTime(what, s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, p.errorf("%s %.40q is not an xs:dateTime with a time zone", what, s)
+	}
+	return t.UTC(), nil
+}
+
+// attributeStatement reads saml:AttributeStatement: saml:Subject, then the
+// flat list of saml:Attribute, which the attribute dictionary turns into the
+// user and role model.
+func (p *assertionParser) attributeStatement(a *Assertion) error {
+	var subject bool
+	var nameID string
+	p.attrs = assertionBuilder{}
+	err := p.children("saml:AttributeStatement", func(c xml.StartElement) error {
+		switch {
+		case !subject && p.is(c, samlNS, "Subject"):
+			subject = true
+			var err error
+			nameID, err = p.subject()
+			return err
+		case subject && p.is(c, samlNS, "Attribute"):
+			return p.attribute(c)
+		}
+		return p.unexpected(c, "saml:AttributeStatement")
+	})
+	if err != nil {
+		return err
+	}
+	if !subject {
+		return p.errorf("saml:AttributeStatement has no saml:Subject")
+	}
+	if err := p.attrs.finish(a); err != nil {
+		return p.dictionaryError(err)
+	}
+	// The subject names the same user as the uid attribute.
+	if rest, ok := strings.CutPrefix(nameID, "uid="); ok {
+		if uid, _, _ := strings.Cut(rest, ","); uid != a.User.UID {
+			return p.errorf("saml:NameIdentifier names a different user from the uid attribute")
+		}
+	}
+	return nil
+}
+
+// subject reads saml:Subject: saml:NameIdentifier, then an optional
+// saml:SubjectConfirmation whose SubjectConfirmationData (the inner
+// authentication assertion carrying the SSO ticket) is checked for
+// well-formedness and discarded unread.
+func (p *assertionParser) subject() (string, error) {
+	var nameID string
+	var haveName, haveConf bool
+	err := p.children("saml:Subject", func(c xml.StartElement) error {
+		switch {
+		case !haveName && !haveConf && p.is(c, samlNS, "NameIdentifier"):
+			haveName = true
+			b, err := p.textContent("saml:NameIdentifier")
+			nameID = strings.TrimSpace(string(b))
+			return err
+		case haveName && !haveConf && p.is(c, samlNS, "SubjectConfirmation"):
+			haveConf = true
+			return p.subjectConfirmation()
+		}
+		return p.unexpected(c, "saml:Subject")
+	})
+	if err == nil && nameID == "" {
+		err = p.errorf("saml:Subject has no saml:NameIdentifier")
+	}
+	return nameID, err
+}
+
+func (p *assertionParser) subjectConfirmation() error {
+	var methods int
+	var data bool
+	err := p.children("saml:SubjectConfirmation", func(c xml.StartElement) error {
+		switch {
+		case !data && p.is(c, samlNS, "ConfirmationMethod"):
+			methods++
+			_, err := p.textContent("saml:ConfirmationMethod")
+			return err
+		case methods > 0 && !data && p.is(c, samlNS, "SubjectConfirmationData"):
+			data = true
+			p.secret++
+			err := p.skip()
+			p.secret--
+			return err
+		}
+		return p.unexpected(c, "saml:SubjectConfirmation")
+	})
+	if err == nil && methods == 0 {
+		err = p.errorf("saml:SubjectConfirmation has no saml:ConfirmationMethod")
+	}
+	return err
+}
+
+// attribute reads one saml:Attribute and hands its values to the attribute
+// dictionary.
+func (p *assertionParser) attribute(t xml.StartElement) error {
+	var name, namespace string
+	err := p.xmlAttrs(t, func(local, value string) error {
+		switch local {
+		case "AttributeName":
+			name = value
+		case "AttributeNamespace":
+			namespace = value
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if name == "" {
+		return p.errorf("saml:Attribute has no AttributeName")
+	}
+	if namespace != syntegraNS {
+		return p.errorf("saml:Attribute %.40q has AttributeNamespace %.60q, want %s", name, namespace, syntegraNS)
+	}
+	kind := attributeKind(name)
+	p.values = p.values[:0]
+	err = p.children("saml:Attribute", func(c xml.StartElement) error {
+		if !p.is(c, samlNS, "AttributeValue") {
+			return p.unexpected(c, "saml:Attribute")
+		}
+		if len(p.values) >= maxAttributeValues {
+			return p.errorf("saml:Attribute %.40q has more than %d values", name, maxAttributeValues)
+		}
+		if err := p.xmlAttrs(c, func(string, string) error { return nil }); err != nil {
+			return err
+		}
+		b, err := p.textContent("saml:AttributeValue")
+		if err != nil {
+			return err
+		}
+		if kind == attrUnknown {
+			p.values = append(p.values, "")
+		} else {
+			p.values = append(p.values, string(bytes.TrimSpace(b)))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(p.values) == 0 {
+		return p.errorf("saml:Attribute %.40q has no saml:AttributeValue", name)
+	}
+	if err := p.attrs.add(kind, name, p.values); err != nil {
+		return p.dictionaryError(err)
+	}
+	return nil
+}
+
+// isXMLSpace reports whether b holds only XML white space.
+func isXMLSpace(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+			return false
+		}
+	}
+	return true
+}
+
+// qname prints a raw element or attribute name, bounded.
+func qname(n xml.Name) string {
+	s := n.Local
+	if n.Space != "" {
+		s = n.Space + ":" + s
+	}
+	if len(s) > 64 {
+		s = s[:64] + "…"
+	}
+	return s
+}

@@ -87,9 +87,15 @@ type assertionParser struct {
 	text     []byte   // reused buffer for text split over several tokens
 }
 
-// errorf returns a *ParseError at the decoder's current offset.
+// errorf returns a *ParseError at the decoder's current offset. Inside
+// SubjectConfirmationData, which holds the SSO ticket, the message is a
+// fixed text: names and values there may quote the ticket.
 func (p *assertionParser) errorf(format string, args ...any) error {
-	return &ParseError{What: roleAssertionWhat, Offset: p.d.InputOffset(), Msg: fmt.Sprintf(format, args...), Err: ErrMalformed}
+	msg := "malformed saml:SubjectConfirmationData (details withheld: it holds the SSO ticket)"
+	if p.secret == 0 {
+		msg = fmt.Sprintf(format, args...)
+	}
+	return &ParseError{What: roleAssertionWhat, Offset: p.d.InputOffset(), Msg: msg, Err: ErrMalformed}
 }
 
 // dictionaryError wraps a failure of the attribute dictionary; it matches
@@ -98,14 +104,10 @@ func (p *assertionParser) dictionaryError(err error) error {
 	return &ParseError{What: roleAssertionWhat, Offset: p.d.InputOffset(), Msg: err.Error(), Err: fmt.Errorf("%w: %w", ErrMalformed, err)}
 }
 
-// syntaxError wraps a decoder error. Inside SubjectConfirmationData its text
-// may quote the ticket, so it is replaced by a fixed message there.
+// syntaxError wraps a decoder error (see errorf for the ticket).
 func (p *assertionParser) syntaxError(err error) error {
 	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		return p.errorf("unexpected end of document")
-	}
-	if p.secret > 0 {
-		return p.errorf("XML syntax error inside SubjectConfirmationData")
+		return p.errorf("unexpected EOF")
 	}
 	var se *xml.SyntaxError
 	if errors.As(err, &se) {

@@ -29,10 +29,10 @@ type fixtureRole struct {
 // fixtureDoc describes a RoleAssertion in the shape the SSB sends (see the
 // RoleAssertion section of the protocol spec).
 type fixtureDoc struct {
-	UID, Name, OcsPrCode, Selected, Mode string
-	Roles                                []fixtureRole
+	UID, Name, OcsPrCode, Selected, Mode  string
+	Roles                                 []fixtureRole
 	IssueInstant, NotBefore, NotOnOrAfter string
-	Status                               string // StatusCode Value; "" means samlp:Success
+	Status                                string // StatusCode Value; "" means samlp:Success
 }
 
 func xmlText(s string) string {

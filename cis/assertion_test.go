@@ -377,8 +377,12 @@ func BenchmarkParseRoleAssertion40Roles(b *testing.B) {
 // stdResponse is the naive peer: plain xml.Unmarshal into structs of the
 // same document, with bare tags that match any namespace and no checks.
 type stdResponse struct {
-	XMLName   xml.Name `xml:"Response"`
-	Status    struct{ StatusCode struct{ Value string `xml:"Value,attr"` } }
+	XMLName xml.Name `xml:"Response"`
+	Status  struct {
+		StatusCode struct {
+			Value string `xml:"Value,attr"`
+		}
+	}
 	Assertion struct {
 		AssertionID  string `xml:"AssertionID,attr"`
 		Issuer       string `xml:"Issuer,attr"`

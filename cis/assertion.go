@@ -2,10 +2,7 @@ package cis
 
 import (
 	"bytes"
-	"encoding/xml"
-	"errors"
 	"fmt"
-	"io"
 	"strings"
 	"time"
 )
@@ -55,7 +52,7 @@ func ParseRoleAssertion(data []byte) (*Assertion, error) {
 		return nil, &ParseError{What: roleAssertionWhat, Offset: -1,
 			Msg: fmt.Sprintf("document is %d bytes, limit %d", len(data), MaxAssertionSize), Err: ErrTooLarge}
 	}
-	p := &assertionParser{d: xml.NewDecoder(bytes.NewReader(data))}
+	p := &assertionParser{s: newXMLScanner(data)}
 	a, err := p.parse()
 	if err != nil {
 		return nil, err
@@ -63,28 +60,37 @@ func ParseRoleAssertion(data []byte) (*Assertion, error) {
 	return a, nil
 }
 
+// startTag is the start tag the parser just read. Names alias the input;
+// attribute values may alias scanner buffers and are read at once.
+type startTag struct {
+	prefix, local []byte
+	attrs         []scanAttr
+}
+
 // openElement is an element the parser is inside of.
 type openElement struct {
-	name   xml.Name // raw (prefixed) name, to match the end tag
-	nsMark int      // length of bindings before this element's declarations
+	prefix, local []byte // raw name, to match the end tag
+	nsMark        int    // length of bindings before this element's declarations
 }
 
-// nsBinding is one namespace declaration in scope; prefix "" is the default
-// namespace.
+// nsBinding is one namespace declaration in scope; an empty prefix is the
+// default namespace.
 type nsBinding struct {
-	prefix, uri string
+	prefix []byte
+	uri    string
 }
 
-// assertionParser reads a RoleAssertion in one pass over the decoder's raw
+// assertionParser reads a RoleAssertion in one pass over the scanner's
 // tokens, tracking namespace scopes and element nesting itself.
 type assertionParser struct {
-	d        *xml.Decoder
+	s        *xmlScanner
 	stack    []openElement
 	bindings []nsBinding
 	secret   int // > 0 inside SubjectConfirmationData (holds the ticket)
 	attrs    assertionBuilder
 	values   []string // reused buffer for one saml:Attribute's values
 	text     []byte   // reused buffer for text split over several tokens
+	tag      startTag // the start tag just read
 }
 
 // errorf returns a *ParseError at the decoder's current offset. Inside
@@ -95,98 +101,95 @@ func (p *assertionParser) errorf(format string, args ...any) error {
 	if p.secret == 0 {
 		msg = fmt.Sprintf(format, args...)
 	}
-	return &ParseError{What: roleAssertionWhat, Offset: p.d.InputOffset(), Msg: msg, Err: ErrMalformed}
+	return &ParseError{What: roleAssertionWhat, Offset: p.s.offset(), Msg: msg, Err: ErrMalformed}
 }
 
 // dictionaryError wraps a failure of the attribute dictionary; it matches
 // ErrMalformed and whatever err wraps (ErrUnknownRole).
 func (p *assertionParser) dictionaryError(err error) error {
-	return &ParseError{What: roleAssertionWhat, Offset: p.d.InputOffset(), Msg: err.Error(), Err: fmt.Errorf("%w: %w", ErrMalformed, err)}
+	return &ParseError{What: roleAssertionWhat, Offset: p.s.offset(), Msg: err.Error(), Err: fmt.Errorf("%w: %w", ErrMalformed, err)}
 }
 
-// syntaxError wraps a decoder error (see errorf for the ticket).
+// syntaxError wraps a scanner error (see errorf for the ticket).
 func (p *assertionParser) syntaxError(err error) error {
-	if err == io.EOF || err == io.ErrUnexpectedEOF {
-		return p.errorf("unexpected EOF")
-	}
-	var se *xml.SyntaxError
-	if errors.As(err, &se) {
-		return p.errorf("XML syntax error: %s", se.Msg)
-	}
-	return p.errorf("XML error: %v", err)
+	return p.errorf("XML syntax error: %v", err)
 }
 
-// next returns the next start element, end element or character data.
-// It skips comments, refuses directives and processing instructions, checks
-// that end tags match, and maintains namespace scopes and the depth limit.
-func (p *assertionParser) next() (xml.Token, error) {
+// next reads the next start tag (into p.tag), end tag or character data
+// (p.s.text). It skips comments, refuses directives and processing
+// instructions, checks that end tags match, and maintains namespace scopes
+// and the depth limit.
+func (p *assertionParser) next() (tokKind, error) {
 	for {
-		tok, err := p.d.RawToken()
-		if err != nil {
-			return nil, p.syntaxError(err)
+		if err := p.s.next(); err != nil {
+			return 0, p.syntaxError(err)
 		}
-		switch t := tok.(type) {
-		case xml.StartElement:
+		switch p.s.kind {
+		case tokStart:
 			if len(p.stack) >= maxAssertionDepth {
-				return nil, p.errorf("elements nested deeper than %d", maxAssertionDepth)
+				return 0, p.errorf("elements nested deeper than %d", maxAssertionDepth)
 			}
-			if err := p.push(t); err != nil {
-				return nil, err
+			if err := p.push(); err != nil {
+				return 0, err
 			}
-			return t, nil
-		case xml.EndElement:
+			return tokStart, nil
+		case tokEnd:
 			n := len(p.stack)
-			if n == 0 || p.stack[n-1].name != t.Name {
-				return nil, p.errorf("end tag </%s> does not match the open element", qname(t.Name))
+			if n == 0 || !bytes.Equal(p.stack[n-1].prefix, p.s.prefix) || !bytes.Equal(p.stack[n-1].local, p.s.local) {
+				return 0, p.errorf("end tag </%s> does not match the open element", qname(p.s.prefix, p.s.local))
 			}
 			p.bindings = p.bindings[:p.stack[n-1].nsMark]
 			p.stack = p.stack[:n-1]
-			return t, nil
-		case xml.CharData:
-			return t, nil
-		case xml.Comment:
+			return tokEnd, nil
+		case tokText:
+			return tokText, nil
+		case tokComment:
 			continue
-		case xml.ProcInst:
-			return nil, p.errorf("processing instruction <?%.20s?> not allowed", t.Target)
-		case xml.Directive:
-			return nil, p.errorf("DOCTYPE or other <!…> directive not allowed")
-		default:
-			return nil, p.errorf("unexpected XML token %T", tok)
+		case tokProcInst:
+			return 0, p.errorf("processing instruction <?%.20s?> not allowed", p.s.local)
+		case tokDirective:
+			return 0, p.errorf("DOCTYPE or other <!…> directive not allowed")
+		case tokEOF:
+			return 0, p.errorf("unexpected EOF")
 		}
+		return 0, p.errorf("unexpected token")
 	}
 }
 
-// push opens an element: checks its XML attributes (no duplicates, bound
-// prefixes, a bounded number) and declares its namespaces.
-func (p *assertionParser) push(t xml.StartElement) error {
-	if len(t.Attr) > maxXMLAttrs {
-		return p.errorf("element <%s> has more than %d attributes", qname(t.Name), maxXMLAttrs)
+// push opens the element the scanner just read: checks its XML attributes
+// (no duplicates, bound prefixes, a bounded number) and declares its
+// namespaces.
+func (p *assertionParser) push() error {
+	t := startTag{prefix: p.s.prefix, local: p.s.local, attrs: p.s.attrs}
+	p.tag = t
+	if len(t.attrs) > maxXMLAttrs {
+		return p.errorf("element <%s> has more than %d attributes", qname(t.prefix, t.local), maxXMLAttrs)
 	}
 	mark := len(p.bindings)
-	for i, a := range t.Attr {
-		for _, b := range t.Attr[:i] {
-			if b.Name == a.Name {
-				return p.errorf("element <%s> repeats attribute %s", qname(t.Name), qname(a.Name))
+	for i, a := range t.attrs {
+		for _, b := range t.attrs[:i] {
+			if bytes.Equal(a.prefix, b.prefix) && bytes.Equal(a.local, b.local) {
+				return p.errorf("element <%s> repeats attribute %s", qname(t.prefix, t.local), qname(a.prefix, a.local))
 			}
 		}
 		switch {
-		case a.Name.Space == "" && a.Name.Local == "xmlns":
-			p.bindings = append(p.bindings, nsBinding{"", a.Value})
-		case a.Name.Space == "xmlns":
-			if a.Value == "" || a.Name.Local == "xmlns" || (a.Name.Local == "xml") != (a.Value == xmlReservdNS) {
-				return p.errorf("invalid namespace declaration xmlns:%s", a.Name.Local)
+		case len(a.prefix) == 0 && string(a.local) == "xmlns":
+			p.bindings = append(p.bindings, nsBinding{nil, string(a.value)})
+		case string(a.prefix) == "xmlns":
+			if len(a.value) == 0 || string(a.local) == "xmlns" || (string(a.local) == "xml") != (string(a.value) == xmlReservdNS) {
+				return p.errorf("invalid namespace declaration xmlns:%s", a.local)
 			}
-			p.bindings = append(p.bindings, nsBinding{a.Name.Local, a.Value})
+			p.bindings = append(p.bindings, nsBinding{a.local, string(a.value)})
 		}
 	}
-	p.stack = append(p.stack, openElement{name: t.Name, nsMark: mark})
+	p.stack = append(p.stack, openElement{prefix: t.prefix, local: t.local, nsMark: mark})
 	// Every prefix used on the element or its attributes must be bound.
-	if _, err := p.resolve(t.Name.Space); err != nil {
+	if _, err := p.resolve(t.prefix); err != nil {
 		return err
 	}
-	for _, a := range t.Attr {
-		if a.Name.Space != "" && a.Name.Space != "xmlns" {
-			if _, err := p.resolve(a.Name.Space); err != nil {
+	for _, a := range t.attrs {
+		if len(a.prefix) != 0 && string(a.prefix) != "xmlns" {
+			if _, err := p.resolve(a.prefix); err != nil {
 				return err
 			}
 		}
@@ -195,59 +198,59 @@ func (p *assertionParser) push(t xml.StartElement) error {
 }
 
 // resolve returns the namespace bound to prefix in the current scope.
-func (p *assertionParser) resolve(prefix string) (string, error) {
+func (p *assertionParser) resolve(prefix []byte) (string, error) {
 	for i := len(p.bindings) - 1; i >= 0; i-- {
-		if p.bindings[i].prefix == prefix {
+		if bytes.Equal(p.bindings[i].prefix, prefix) {
 			return p.bindings[i].uri, nil
 		}
 	}
-	switch prefix {
+	switch string(prefix) {
 	case "":
 		return "", nil
 	case "xml":
 		return xmlReservdNS, nil
 	}
-	return "", p.errorf("namespace prefix %q is not declared", prefix)
+	return "", p.errorf("namespace prefix %.40q is not declared", prefix)
 }
 
 // element returns the namespace of a start element the parser just read.
-func (p *assertionParser) element(t xml.StartElement) string {
-	ns, _ := p.resolve(t.Name.Space) // checked in push
+func (p *assertionParser) element(t startTag) string {
+	ns, _ := p.resolve(t.prefix) // checked in push
 	return ns
 }
 
 // is reports whether t is the element space:local.
-func (p *assertionParser) is(t xml.StartElement, space, local string) bool {
-	return t.Name.Local == local && p.element(t) == space
+func (p *assertionParser) is(t startTag, space, local string) bool {
+	return string(t.local) == local && p.element(t) == space
 }
 
 // unexpected reports an element that has no place where it appears.
-func (p *assertionParser) unexpected(t xml.StartElement, where string) error {
-	return p.errorf("unexpected element {%s}%s in %s", p.element(t), t.Name.Local, where)
+func (p *assertionParser) unexpected(t startTag, where string) error {
+	return p.errorf("unexpected element {%s}%.40s in %s", p.element(t), t.local, where)
 }
 
 // children calls f for each child element of the element just opened and
 // returns after its end tag. Text between children must be white space.
 // f must consume the child (through its end tag) before returning.
-func (p *assertionParser) children(where string, f func(xml.StartElement) error) error {
+func (p *assertionParser) children(where string, f func(startTag) error) error {
 	depth := len(p.stack)
 	for {
-		tok, err := p.next()
+		kind, err := p.next()
 		if err != nil {
 			return err
 		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			if err := f(t); err != nil {
+		switch kind {
+		case tokStart:
+			if err := f(p.tag); err != nil {
 				return err
 			}
 			if len(p.stack) != depth {
 				return p.errorf("internal: child of %s not consumed", where)
 			}
-		case xml.EndElement:
+		case tokEnd:
 			return nil
-		case xml.CharData:
-			if !isXMLSpace(t) {
+		case tokText:
+			if !isXMLSpace(p.s.text) {
 				return p.errorf("unexpected text in %s", where)
 			}
 		}
@@ -255,23 +258,36 @@ func (p *assertionParser) children(where string, f func(xml.StartElement) error)
 }
 
 // textContent reads the text of the element just opened, through its end
-// tag; child elements are an error. The result aliases p.text until the
-// next call; callers convert it with string().
+// tag; child elements are an error. The result aliases the input or the
+// parser's buffers until the next call; callers convert it with string().
 func (p *assertionParser) textContent(where string) ([]byte, error) {
-	p.text = p.text[:0]
+	var first []byte
+	n := 0
 	for {
-		tok, err := p.next()
+		kind, err := p.next()
 		if err != nil {
 			return nil, err
 		}
-		switch t := tok.(type) {
-		case xml.StartElement:
+		switch kind {
+		case tokStart:
 			return nil, p.errorf("unexpected element in %s: want text", where)
-		case xml.EndElement:
-			return p.text, nil
-		case xml.CharData:
-			// The decoder reuses t's bytes on the next call: copy.
-			p.text = append(p.text, t...)
+		case tokEnd:
+			if n > 1 {
+				return p.text, nil
+			}
+			return first, nil
+		case tokText:
+			// The scanner reuses its buffer for the next text: copy from
+			// the second piece on (comments or CDATA split the text).
+			switch n {
+			case 0:
+				first = p.s.text
+			case 1:
+				p.text = append(append(p.text[:0], first...), p.s.text...)
+			default:
+				p.text = append(p.text, p.s.text...)
+			}
+			n++
 		}
 	}
 }
@@ -291,14 +307,14 @@ func (p *assertionParser) skip() error {
 // xmlAttrs calls f with the local name and value of each plain (unprefixed)
 // attribute of t. Namespace declarations are skipped; any other attribute
 // in a namespace is an error, as the SAML 1.1 elements define none.
-func (p *assertionParser) xmlAttrs(t xml.StartElement, f func(local, value string) error) error {
-	for _, a := range t.Attr {
+func (p *assertionParser) xmlAttrs(t startTag, f func(local, value []byte) error) error {
+	for _, a := range t.attrs {
 		switch {
-		case a.Name.Space == "xmlns" || (a.Name.Space == "" && a.Name.Local == "xmlns"):
-		case a.Name.Space != "":
-			return p.errorf("attribute %s on <%s> is in a namespace", qname(a.Name), t.Name.Local)
+		case string(a.prefix) == "xmlns" || (len(a.prefix) == 0 && string(a.local) == "xmlns"):
+		case len(a.prefix) != 0:
+			return p.errorf("attribute %s on <%.40s> is in a namespace", qname(a.prefix, a.local), t.local)
 		default:
-			if err := f(a.Name.Local, a.Value); err != nil {
+			if err := f(a.local, a.value); err != nil {
 				return err
 			}
 		}
@@ -313,7 +329,7 @@ func (p *assertionParser) parse() (*Assertion, error) {
 		return nil, err
 	}
 	if !p.is(root, samlpNS, "Response") {
-		return nil, p.errorf("root element is {%s}%s, want {%s}Response", p.element(root), root.Name.Local, samlpNS)
+		return nil, p.errorf("root element is {%s}%s, want {%s}Response", p.element(root), root.local, samlpNS)
 	}
 	a, success, err := p.response(root)
 	if err != nil {
@@ -330,32 +346,32 @@ func (p *assertionParser) parse() (*Assertion, error) {
 
 // prolog reads up to the root element: an optional XML declaration first,
 // then only white space and comments.
-func (p *assertionParser) prolog() (xml.StartElement, error) {
+func (p *assertionParser) prolog() (startTag, error) {
 	for first := true; ; first = false {
-		off := p.d.InputOffset()
-		tok, err := p.d.RawToken()
-		if err != nil {
-			return xml.StartElement{}, p.syntaxError(err)
+		if err := p.s.next(); err != nil {
+			return startTag{}, p.syntaxError(err)
 		}
-		switch t := tok.(type) {
-		case xml.ProcInst:
-			if t.Target != "xml" || !first || off != 0 {
-				return xml.StartElement{}, p.errorf("processing instruction <?%.20s?> not allowed", t.Target)
+		switch p.s.kind {
+		case tokProcInst:
+			if string(p.s.local) != "xml" || !first {
+				return startTag{}, p.errorf("processing instruction <?%.20s?> not allowed", p.s.local)
 			}
-		case xml.Comment:
-		case xml.CharData:
-			if !isXMLSpace(t) {
-				return xml.StartElement{}, p.errorf("text before the root element")
+		case tokComment:
+		case tokText:
+			if !isXMLSpace(p.s.text) {
+				return startTag{}, p.errorf("text before the root element")
 			}
-		case xml.Directive:
-			return xml.StartElement{}, p.errorf("DOCTYPE or other <!…> directive not allowed")
-		case xml.StartElement:
-			if err := p.push(t); err != nil {
-				return xml.StartElement{}, err
+		case tokDirective:
+			return startTag{}, p.errorf("DOCTYPE or other <!…> directive not allowed")
+		case tokStart:
+			if err := p.push(); err != nil {
+				return startTag{}, err
 			}
-			return t, nil
+			return p.tag, nil
+		case tokEOF:
+			return startTag{}, p.errorf("no root element")
 		default:
-			return xml.StartElement{}, p.errorf("unexpected %T before the root element", tok)
+			return startTag{}, p.errorf("unexpected token before the root element")
 		}
 	}
 }
@@ -363,25 +379,25 @@ func (p *assertionParser) prolog() (xml.StartElement, error) {
 // epilog checks that only white space and comments follow the root element.
 func (p *assertionParser) epilog() error {
 	for {
-		tok, err := p.d.RawToken()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
+		if err := p.s.next(); err != nil {
 			return p.syntaxError(err)
 		}
-		switch t := tok.(type) {
-		case xml.Comment:
-		case xml.CharData:
-			if !isXMLSpace(t) {
+		switch p.s.kind {
+		case tokEOF:
+			return nil
+		case tokComment:
+		case tokText:
+			if !isXMLSpace(p.s.text) {
 				return p.errorf("text after the root element")
 			}
-		case xml.StartElement:
-			return p.errorf("second root element <%s>", qname(t.Name))
-		case xml.Directive:
+		case tokStart:
+			return p.errorf("second root element <%s>", qname(p.s.prefix, p.s.local))
+		case tokDirective:
 			return p.errorf("DOCTYPE or other <!…> directive not allowed")
+		case tokProcInst:
+			return p.errorf("processing instruction <?%.20s?> not allowed", p.s.local)
 		default:
-			return p.errorf("unexpected %T after the root element", tok)
+			return p.errorf("unexpected token after the root element")
 		}
 	}
 }
@@ -389,7 +405,7 @@ func (p *assertionParser) epilog() error {
 // response reads samlp:Response: samlp:Status, then (on success) exactly one
 // saml:Assertion. On any other status the rest is only checked for
 // well-formedness.
-func (p *assertionParser) response(root xml.StartElement) (*Assertion, bool, error) {
+func (p *assertionParser) response(root startTag) (*Assertion, bool, error) {
 	if err := p.versionAttrs(root, nil); err != nil {
 		return nil, false, err
 	}
@@ -397,11 +413,11 @@ func (p *assertionParser) response(root xml.StartElement) (*Assertion, bool, err
 		a                *Assertion
 		haveStatus, succ bool
 	)
-	err := p.children("samlp:Response", func(t xml.StartElement) error {
+	err := p.children("samlp:Response", func(t startTag) error {
 		switch {
 		case !haveStatus:
 			if !p.is(t, samlpNS, "Status") {
-				return p.errorf("first child of samlp:Response is {%s}%s, want samlp:Status", p.element(t), t.Name.Local)
+				return p.errorf("first child of samlp:Response is {%s}%s, want samlp:Status", p.element(t), t.local)
 			}
 			haveStatus = true
 			var err error
@@ -432,19 +448,19 @@ func (p *assertionParser) response(root xml.StartElement) (*Assertion, bool, err
 
 // versionAttrs requires MajorVersion="1" MinorVersion="1" and passes any
 // other plain attribute to f (if not nil).
-func (p *assertionParser) versionAttrs(t xml.StartElement, f func(local, value string) error) error {
+func (p *assertionParser) versionAttrs(t startTag, f func(local, value []byte) error) error {
 	var major, minor bool
-	err := p.xmlAttrs(t, func(local, value string) error {
-		switch local {
+	err := p.xmlAttrs(t, func(local, value []byte) error {
+		switch string(local) {
 		case "MajorVersion":
 			major = true
-			if value != "1" {
-				return p.errorf("<%s> MajorVersion %q, want 1", t.Name.Local, value)
+			if string(value) != "1" {
+				return p.errorf("<%s> MajorVersion %.10q, want 1", t.local, value)
 			}
 		case "MinorVersion":
 			minor = true
-			if value != "1" {
-				return p.errorf("<%s> MinorVersion %q, want 1", t.Name.Local, value)
+			if string(value) != "1" {
+				return p.errorf("<%s> MinorVersion %.10q, want 1", t.local, value)
 			}
 		default:
 			if f != nil {
@@ -454,7 +470,7 @@ func (p *assertionParser) versionAttrs(t xml.StartElement, f func(local, value s
 		return nil
 	})
 	if err == nil && !(major && minor) {
-		err = p.errorf("<%s> lacks MajorVersion or MinorVersion", t.Name.Local)
+		err = p.errorf("<%s> lacks MajorVersion or MinorVersion", t.local)
 	}
 	return err
 }
@@ -464,7 +480,7 @@ func (p *assertionParser) versionAttrs(t xml.StartElement, f func(local, value s
 func (p *assertionParser) status() (bool, error) {
 	var code, msg, detail bool
 	var success bool
-	err := p.children("samlp:Status", func(t xml.StartElement) error {
+	err := p.children("samlp:Status", func(t startTag) error {
 		switch {
 		case !code && p.is(t, samlpNS, "StatusCode"):
 			code = true
@@ -489,12 +505,12 @@ func (p *assertionParser) status() (bool, error) {
 
 // statusCode reads a samlp:StatusCode (and any nested ones) and reports
 // whether its Value, a QName, is {protocol}Success.
-func (p *assertionParser) statusCode(t xml.StartElement) (bool, error) {
+func (p *assertionParser) statusCode(t startTag) (bool, error) {
 	var value string
 	var have bool
-	err := p.xmlAttrs(t, func(local, v string) error {
-		if local == "Value" {
-			value, have = v, true
+	err := p.xmlAttrs(t, func(local, v []byte) error {
+		if string(local) == "Value" {
+			value, have = string(v), true
 		}
 		return nil
 	})
@@ -508,12 +524,12 @@ func (p *assertionParser) statusCode(t xml.StartElement) (bool, error) {
 	if !ok {
 		prefix, local = "", value
 	}
-	ns, err := p.resolve(prefix)
+	ns, err := p.resolve([]byte(prefix))
 	if err != nil {
 		return false, err
 	}
 	success := ns == samlpNS && local == "Success"
-	err = p.children("samlp:StatusCode", func(c xml.StartElement) error {
+	err = p.children("samlp:StatusCode", func(c startTag) error {
 		if !p.is(c, samlpNS, "StatusCode") {
 			return p.unexpected(c, "samlp:StatusCode")
 		}
@@ -525,17 +541,17 @@ func (p *assertionParser) statusCode(t xml.StartElement) (bool, error) {
 
 // assertion reads the top-level saml:Assertion: saml:Conditions, then one
 // saml:AttributeStatement.
-func (p *assertionParser) assertion(t xml.StartElement) (*Assertion, error) {
+func (p *assertionParser) assertion(t startTag) (*Assertion, error) {
 	a := &Assertion{}
 	var issueInstant string
-	err := p.versionAttrs(t, func(local, value string) error {
-		switch local {
+	err := p.versionAttrs(t, func(local, value []byte) error {
+		switch string(local) {
 		case "AssertionID":
-			a.AssertionID = value
+			a.AssertionID = string(value)
 		case "Issuer":
-			a.Issuer = value
+			a.Issuer = string(value)
 		case "IssueInstant":
-			issueInstant = value
+			issueInstant = string(value)
 		}
 		return nil
 	})
@@ -549,7 +565,7 @@ func (p *assertionParser) assertion(t xml.StartElement) (*Assertion, error) {
 		return nil, err
 	}
 	var conditions, statement bool
-	err = p.children("saml:Assertion", func(c xml.StartElement) error {
+	err = p.children("saml:Assertion", func(c startTag) error {
 		switch {
 		case !conditions && !statement && p.is(c, samlNS, "Conditions"):
 			conditions = true
@@ -575,14 +591,14 @@ func (p *assertionParser) assertion(t xml.StartElement) (*Assertion, error) {
 
 // conditions reads saml:Conditions: NotBefore and NotOnOrAfter, both
 // required, and no condition elements (none is defined for the SSB).
-func (p *assertionParser) conditions(t xml.StartElement, a *Assertion) error {
+func (p *assertionParser) conditions(t startTag, a *Assertion) error {
 	var nb, noa string
-	err := p.xmlAttrs(t, func(local, value string) error {
-		switch local {
+	err := p.xmlAttrs(t, func(local, value []byte) error {
+		switch string(local) {
 		case "NotBefore":
-			nb = value
+			nb = string(value)
 		case "NotOnOrAfter":
-			noa = value
+			noa = string(value)
 		}
 		return nil
 	})
@@ -601,7 +617,7 @@ func (p *assertionParser) conditions(t xml.StartElement, a *Assertion) error {
 	if !a.NotBefore.Before(a.NotOnOrAfter) {
 		return p.errorf("saml:Conditions NotOnOrAfter is not after NotBefore")
 	}
-	return p.children("saml:Conditions", func(c xml.StartElement) error {
+	return p.children("saml:Conditions", func(c startTag) error {
 		return p.unexpected(c, "saml:Conditions")
 	})
 }
@@ -622,7 +638,7 @@ func (p *assertionParser) attributeStatement(a *Assertion) error {
 	var subject bool
 	var nameID string
 	p.attrs = assertionBuilder{}
-	err := p.children("saml:AttributeStatement", func(c xml.StartElement) error {
+	err := p.children("saml:AttributeStatement", func(c startTag) error {
 		switch {
 		case !subject && p.is(c, samlNS, "Subject"):
 			subject = true
@@ -659,7 +675,7 @@ func (p *assertionParser) attributeStatement(a *Assertion) error {
 func (p *assertionParser) subject() (string, error) {
 	var nameID string
 	var haveName, haveConf bool
-	err := p.children("saml:Subject", func(c xml.StartElement) error {
+	err := p.children("saml:Subject", func(c startTag) error {
 		switch {
 		case !haveName && !haveConf && p.is(c, samlNS, "NameIdentifier"):
 			haveName = true
@@ -681,7 +697,7 @@ func (p *assertionParser) subject() (string, error) {
 func (p *assertionParser) subjectConfirmation() error {
 	var methods int
 	var data bool
-	err := p.children("saml:SubjectConfirmation", func(c xml.StartElement) error {
+	err := p.children("saml:SubjectConfirmation", func(c startTag) error {
 		switch {
 		case !data && p.is(c, samlNS, "ConfirmationMethod"):
 			methods++
@@ -704,10 +720,10 @@ func (p *assertionParser) subjectConfirmation() error {
 
 // attribute reads one saml:Attribute and hands its values to the attribute
 // dictionary.
-func (p *assertionParser) attribute(t xml.StartElement) error {
-	var name, namespace string
-	err := p.xmlAttrs(t, func(local, value string) error {
-		switch local {
+func (p *assertionParser) attribute(t startTag) error {
+	var name, namespace []byte
+	err := p.xmlAttrs(t, func(local, value []byte) error {
+		switch string(local) {
 		case "AttributeName":
 			name = value
 		case "AttributeNamespace":
@@ -718,22 +734,22 @@ func (p *assertionParser) attribute(t xml.StartElement) error {
 	if err != nil {
 		return err
 	}
-	if name == "" {
+	if len(name) == 0 {
 		return p.errorf("saml:Attribute has no AttributeName")
 	}
-	if namespace != syntegraNS {
+	if string(namespace) != syntegraNS {
 		return p.errorf("saml:Attribute %.40q has AttributeNamespace %.60q, want %s", name, namespace, syntegraNS)
 	}
-	kind := attributeKind(name)
+	kind := attributeKind(string(name))
 	p.values = p.values[:0]
-	err = p.children("saml:Attribute", func(c xml.StartElement) error {
+	err = p.children("saml:Attribute", func(c startTag) error {
 		if !p.is(c, samlNS, "AttributeValue") {
 			return p.unexpected(c, "saml:Attribute")
 		}
 		if len(p.values) >= maxAttributeValues {
 			return p.errorf("saml:Attribute %.40q has more than %d values", name, maxAttributeValues)
 		}
-		if err := p.xmlAttrs(c, func(string, string) error { return nil }); err != nil {
+		if err := p.xmlAttrs(c, func(_, _ []byte) error { return nil }); err != nil {
 			return err
 		}
 		b, err := p.textContent("saml:AttributeValue")
@@ -753,7 +769,7 @@ func (p *assertionParser) attribute(t xml.StartElement) error {
 	if len(p.values) == 0 {
 		return p.errorf("saml:Attribute %.40q has no saml:AttributeValue", name)
 	}
-	if err := p.attrs.add(kind, name, p.values); err != nil {
+	if err := p.attrs.add(kind, p.values); err != nil {
 		return p.dictionaryError(err)
 	}
 	return nil
@@ -770,10 +786,10 @@ func isXMLSpace(b []byte) bool {
 }
 
 // qname prints a raw element or attribute name, bounded.
-func qname(n xml.Name) string {
-	s := n.Local
-	if n.Space != "" {
-		s = n.Space + ":" + s
+func qname(prefix, local []byte) string {
+	s := string(local)
+	if len(prefix) != 0 {
+		s = string(prefix) + ":" + s
 	}
 	if len(s) > 64 {
 		s = s[:64] + "…"

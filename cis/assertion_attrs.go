@@ -45,6 +45,20 @@ const (
 	attrKinds
 )
 
+// attrNames are the AttributeNames of the dictionary, by kind.
+var attrNames = [attrKinds]string{
+	attrUnknown: "(unknown)", attrVersion: "ssbAssertionVersion", attrName: "cn", attrUID: "uid",
+	attrOcsPrCode: "nhsOcsPrCode", attrSessionRole: "ssbSessionRoleUid", attrMode: "ssbMode",
+	attrOrgCode: "nhsIdCode", attrOrgName: "o", attrJobRole: "nhsJobRole", attrJobRoleCode: "nhsJobRoleCode",
+	attrRoleID: "uniqueIdentifier", attrOrgOpenDate: "nhsOrgOpenDate", attrOrgCloseDate: "nhsOrgCloseDate",
+	attrPersonStatus: "nhsPersonStatus", attrActivityNames: "nhsBusinessFunctions", attrActivities: "nhsBusinessFunctionsCodes",
+	attrAreasOfWork: "nhsAreaOfWork", attrAreaOfWorkCodes: "nhsAreaOfWorkCodes", attrWorkgroups: "nhsWorkGroups",
+	attrWorkgroupCodes: "nhsWorkGroupsCodes",
+}
+
+// String returns the kind's AttributeName.
+func (k attrKind) String() string { return attrNames[k] }
+
 // attributeKind looks an AttributeName up in the dictionary. Names are case
 // sensitive, as the SSB writes them.
 func attributeKind(name string) attrKind {
@@ -113,7 +127,7 @@ type assertionBuilder struct {
 }
 
 // add records one attribute with its (trimmed) values.
-func (b *assertionBuilder) add(k attrKind, name string, values []string) error {
+func (b *assertionBuilder) add(k attrKind, values []string) error {
 	b.attributes++
 	if b.attributes > maxAttributes {
 		return fmt.Errorf("more than %d attributes", maxAttributes)
@@ -121,6 +135,7 @@ func (b *assertionBuilder) add(k attrKind, name string, values []string) error {
 	if k == attrUnknown {
 		return nil
 	}
+	name := k.String()
 	if !k.multiValued() && len(values) != 1 {
 		return fmt.Errorf("attribute %s has %d values, want 1", name, len(values))
 	}

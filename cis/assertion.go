@@ -250,7 +250,7 @@ func (p *assertionParser) children(where string, f func(startTag) error) error {
 		case tokEnd:
 			return nil
 		case tokText:
-			if !isXMLSpace(p.s.text) {
+			if !p.s.space && !isXMLSpace(p.s.text) {
 				return p.errorf("unexpected text in %s", where)
 			}
 		}

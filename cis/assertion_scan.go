@@ -28,6 +28,7 @@ type xmlScanner struct {
 	local      []byte // element local name, or processing instruction target
 	attrs      []scanAttr
 	text       []byte // character data, decoded
+	space      bool   // text is only white space
 	pendingEnd bool   // the start tag was empty (<x/>): an end tag follows
 
 	buf []byte // decoded character data
@@ -89,7 +90,9 @@ func (s *xmlScanner) next() error {
 	case bytes.HasPrefix(rest, []byte("<![CDATA[")):
 		return s.cdata()
 	case bytes.HasPrefix(rest, []byte("<!")):
+		// Not parsed further: the caller refuses it. Scanning stops here.
 		s.kind = tokDirective
+		s.pos = len(s.data)
 		return nil
 	case bytes.HasPrefix(rest, []byte("<?")):
 		return s.procInst()
@@ -99,6 +102,16 @@ func (s *xmlScanner) next() error {
 
 // charData reads text up to the next '<'.
 func (s *xmlScanner) charData() error {
+	// Fast path for the indentation between tags, most of a RoleAssertion.
+	i := s.pos
+	for i < len(s.data) && (s.data[i] == ' ' || s.data[i] == '\n' || s.data[i] == '\t') {
+		i++
+	}
+	if i == len(s.data) || s.data[i] == '<' {
+		s.kind, s.text, s.space = tokText, s.data[s.pos:i], true
+		s.pos = i
+		return nil
+	}
 	end := bytes.IndexByte(s.data[s.pos:], '<')
 	if end < 0 {
 		end = len(s.data) - s.pos
@@ -111,17 +124,37 @@ func (s *xmlScanner) charData() error {
 		return scanError("]]> in character data")
 	}
 	s.kind = tokText
-	if bytes.IndexByte(raw, '&') < 0 {
-		s.text = raw
-	} else {
+	s.text = raw
+	s.space = false
+	if bytes.IndexByte(raw, '&') >= 0 || bytes.IndexByte(raw, '\r') >= 0 {
 		var err error
-		if s.buf, err = decodeEntities(s.buf[:0], raw); err != nil {
+		if s.buf, err = decodeEntities(s.buf[:0], normalizeNewlines(raw)); err != nil {
 			return err
 		}
 		s.text = s.buf
 	}
 	s.pos += end
 	return nil
+}
+
+// normalizeNewlines applies XML's end-of-line handling: CR LF and a lone
+// CR become LF. It returns b itself when it holds no CR.
+func normalizeNewlines(b []byte) []byte {
+	if bytes.IndexByte(b, '\r') < 0 {
+		return b
+	}
+	out := make([]byte, 0, len(b))
+	for i := 0; i < len(b); i++ {
+		if b[i] == '\r' {
+			out = append(out, '\n')
+			if i+1 < len(b) && b[i+1] == '\n' {
+				i++
+			}
+			continue
+		}
+		out = append(out, b[i])
+	}
+	return out
 }
 
 func (s *xmlScanner) cdata() error {
@@ -134,7 +167,7 @@ func (s *xmlScanner) cdata() error {
 	if err := checkChars(raw); err != nil {
 		return err
 	}
-	s.kind, s.text = tokText, raw
+	s.kind, s.text, s.space = tokText, normalizeNewlines(raw), false
 	s.pos = start + end + len("]]>")
 	return nil
 }
@@ -296,7 +329,7 @@ func (s *xmlScanner) attribute() error {
 	}
 	a.value = raw
 	if bytes.IndexByte(raw, '&') >= 0 || hasSpaceOtherThanBlank(raw) {
-		v, err := decodeEntities(make([]byte, 0, len(raw)), raw)
+		v, err := decodeEntities(make([]byte, 0, len(raw)), normalizeNewlines(raw))
 		if err != nil {
 			return err
 		}

@@ -65,6 +65,7 @@ func ParseRoleAssertion(data []byte) (*Assertion, error) {
 type startTag struct {
 	prefix, local []byte
 	attrs         []scanAttr
+	ns            string // the element's namespace, resolved in push
 }
 
 // openElement is an element the parser is inside of.
@@ -91,6 +92,7 @@ type assertionParser struct {
 	values   []string // reused buffer for one saml:Attribute's values
 	text     []byte   // reused buffer for text split over several tokens
 	tag      startTag // the start tag just read
+	strs     stringArena
 }
 
 // errorf returns a *ParseError at the decoder's current offset. Inside
@@ -184,9 +186,11 @@ func (p *assertionParser) push() error {
 	}
 	p.stack = append(p.stack, openElement{prefix: t.prefix, local: t.local, nsMark: mark})
 	// Every prefix used on the element or its attributes must be bound.
-	if _, err := p.resolve(t.prefix); err != nil {
+	ns, err := p.resolve(t.prefix)
+	if err != nil {
 		return err
 	}
+	p.tag.ns = ns
 	for _, a := range t.attrs {
 		if len(a.prefix) != 0 && string(a.prefix) != "xmlns" {
 			if _, err := p.resolve(a.prefix); err != nil {
@@ -213,11 +217,8 @@ func (p *assertionParser) resolve(prefix []byte) (string, error) {
 	return "", p.errorf("namespace prefix %.40q is not declared", prefix)
 }
 
-// element returns the namespace of a start element the parser just read.
-func (p *assertionParser) element(t startTag) string {
-	ns, _ := p.resolve(t.prefix) // checked in push
-	return ns
-}
+// element returns the namespace of a start element the parser read.
+func (p *assertionParser) element(t startTag) string { return t.ns }
 
 // is reports whether t is the element space:local.
 func (p *assertionParser) is(t startTag, space, local string) bool {
@@ -638,6 +639,10 @@ func (p *assertionParser) attributeStatement(a *Assertion) error {
 	var subject bool
 	var nameID string
 	p.attrs = assertionBuilder{}
+	// One block per nhsIdCode: size the role list once.
+	if n := bytes.Count(p.s.data, []byte(`"nhsIdCode"`)); n > 0 {
+		p.attrs.user.Roles = make([]RoleProfile, 0, min(n, maxRoleProfiles))
+	}
 	err := p.children("saml:AttributeStatement", func(c startTag) error {
 		switch {
 		case !subject && p.is(c, samlNS, "Subject"):
@@ -759,7 +764,7 @@ func (p *assertionParser) attribute(t startTag) error {
 		if kind == attrUnknown {
 			p.values = append(p.values, "")
 		} else {
-			p.values = append(p.values, string(bytes.TrimSpace(b)))
+			p.values = append(p.values, p.strs.str(bytes.TrimSpace(b)))
 		}
 		return nil
 	})
@@ -773,6 +778,30 @@ func (p *assertionParser) attribute(t startTag) error {
 		return p.dictionaryError(err)
 	}
 	return nil
+}
+
+// stringArena makes strings for many short values with few allocations:
+// each is a substring of a chunk that is never written again once full.
+// A strings.Builder keeps the strings it returned valid when it grows.
+type stringArena struct {
+	b strings.Builder
+}
+
+const arenaChunk = 4096
+
+func (a *stringArena) str(v []byte) string {
+	switch {
+	case len(v) == 0:
+		return ""
+	case len(v) > arenaChunk/4:
+		return string(v)
+	case a.b.Cap()-a.b.Len() < len(v):
+		a.b = strings.Builder{}
+		a.b.Grow(arenaChunk)
+	}
+	off := a.b.Len()
+	a.b.Write(v)
+	return a.b.String()[off:]
 }
 
 // isXMLSpace reports whether b holds only XML white space.

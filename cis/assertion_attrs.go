@@ -247,17 +247,29 @@ func (b *assertionBuilder) finish(a *Assertion) error {
 	if b.sessionRole == "" {
 		return errors.New("attribute ssbSessionRoleUid missing")
 	}
-	ids := make(map[string]struct{}, len(b.user.Roles))
+	roles := b.user.Roles
+	var ids map[string]struct{} // for many roles; a scan is cheaper for a few
+	if len(roles) > 64 {
+		ids = make(map[string]struct{}, len(roles))
+	}
 	selected := false
-	for i := range b.user.Roles {
-		id := b.user.Roles[i].ID
+	for i := range roles {
+		id := roles[i].ID
 		if id == "" {
-			return fmt.Errorf("role profile block %d (nhsIdCode %s) has no uniqueIdentifier", i+1, b.user.Roles[i].OrgCode)
+			return fmt.Errorf("role profile block %d (nhsIdCode %s) has no uniqueIdentifier", i+1, roles[i].OrgCode)
 		}
-		if _, dup := ids[id]; dup {
+		dup := false
+		if ids != nil {
+			_, dup = ids[id]
+			ids[id] = struct{}{}
+		} else {
+			for j := range i {
+				dup = dup || roles[j].ID == id
+			}
+		}
+		if dup {
 			return fmt.Errorf("role profile id %s appears in more than one block", id)
 		}
-		ids[id] = struct{}{}
 		selected = selected || id == b.sessionRole
 	}
 	if !selected {

@@ -95,7 +95,7 @@ type assertionParser struct {
 	strs     stringArena
 }
 
-// errorf returns a *ParseError at the decoder's current offset. Inside
+// errorf returns a *ParseError at the scanner's current offset. Inside
 // SubjectConfirmationData, which holds the SSO ticket, the message is a
 // fixed text: names and values there may quote the ticket.
 func (p *assertionParser) errorf(format string, args ...any) error {
@@ -159,14 +159,11 @@ func (p *assertionParser) next() (tokKind, error) {
 }
 
 // push opens the element the scanner just read: checks its XML attributes
-// (no duplicates, bound prefixes, a bounded number) and declares its
-// namespaces.
+// (no duplicates, bound prefixes; the scanner bounds their number) and
+// declares its namespaces.
 func (p *assertionParser) push() error {
 	t := startTag{prefix: p.s.prefix, local: p.s.local, attrs: p.s.attrs}
 	p.tag = t
-	if len(t.attrs) > maxXMLAttrs {
-		return p.errorf("element <%s> has more than %d attributes", qname(t.prefix, t.local), maxXMLAttrs)
-	}
 	mark := len(p.bindings)
 	for i, a := range t.attrs {
 		for _, b := range t.attrs[:i] {

@@ -285,6 +285,9 @@ func (s *xmlScanner) startTag() error {
 		case !spaced:
 			return scanError("attributes must be separated by white space")
 		}
+		if len(s.attrs) >= maxXMLAttrs {
+			return scanError("too many attributes on one element")
+		}
 		if err := s.attribute(); err != nil {
 			return err
 		}

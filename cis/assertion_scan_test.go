@@ -4,27 +4,44 @@ import (
 	"bytes"
 	"encoding/xml"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 )
+
+// tokenList renders tokens as lines, merging adjacent text.
+type tokenList struct {
+	out  []string
+	text []byte
+}
+
+func (l *tokenList) add(line string) {
+	l.flush()
+	l.out = append(l.out, line)
+}
+
+func (l *tokenList) addText(b []byte) {
+	l.text = append(l.text, b...)
+	if l.text == nil {
+		l.text = []byte{}
+	}
+}
+
+func (l *tokenList) flush() {
+	if l.text != nil {
+		l.out = append(l.out, fmt.Sprintf("text %q", l.text))
+		l.text = nil
+	}
+}
 
 // scanTokens renders the scanner's tokens, adjacent text merged, up to the
 // first directive. ok is false if the scanner refused the input.
 func scanTokens(data []byte) (out []string, ok bool) {
 	s := newXMLScanner(data)
-	var text []byte
-	flush := func() {
-		if text != nil {
-			out = append(out, fmt.Sprintf("text %q", text))
-			text = nil
-		}
-	}
+	var l tokenList
 	for {
 		if err := s.next(); err != nil {
-			return out, false
-		}
-		if s.kind != tokText {
-			flush()
+			return l.out, false
 		}
 		switch s.kind {
 		case tokStart:
@@ -33,23 +50,21 @@ func scanTokens(data []byte) (out []string, ok bool) {
 			for _, a := range s.attrs {
 				fmt.Fprintf(&b, " %s:%s=%q", a.prefix, a.local, a.value)
 			}
-			out = append(out, b.String())
+			l.add(b.String())
 		case tokEnd:
-			out = append(out, fmt.Sprintf("end %s:%s", s.prefix, s.local))
+			l.add(fmt.Sprintf("end %s:%s", s.prefix, s.local))
 		case tokText:
-			text = append(text, s.text...)
-			if text == nil {
-				text = []byte{}
-			}
+			l.addText(s.text)
 		case tokComment:
-			out = append(out, "comment")
+			l.add("comment")
 		case tokProcInst:
-			out = append(out, fmt.Sprintf("procinst %s", s.local))
+			l.add(fmt.Sprintf("procinst %s", s.local))
 		case tokDirective:
-			return append(out, "directive"), true
+			l.add("directive")
+			return l.out, true
 		case tokEOF:
-			flush()
-			return out, true
+			l.flush()
+			return l.out, true
 		}
 	}
 }
@@ -57,24 +72,15 @@ func scanTokens(data []byte) (out []string, ok bool) {
 // stdTokens renders encoding/xml's raw tokens the same way.
 func stdTokens(data []byte) (out []string, err error) {
 	d := xml.NewDecoder(bytes.NewReader(data))
-	var text []byte
-	flush := func() {
-		if text != nil {
-			out = append(out, fmt.Sprintf("text %q", text))
-			text = nil
-		}
-	}
+	var l tokenList
 	for {
 		tok, err := d.RawToken()
 		if err != nil {
-			flush()
-			if err.Error() == "EOF" {
-				return out, nil
+			l.flush()
+			if err == io.EOF {
+				return l.out, nil
 			}
-			return out, err
-		}
-		if _, isText := tok.(xml.CharData); !isText {
-			flush()
+			return l.out, err
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:
@@ -84,20 +90,18 @@ func stdTokens(data []byte) (out []string, err error) {
 				v := strings.NewReplacer("\t", " ", "\n", " ", "\r", " ").Replace(a.Value)
 				fmt.Fprintf(&b, " %s:%s=%q", a.Name.Space, a.Name.Local, v)
 			}
-			out = append(out, b.String())
+			l.add(b.String())
 		case xml.EndElement:
-			out = append(out, fmt.Sprintf("end %s:%s", t.Name.Space, t.Name.Local))
+			l.add(fmt.Sprintf("end %s:%s", t.Name.Space, t.Name.Local))
 		case xml.CharData:
-			text = append(text, t...)
-			if text == nil {
-				text = []byte{}
-			}
+			l.addText(t)
 		case xml.Comment:
-			out = append(out, "comment")
+			l.add("comment")
 		case xml.ProcInst:
-			out = append(out, fmt.Sprintf("procinst %s", t.Target))
+			l.add(fmt.Sprintf("procinst %s", t.Target))
 		case xml.Directive:
-			return append(out, "directive"), nil
+			l.add("directive")
+			return l.out, nil
 		}
 	}
 }
@@ -149,5 +153,18 @@ func TestXMLScannerRefuses(t *testing.T) {
 		if err == nil {
 			t.Errorf("%q: scanned without error", in)
 		}
+	}
+}
+
+func TestXMLScannerAttributeLimit(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("<a")
+	for i := range maxXMLAttrs + 1 {
+		fmt.Fprintf(&b, " a%d='1'", i)
+	}
+	b.WriteString("/>")
+	_, err := ParseRoleAssertion([]byte(b.String()))
+	if err == nil || !strings.Contains(err.Error(), "too many attributes") {
+		t.Fatalf("err = %v", err)
 	}
 }

@@ -375,27 +375,25 @@ func (s *xmlScanner) qname() error {
 	return nil
 }
 
-// name reads an XML name. ASCII name characters are checked exactly; any
-// non-ASCII character counts as a name character.
+// name reads an XML name. Only ASCII names are accepted: SAML and the SSB
+// use no others, and this keeps the check exact.
 func (s *xmlScanner) name() ([]byte, error) {
 	start := s.pos
 	for s.pos < len(s.data) {
 		c := s.data[s.pos]
 		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', c == '_', c == ':', c >= 0x80:
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', c == '_', c == ':':
 		case '0' <= c && c <= '9', c == '-', c == '.':
 			if s.pos == start {
 				return nil, scanError("malformed name")
 			}
+		case c >= 0x80:
+			return nil, scanError("non-ASCII name")
 		default:
 			if s.pos == start {
 				return nil, scanError("expected a name")
 			}
-			n := s.data[start:s.pos]
-			if !utf8.Valid(n) {
-				return nil, scanError("invalid UTF-8")
-			}
-			return n, nil
+			return s.data[start:s.pos], nil
 		}
 		s.pos++
 	}

@@ -2,6 +2,7 @@ package cis
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"strconv"
 	"unicode/utf8"
@@ -104,7 +105,14 @@ func (s *xmlScanner) next() error {
 func (s *xmlScanner) charData() error {
 	// Fast path for the indentation between tags, most of a RoleAssertion.
 	i := s.pos
-	for i < len(s.data) && (s.data[i] == ' ' || s.data[i] == '\n' || s.data[i] == '\t') {
+	for i < len(s.data) {
+		if i+8 <= len(s.data) && binary.LittleEndian.Uint64(s.data[i:]) == 0x2020202020202020 {
+			i += 8 // eight spaces at a time
+			continue
+		}
+		if c := s.data[i]; c != ' ' && c != '\n' && c != '\t' {
+			break
+		}
 		i++
 	}
 	if i == len(s.data) || s.data[i] == '<' {
@@ -112,29 +120,74 @@ func (s *xmlScanner) charData() error {
 		s.pos = i
 		return nil
 	}
-	end := bytes.IndexByte(s.data[s.pos:], '<')
-	if end < 0 {
-		end = len(s.data) - s.pos
-	}
-	raw := s.data[s.pos : s.pos+end]
-	if err := checkChars(raw); err != nil {
+	end, flags, err := scanRun(s.data, s.pos, '<')
+	if err != nil {
 		return err
 	}
-	if bytes.Contains(raw, []byte("]]>")) {
+	raw := s.data[s.pos:end]
+	if flags&runNonASCII != 0 {
+		if err := checkChars(raw); err != nil {
+			return err
+		}
+	}
+	if flags&runBracket != 0 && bytes.Contains(raw, []byte("]]>")) {
 		return scanError("]]> in character data")
 	}
 	s.kind = tokText
 	s.text = raw
 	s.space = false
-	if bytes.IndexByte(raw, '&') >= 0 || bytes.IndexByte(raw, '\r') >= 0 {
-		var err error
+	if flags&(runAmp|runCR) != 0 {
 		if s.buf, err = decodeEntities(s.buf[:0], normalizeNewlines(raw)); err != nil {
 			return err
 		}
 		s.text = s.buf
 	}
-	s.pos += end
+	s.pos = end
 	return nil
+}
+
+// What scanRun saw in a run of text.
+const (
+	runAmp      = 1 << iota // &
+	runCR                   // carriage return
+	runTabLF                // tab or line feed
+	runBracket              // ]
+	runLT                   // <
+	runNonASCII             // a byte >= 0x80
+)
+
+// scanRun finds the first stop byte in data from i on (len(data) if none)
+// and, in the same pass, notes which special bytes come before it. Control
+// characters other than tab, line feed and carriage return are an error.
+func scanRun(data []byte, i int, stop byte) (end int, flags uint8, err error) {
+	for ; i < len(data); i++ {
+		c := data[i]
+		if c > ']' && c < 0x80 {
+			continue // lower-case letters and most punctuation
+		}
+		switch {
+		case c == stop:
+			return i, flags, nil
+		case c >= 0x80:
+			flags |= runNonASCII
+		case c >= 0x20:
+			switch c {
+			case '&':
+				flags |= runAmp
+			case ']':
+				flags |= runBracket
+			case '<':
+				flags |= runLT
+			}
+		case c == '\t' || c == '\n':
+			flags |= runTabLF
+		case c == '\r':
+			flags |= runCR
+		default:
+			return i, flags, scanError("control character in the document")
+		}
+	}
+	return len(data), flags, nil
 }
 
 // normalizeNewlines applies XML's end-of-line handling: CR LF and a lone
@@ -319,19 +372,24 @@ func (s *xmlScanner) attribute() error {
 		return scanError("unquoted attribute value")
 	}
 	start := s.pos + 1
-	end := bytes.IndexByte(s.data[start:], q)
-	if end < 0 {
-		return errScanEOF
-	}
-	raw := s.data[start : start+end]
-	if bytes.IndexByte(raw, '<') >= 0 {
-		return scanError("< in an attribute value")
-	}
-	if err := checkChars(raw); err != nil {
+	end, flags, err := scanRun(s.data, start, q)
+	if err != nil {
 		return err
 	}
+	if end == len(s.data) {
+		return errScanEOF
+	}
+	raw := s.data[start:end]
+	if flags&runLT != 0 {
+		return scanError("< in an attribute value")
+	}
+	if flags&runNonASCII != 0 {
+		if err := checkChars(raw); err != nil {
+			return err
+		}
+	}
 	a.value = raw
-	if bytes.IndexByte(raw, '&') >= 0 || hasSpaceOtherThanBlank(raw) {
+	if flags&(runAmp|runCR|runTabLF) != 0 {
 		v, err := decodeEntities(make([]byte, 0, len(raw)), normalizeNewlines(raw))
 		if err != nil {
 			return err
@@ -344,18 +402,9 @@ func (s *xmlScanner) attribute() error {
 		}
 		a.value = v
 	}
-	s.pos = start + end + 1
+	s.pos = end + 1
 	s.attrs = append(s.attrs, a)
 	return nil
-}
-
-func hasSpaceOtherThanBlank(b []byte) bool {
-	for _, c := range b {
-		if c == '\t' || c == '\n' || c == '\r' {
-			return true
-		}
-	}
-	return false
 }
 
 // qname reads prefix:local or local into s.prefix, s.local.
@@ -382,8 +431,8 @@ func (s *xmlScanner) name() ([]byte, error) {
 	for s.pos < len(s.data) {
 		c := s.data[s.pos]
 		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', c == '_', c == ':':
-		case '0' <= c && c <= '9', c == '-', c == '.':
+		case (c|0x20)-'a' < 26, c == '_', c == ':': // ASCII letters and name start characters
+		case c-'0' < 10, c == '-', c == '.':
 			if s.pos == start {
 				return nil, scanError("malformed name")
 			}

@@ -256,11 +256,10 @@ func (p *assertionParser) children(where string, f func(startTag) error) error {
 }
 
 // textContent reads the text of the element just opened, through its end
-// tag; child elements are an error. The result aliases the input or the
-// parser's buffers until the next call; callers convert it with string().
+// tag; child elements are an error. The result is p.text, valid until the
+// next call; callers convert it with string() or the arena.
 func (p *assertionParser) textContent(where string) ([]byte, error) {
-	var first []byte
-	n := 0
+	p.text = p.text[:0]
 	for {
 		kind, err := p.next()
 		if err != nil {
@@ -270,22 +269,11 @@ func (p *assertionParser) textContent(where string) ([]byte, error) {
 		case tokStart:
 			return nil, p.errorf("unexpected element in %s: want text", where)
 		case tokEnd:
-			if n > 1 {
-				return p.text, nil
-			}
-			return first, nil
+			return p.text, nil
 		case tokText:
-			// The scanner reuses its buffer for the next text: copy from
-			// the second piece on (comments or CDATA split the text).
-			switch n {
-			case 0:
-				first = p.s.text
-			case 1:
-				p.text = append(append(p.text[:0], first...), p.s.text...)
-			default:
-				p.text = append(p.text, p.s.text...)
-			}
-			n++
+			// Copy: the scanner reuses its buffer for the next piece of text
+			// (comments and CDATA sections split text into pieces).
+			p.text = append(p.text, p.s.text...)
 		}
 	}
 }

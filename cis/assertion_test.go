@@ -212,6 +212,21 @@ func TestParseRoleAssertionRejects(t *testing.T) {
 	}
 }
 
+// TestParseRoleAssertionSplitText: a value split by comments and CDATA, with
+// entities in several pieces, is joined intact.
+func TestParseRoleAssertionSplitText(t *testing.T) {
+	doc := readFixture(t, "single-role.xml")
+	doc = bytes.Replace(doc, []byte("<saml:AttributeValue>Hatherly Adam</saml:AttributeValue>"),
+		[]byte("<saml:AttributeValue>O&apos;Hat<!-- x -->herly &amp; <![CDATA[A&amp;]]><!-- y -->d&#x61;m &lt;3</saml:AttributeValue>"), 1)
+	a, err := ParseRoleAssertion(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "O'Hatherly & A&amp;dam <3"; a.User.Name != want {
+		t.Errorf("name %q, want %q", a.User.Name, want)
+	}
+}
+
 func TestParseRoleAssertionTooLarge(t *testing.T) {
 	doc := readFixture(t, "single-role.xml")
 	pad := bytes.Repeat([]byte(" "), MaxAssertionSize)

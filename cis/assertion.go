@@ -84,7 +84,7 @@ type nsBinding struct {
 // assertionParser reads a RoleAssertion in one pass over the scanner's
 // tokens, tracking namespace scopes and element nesting itself.
 type assertionParser struct {
-	s        *xmlScanner
+	s        xmlScanner // by value: the parser lives on the stack, so token writes need no GC write barriers
 	stack    []openElement
 	bindings []nsBinding
 	secret   int // > 0 inside SubjectConfirmationData (holds the ticket)

@@ -63,8 +63,8 @@ type scanError string
 
 func (e scanError) Error() string { return string(e) }
 
-func newXMLScanner(data []byte) *xmlScanner {
-	return &xmlScanner{data: data, attrs: make([]scanAttr, 0, 8)}
+func newXMLScanner(data []byte) xmlScanner {
+	return xmlScanner{data: data, attrs: make([]scanAttr, 0, 8)}
 }
 
 // offset is the byte offset of the scanner in the input.

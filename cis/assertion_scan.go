@@ -411,44 +411,56 @@ func (s *xmlScanner) attribute() error {
 
 // qname reads prefix:local or local into s.prefix, s.local.
 func (s *xmlScanner) qname() error {
-	n, err := s.name()
+	n, colons, first, err := s.nameColons()
 	if err != nil {
 		return err
 	}
-	if i := bytes.IndexByte(n, ':'); i >= 0 {
-		if i == 0 || i == len(n)-1 || bytes.IndexByte(n[i+1:], ':') >= 0 {
-			return scanError("malformed qualified name")
-		}
-		s.prefix, s.local = n[:i], n[i+1:]
-		return nil
+	switch {
+	case colons == 0:
+		s.prefix, s.local = nil, n
+	case colons > 1 || first == 0 || first == len(n)-1:
+		return scanError("malformed qualified name")
+	default:
+		s.prefix, s.local = n[:first], n[first+1:]
 	}
-	s.prefix, s.local = nil, n
 	return nil
 }
 
-// name reads an XML name. Only ASCII names are accepted: SAML and the SSB
-// use no others, and this keeps the check exact.
+// name reads an XML name.
 func (s *xmlScanner) name() ([]byte, error) {
+	n, _, _, err := s.nameColons()
+	return n, err
+}
+
+// nameColons reads an XML name and counts its colons, giving the offset of
+// the first. Only ASCII names are accepted: SAML and the SSB use no others,
+// and this keeps the check exact.
+func (s *xmlScanner) nameColons() (n []byte, colons, first int, err error) {
 	start := s.pos
 	for s.pos < len(s.data) {
 		c := s.data[s.pos]
 		switch {
-		case (c|0x20)-'a' < 26, c == '_', c == ':': // ASCII letters and name start characters
+		case (c|0x20)-'a' < 26, c == '_': // ASCII letters and name start characters
+		case c == ':':
+			if colons == 0 {
+				first = s.pos - start
+			}
+			colons++
 		case c-'0' < 10, c == '-', c == '.':
 			if s.pos == start {
-				return nil, scanError("malformed name")
+				return nil, 0, 0, scanError("malformed name")
 			}
 		case c >= 0x80:
-			return nil, scanError("non-ASCII name")
+			return nil, 0, 0, scanError("non-ASCII name")
 		default:
 			if s.pos == start {
-				return nil, scanError("expected a name")
+				return nil, 0, 0, scanError("expected a name")
 			}
-			return s.data[start:s.pos], nil
+			return s.data[start:s.pos], colons, first, nil
 		}
 		s.pos++
 	}
-	return nil, errScanEOF
+	return nil, 0, 0, errScanEOF
 }
 
 // skipSpace skips white space and reports whether there was any.

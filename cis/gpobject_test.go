@@ -119,8 +119,8 @@ func TestParseGPObjectGarbage(t *testing.T) {
 		"",
 		"   ",
 		"not xml at all",
-		ok[:len(ok)-5],          // truncated
-		ok[:len(ok)-20],         // truncated inside a param
+		ok[:len(ok)-5],  // truncated
+		ok[:len(ok)-20], // truncated inside a param
 		`<root><gpPARAM name="a">1</gpPARAM></root>`, // no gpOBJECT root
 		`<gpOBJECT></gpOBJECT><gpOBJECT></gpOBJECT>`, // second root
 		`<gpOBJECT></gpOBJECT>trailing`,

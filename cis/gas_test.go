@@ -220,17 +220,23 @@ func newTestClient(t *testing.T, env Environment, logs *lockedBuffer, timeout ti
 	return c
 }
 
-func TestGASLoginFlow(t *testing.T) {
+// loggedIn starts a fake GAS and logs the test card in to it.
+func loggedIn(t *testing.T, timeout time.Duration) (*fakeGAS, *GASClient, *lockedBuffer, *Session) {
+	t.Helper()
 	f := newFakeGAS(t)
 	logs := &lockedBuffer{}
-	c := newTestClient(t, f.env(), logs, 5*time.Second)
+	c := newTestClient(t, f.env(), logs, timeout)
 	key, cert := testCard(t)
-	ctx := context.Background()
-
-	s, err := c.Login(ctx, key, cert)
+	s, err := c.Login(context.Background(), key, cert)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return f, c, logs, s
+}
+
+func TestGASLoginFlow(t *testing.T) {
+	f, c, logs, s := loggedIn(t, 5*time.Second)
+	ctx := context.Background()
 	if s.Ticket.Reveal() != fixtureTicket || s.UID != "555000000001" || s.Name != `O'Brien-Müller Siân "Sam" Dr` ||
 		len(s.Roles) != 40 || s.SessionTime != 10*time.Hour || s.MaxSessionTime != 10*time.Hour ||
 		s.LogoutURL != f.srv.URL+"/login/authlogout" || s.GASVersion != "5.2.7" || !lsidRE.MatchString(s.LogSessionID) {
@@ -299,15 +305,8 @@ func TestGASFailures(t *testing.T) {
 }
 
 func TestGASSessionFailuresKeepTicketSecret(t *testing.T) {
-	f := newFakeGAS(t)
-	logs := &lockedBuffer{}
-	c := newTestClient(t, f.env(), logs, 500*time.Millisecond)
-	key, cert := testCard(t)
+	f, c, logs, s := loggedIn(t, 500*time.Millisecond)
 	ctx := context.Background()
-	s, err := c.Login(ctx, key, cert)
-	if err != nil {
-		t.Fatal(err)
-	}
 	for _, tc := range []struct {
 		fail string
 		want error
@@ -367,13 +366,7 @@ func TestGASTrust(t *testing.T) {
 }
 
 func TestGASLogoutForeignURLRefused(t *testing.T) {
-	f := newFakeGAS(t)
-	c := newTestClient(t, f.env(), &lockedBuffer{}, 5*time.Second)
-	key, cert := testCard(t)
-	s, err := c.Login(context.Background(), key, cert)
-	if err != nil {
-		t.Fatal(err)
-	}
+	f, c, _, s := loggedIn(t, 5*time.Second)
 	plain := strings.Replace(f.srv.URL, "https:", "http:", 1)
 	for _, u := range []string{
 		"https://evil.example/login/authlogout",

@@ -24,8 +24,9 @@ func ParseGPObject(data []byte) (*GPObject, error) {
 }
 
 type gpParser struct {
-	data []byte
-	pos  int
+	data  []byte
+	pos   int
+	attrs []Attr // scratch for startTag, reused
 }
 
 func (p *gpParser) fail(off int, format string, args ...any) error {
@@ -71,7 +72,7 @@ func (p *gpParser) document() (*GPObject, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !strings.EqualFold(name, "gpOBJECT") {
+	if !bytes.EqualFold(name, []byte("gpOBJECT")) {
 		return nil, p.fail(p.pos, "root element is <%s>, want <gpOBJECT>", name)
 	}
 	g := &GPObject{}
@@ -199,7 +200,7 @@ func (p *gpParser) objectContent(g *GPObject) error {
 			if err != nil {
 				return err
 			}
-			if !strings.EqualFold(name, "gpPARAM") {
+			if !bytes.EqualFold(name, []byte("gpPARAM")) {
 				return p.fail(at, "unexpected element <%s> in <gpOBJECT>", name)
 			}
 			var prm Param
@@ -224,13 +225,17 @@ func (p *gpParser) objectContent(g *GPObject) error {
 
 func (p *gpParser) paramContent() (string, error) {
 	var sb strings.Builder
-	for {
+	for first := true; ; first = false {
 		i := bytes.IndexByte(p.data[p.pos:], '<')
 		if i < 0 {
 			return "", p.fail(len(p.data), "unterminated <gpPARAM> (truncated message)")
 		}
-		sb.WriteString(decodeText(p.data[p.pos : p.pos+i]))
+		text := decodeText(p.data[p.pos : p.pos+i])
 		p.pos += i
+		if first && p.has("</") { // the usual case: one run of text
+			return text, p.endTag("gpPARAM")
+		}
+		sb.WriteString(text)
 		switch {
 		case p.has("</"):
 			return sb.String(), p.endTag("gpPARAM")
@@ -262,25 +267,28 @@ func (p *gpParser) endTag(want string) error {
 		return p.fail(at, "unterminated end tag")
 	}
 	p.pos++
-	if !strings.EqualFold(name, want) {
+	if !bytes.EqualFold(name, []byte(want)) {
 		return p.fail(at, "end tag </%s> does not match <%s>", name, want)
 	}
 	return nil
 }
 
-// startTag reads <name attr="v" …> or <name … />.
-func (p *gpParser) startTag() (name string, attrs []Attr, empty bool, err error) {
+// startTag reads <name attr="v" …> or <name … />. The attributes are in a
+// scratch slice valid until the next call.
+func (p *gpParser) startTag() (name []byte, attrs []Attr, empty bool, err error) {
 	at := p.pos
 	p.pos++
-	if name = p.name(); name == "" {
-		return "", nil, false, p.fail(at, "malformed tag")
+	attrs = p.attrs[:0]
+	defer func() { p.attrs = attrs[:0] }()
+	if name = p.name(); len(name) == 0 {
+		return nil, nil, false, p.fail(at, "malformed tag")
 	}
 	for {
 		sp := p.pos
 		p.skipSpace()
 		switch {
 		case p.eof():
-			return "", nil, false, p.fail(at, "unterminated tag <%s>", name)
+			return nil, nil, false, p.fail(at, "unterminated tag <%s>", name)
 		case p.has("/>"):
 			p.pos += 2
 			return name, attrs, true, nil
@@ -289,15 +297,15 @@ func (p *gpParser) startTag() (name string, attrs []Attr, empty bool, err error)
 			return name, attrs, false, nil
 		}
 		if sp == p.pos {
-			return "", nil, false, p.fail(p.pos, "malformed tag <%s>", name)
+			return nil, nil, false, p.fail(p.pos, "malformed tag <%s>", name)
 		}
 		a, err := p.attr()
 		if err != nil {
-			return "", nil, false, err
+			return nil, nil, false, err
 		}
 		for _, b := range attrs {
 			if strings.EqualFold(a.Name, b.Name) {
-				return "", nil, false, p.fail(p.pos, "repeated attribute %q", a.Name)
+				return nil, nil, false, p.fail(p.pos, "repeated attribute %q", a.Name)
 			}
 		}
 		attrs = append(attrs, a)
@@ -306,7 +314,7 @@ func (p *gpParser) startTag() (name string, attrs []Attr, empty bool, err error)
 
 func (p *gpParser) attr() (Attr, error) {
 	at := p.pos
-	n := p.name()
+	n := attrName(p.name())
 	if !isAttrName(n) {
 		return Attr{}, p.fail(at, "malformed attribute")
 	}
@@ -333,8 +341,23 @@ func (p *gpParser) attr() (Attr, error) {
 	return Attr{Name: n, Value: decodeText(raw)}, nil
 }
 
-// name reads an XML name (ASCII subset) and returns it, "" if none.
-func (p *gpParser) name() string {
+// attrName returns b as a string, without allocating for the usual names.
+func attrName(b []byte) string {
+	switch string(b) {
+	case "name":
+		return "name"
+	case "id":
+		return "id"
+	case "orgcode":
+		return "orgcode"
+	case "encoding":
+		return "encoding"
+	}
+	return string(b)
+}
+
+// name reads an XML name (ASCII subset) and returns it, empty if none.
+func (p *gpParser) name() []byte {
 	start := p.pos
 	for p.pos < len(p.data) {
 		c := p.data[p.pos]
@@ -345,7 +368,7 @@ func (p *gpParser) name() string {
 		}
 		break
 	}
-	return string(p.data[start:p.pos])
+	return p.data[start:p.pos]
 }
 
 // decodeText normalises line ends, decodes XML's five entities and

@@ -6,7 +6,7 @@ import (
 )
 
 func BenchmarkParseValidateResponse40Roles(b *testing.B) {
-	data := readFixture(b, "validate-response-40roles.xml")
+	data := readGPFixture(b, "validate-response-40roles.xml")
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	for b.Loop() {

@@ -58,7 +58,7 @@ func makeCert(caKey, key *rsa.PrivateKey, cn string, serial int64) *x509.Certifi
 		NotAfter:     time.Now().Add(24 * time.Hour),
 		// keyUsage digitalSignature, not critical (Go marks its own critical).
 		ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 15},
-			Value: must(asn1.Marshal(asn1.BitString{Bytes: []byte{0x80}, BitLength: 1}))}},
+			Value: wireMust(asn1.Marshal(asn1.BitString{Bytes: []byte{0x80}, BitLength: 1}))}},
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {
@@ -260,8 +260,8 @@ func TestVerifyChallengeOpenSSLMade(t *testing.T) {
 	contentFile := filepath.Join(dir, "challenge.bin")
 	content := make([]byte, 48)
 	rand.Read(content)
-	writePEM(t, certPEM, "CERTIFICATE", cert.Raw)
-	writePEM(t, keyPEM, "PRIVATE KEY", must(x509.MarshalPKCS8PrivateKey(key)))
+	writePEMFile(t, certPEM, "CERTIFICATE", cert.Raw)
+	writePEMFile(t, keyPEM, "PRIVATE KEY", wireMust(x509.MarshalPKCS8PrivateKey(key)))
 	if err := os.WriteFile(contentFile, content, 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -290,7 +290,7 @@ func TestVerifyChallengeOpenSSLMade(t *testing.T) {
 	// And a signature by another key under the same certificate fails.
 	other, _ := rsa.GenerateKey(rand.Reader, 2048)
 	otherPEM := filepath.Join(dir, "other.pem")
-	writePEM(t, otherPEM, "PRIVATE KEY", must(x509.MarshalPKCS8PrivateKey(other)))
+	writePEMFile(t, otherPEM, "PRIVATE KEY", wireMust(x509.MarshalPKCS8PrivateKey(other)))
 	cmd := exec.Command(openssl, "cms", "-sign", "-nodetach", "-binary", "-noattr", "-md", "sha1", "-outform", "DER",
 		"-signer", certPEM, "-inkey", otherPEM, "-in", contentFile)
 	if out, err := cmd.Output(); err == nil { // openssl may refuse a mismatched key itself
@@ -300,14 +300,14 @@ func TestVerifyChallengeOpenSSLMade(t *testing.T) {
 	}
 }
 
-func writePEM(t *testing.T, path, typ string, der []byte) {
+func writePEMFile(t *testing.T, path, typ string, der []byte) {
 	t.Helper()
 	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func must[T any](v T, err error) T {
+func wireMust[T any](v T, err error) T {
 	if err != nil {
 		panic(err)
 	}

@@ -8,7 +8,7 @@ import (
 
 func FuzzParseGPObject(f *testing.F) {
 	for _, name := range []string{"activate-response.xml", "validate-response-crlf-indented.xml", "activate-request-indented.xml"} {
-		f.Add(readFixture(f, name))
+		f.Add(readGPFixture(f, name))
 	}
 	f.Add([]byte(`<gpOBJECT><gpPARAM name="a" id="1">A & B &amp; &#x41;</gpPARAM></gpOBJECT>`))
 	f.Fuzz(func(t *testing.T, data []byte) {

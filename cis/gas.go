@@ -307,7 +307,7 @@ func (c *GASClient) Login(ctx context.Context, signer crypto.Signer, cert *x509.
 		return nil, errors.New("cis: login: no certificate")
 	}
 	uid := cert.Subject.CommonName
-	if !isDigits(uid, 12) {
+	if !allDigits(uid, 12) {
 		return nil, ErrNotUserCertificate
 	}
 	ch, err := c.Activate(ctx)
@@ -317,7 +317,7 @@ func (c *GASClient) Login(ctx context.Context, signer crypto.Signer, cert *x509.
 	return c.Validate(ctx, ch, uid, signer, cert)
 }
 
-func isDigits(s string, n int) bool {
+func allDigits(s string, n int) bool {
 	if len(s) != n {
 		return false
 	}
@@ -488,13 +488,13 @@ func containsWord(b []byte, w string) bool {
 		}
 		j += i
 		end := j + len(w)
-		if (j == 0 || !isAlnum(b[j-1])) && (end == len(b) || !isAlnum(b[end])) {
+		if (j == 0 || !isASCIIAlnum(b[j-1])) && (end == len(b) || !isASCIIAlnum(b[end])) {
 			return true
 		}
 		i = j + 1
 	}
 }
 
-func isAlnum(c byte) bool {
+func isASCIIAlnum(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }

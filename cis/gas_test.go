@@ -45,8 +45,8 @@ func newFakeGAS(t *testing.T) *fakeGAS {
 	f := &fakeGAS{t: t, hits: map[string]int{}}
 	f.srv = httptest.NewTLSServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
-	f.activate = readFixture(t, "activate-response.xml")
-	f.validate = bytes.ReplaceAll(readFixture(t, "validate-response-40roles.xml"),
+	f.activate = readGPFixture(t, "activate-response.xml")
+	f.validate = bytes.ReplaceAll(readGPFixture(t, "validate-response-40roles.xml"),
 		[]byte("https://gas.vn03.national.ncrs.nhs.uk"), []byte(f.srv.URL))
 	return f
 }
@@ -86,10 +86,10 @@ func (f *fakeGAS) serve(w http.ResponseWriter, r *http.Request) {
 	f.mu.Unlock()
 	switch fail {
 	case "invalid":
-		w.Write(readFixture(f.t, "invalid-request.html"))
+		w.Write(readGPFixture(f.t, "invalid-request.html"))
 		return
 	case "failed":
-		w.Write(readFixture(f.t, "validate-failed.html"))
+		w.Write(readGPFixture(f.t, "validate-failed.html"))
 		return
 	case "500":
 		http.Error(w, "boom", http.StatusInternalServerError)
@@ -117,7 +117,7 @@ func (f *fakeGAS) serve(w http.ResponseWriter, r *http.Request) {
 	req, err := ParseGPObject(body)
 	if err != nil {
 		f.t.Errorf("%s: request does not parse: %v", r.URL.Path, err)
-		w.Write(readFixture(f.t, "invalid-request.html"))
+		w.Write(readGPFixture(f.t, "invalid-request.html"))
 		return
 	}
 	checkStdlibXML(f.t, body, req)
@@ -165,7 +165,7 @@ func (f *fakeGAS) serveValidate(w http.ResponseWriter, req *GPObject, fail strin
 	content, cert, err := VerifyChallenge(der)
 	want, _ := base64.StdEncoding.DecodeString(act.Get("challenge"))
 	if err != nil || !bytes.Equal(content, want) || cert.Subject.CommonName != req.Get("uid") {
-		w.Write(readFixture(f.t, "validate-failed.html"))
+		w.Write(readGPFixture(f.t, "validate-failed.html"))
 		return
 	}
 	if fail == "noticket" {
@@ -188,25 +188,25 @@ func (f *fakeGAS) serveRoleSelection(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("<HTML><STATUS>OK</STATUS></HTML>"))
 }
 
-// lockedBuffer collects log output.
-type lockedBuffer struct {
+// logBuffer collects log output.
+type logBuffer struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *lockedBuffer) Write(p []byte) (int, error) {
+func (l *logBuffer) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *lockedBuffer) String() string {
+func (l *logBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
 }
 
-func newTestClient(t *testing.T, env Environment, logs *lockedBuffer, timeout time.Duration) *GASClient {
+func newTestClient(t *testing.T, env Environment, logs *logBuffer, timeout time.Duration) *GASClient {
 	t.Helper()
 	c, err := NewGASClient(GASConfig{
 		Env:       env,
@@ -221,10 +221,10 @@ func newTestClient(t *testing.T, env Environment, logs *lockedBuffer, timeout ti
 }
 
 // loggedIn starts a fake GAS and logs the test card in to it.
-func loggedIn(t *testing.T, timeout time.Duration) (*fakeGAS, *GASClient, *lockedBuffer, *Session) {
+func loggedIn(t *testing.T, timeout time.Duration) (*fakeGAS, *GASClient, *logBuffer, *Session) {
 	t.Helper()
 	f := newFakeGAS(t)
-	logs := &lockedBuffer{}
+	logs := &logBuffer{}
 	c := newTestClient(t, f.env(), logs, timeout)
 	key, cert := testCard(t)
 	s, err := c.Login(context.Background(), key, cert)
@@ -290,7 +290,7 @@ func TestGASFailures(t *testing.T) {
 	} {
 		t.Run(tc.fail+tc.on, func(t *testing.T) {
 			f := newFakeGAS(t)
-			logs := &lockedBuffer{}
+			logs := &logBuffer{}
 			c := newTestClient(t, f.env(), logs, 5*time.Second)
 			f.set(tc.fail, tc.on)
 			s, err := c.Login(context.Background(), key, cert)
@@ -330,7 +330,7 @@ func TestGASSessionFailuresKeepTicketSecret(t *testing.T) {
 
 func TestGASTimeout(t *testing.T) {
 	f := newFakeGAS(t)
-	c := newTestClient(t, f.env(), &lockedBuffer{}, 300*time.Millisecond)
+	c := newTestClient(t, f.env(), &logBuffer{}, 300*time.Millisecond)
 	f.set("block", "")
 	key, cert := testCard(t)
 	if _, err := c.Login(context.Background(), key, cert); !errors.Is(err, ErrTimeout) {
@@ -339,7 +339,7 @@ func TestGASTimeout(t *testing.T) {
 	// The caller's own deadline bounds it too.
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	c = newTestClient(t, f.env(), &lockedBuffer{}, time.Minute)
+	c = newTestClient(t, f.env(), &logBuffer{}, time.Minute)
 	if _, err := c.Activate(ctx); !errors.Is(err, ErrTimeout) {
 		t.Fatalf("Activate = %v, want ErrTimeout", err)
 	}
@@ -358,7 +358,7 @@ func TestGASTrust(t *testing.T) {
 	wrongHost := f.env()
 	wrongHost.GASURL = strings.Replace(f.srv.URL, "127.0.0.1", "localhost", 1)
 	for name, env := range map[string]Environment{"wrong CA": wrongRoots, "host name mismatch": wrongHost} {
-		c := newTestClient(t, env, &lockedBuffer{}, 5*time.Second)
+		c := newTestClient(t, env, &logBuffer{}, 5*time.Second)
 		if _, err := c.Activate(context.Background()); !errors.Is(err, ErrTrust) {
 			t.Errorf("%s: %v, want ErrTrust", name, err)
 		}
@@ -397,7 +397,7 @@ func TestGASConfigAndInputs(t *testing.T) {
 	if _, err := NewGASClient(GASConfig{Env: Environment{GASURL: "https://x", SSBURL: "https://x"}}); err == nil {
 		t.Error("https environment without roots accepted")
 	}
-	c := newTestClient(t, f.env(), &lockedBuffer{}, 5*time.Second)
+	c := newTestClient(t, f.env(), &logBuffer{}, 5*time.Second)
 	key, _ := testCard(t)
 	caKey, _ := rsa.GenerateKey(rand.Reader, 2048)
 	if _, err := c.Login(context.Background(), key, makeCert(caKey, key, "Dr Nobody", 5)); !errors.Is(err, ErrNotUserCertificate) {

@@ -38,12 +38,12 @@ func (p *gpParser) eof() bool { return p.pos >= len(p.data) }
 func (p *gpParser) has(s string) bool { return bytes.HasPrefix(p.data[p.pos:], []byte(s)) }
 
 func (p *gpParser) skipSpace() {
-	for p.pos < len(p.data) && isSpace(p.data[p.pos]) {
+	for p.pos < len(p.data) && isXMLSpace(p.data[p.pos]) {
 		p.pos++
 	}
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+func isXMLSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 // skipPast moves past the next occurrence of end, failing with what if
 // there is none.
@@ -58,7 +58,7 @@ func (p *gpParser) skipPast(end, what string) error {
 
 func (p *gpParser) document() (*GPObject, error) {
 	for i, c := range p.data {
-		if c < 0x20 && !isSpace(c) {
+		if c < 0x20 && !isXMLSpace(c) {
 			return nil, p.fail(i, "control character 0x%02x", c)
 		}
 	}
@@ -131,7 +131,7 @@ func (p *gpParser) prolog() error {
 func (p *gpParser) doctype() error {
 	start := p.pos
 	p.pos += len("<!DOCTYPE")
-	if p.eof() || !isSpace(p.data[p.pos]) {
+	if p.eof() || !isXMLSpace(p.data[p.pos]) {
 		return p.fail(start, "malformed DOCTYPE")
 	}
 	var quote byte
@@ -430,7 +430,7 @@ func entity(s string) (rune, int) {
 		}
 		var r rune
 		for i := 0; i < len(digits); i++ {
-			d := rune(strings.IndexByte("0123456789abcdef", lower(digits[i])))
+			d := rune(strings.IndexByte("0123456789abcdef", lowerASCII(digits[i])))
 			if d < 0 || d >= base {
 				return 0, 0
 			}
@@ -443,7 +443,7 @@ func entity(s string) (rune, int) {
 	}
 }
 
-func lower(c byte) byte {
+func lowerASCII(c byte) byte {
 	if c >= 'A' && c <= 'Z' {
 		return c + 'a' - 'A'
 	}

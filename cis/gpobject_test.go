@@ -10,7 +10,7 @@ import (
 	"testing"
 )
 
-func readFixture(t testing.TB, name string) []byte {
+func readGPFixture(t testing.TB, name string) []byte {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", "gpobject", name))
 	if err != nil {
@@ -20,7 +20,7 @@ func readFixture(t testing.TB, name string) []byte {
 }
 
 func TestParseGPObjectFixtures(t *testing.T) {
-	act, err := ParseGPObject(readFixture(t, "activate-response.xml"))
+	act, err := ParseGPObject(readGPFixture(t, "activate-response.xml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -34,7 +34,7 @@ func TestParseGPObjectFixtures(t *testing.T) {
 		t.Errorf("%d params, want 14", len(act.Params))
 	}
 
-	req, err := ParseGPObject(readFixture(t, "activate-request-indented.xml"))
+	req, err := ParseGPObject(readGPFixture(t, "activate-request-indented.xml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +42,7 @@ func TestParseGPObjectFixtures(t *testing.T) {
 		t.Errorf("indented request: %+v", req.Params)
 	}
 
-	crlf, err := ParseGPObject(readFixture(t, "validate-response-crlf-indented.xml"))
+	crlf, err := ParseGPObject(readGPFixture(t, "validate-response-crlf-indented.xml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestParseGPObjectFixtures(t *testing.T) {
 }
 
 func TestParseGPObject40Roles(t *testing.T) {
-	g, err := ParseGPObject(readFixture(t, "validate-response-40roles.xml"))
+	g, err := ParseGPObject(readGPFixture(t, "validate-response-40roles.xml"))
 	if err != nil {
 		t.Fatal(err)
 	}

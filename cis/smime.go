@@ -41,7 +41,7 @@ func DecodeSMIME(response string) ([]byte, error) {
 	if len(response) > MaxSMIMESize {
 		return nil, &ParseError{What: "S/MIME response", Offset: -1, Msg: "too large", Err: ErrTooLarge}
 	}
-	outer, err := base64.StdEncoding.DecodeString(stripSpace(response))
+	outer, err := base64.StdEncoding.DecodeString(stripASCIISpace(response))
 	if err != nil {
 		return nil, &ParseError{What: "S/MIME response", Offset: -1, Msg: "outer base64: " + err.Error()}
 	}
@@ -58,7 +58,7 @@ func DecodeSMIME(response string) ([]byte, error) {
 	if !found {
 		return nil, &ParseError{What: "S/MIME response", Offset: -1, Msg: "no blank line after the headers"}
 	}
-	body = stripSpace(body)
+	body = stripASCIISpace(body)
 	if body == "" {
 		return nil, &ParseError{What: "S/MIME response", Offset: -1, Msg: "empty body"}
 	}
@@ -70,7 +70,7 @@ func DecodeSMIME(response string) ([]byte, error) {
 }
 
 // stripSpace removes ASCII white space anywhere in s.
-func stripSpace(s string) string {
+func stripASCIISpace(s string) string {
 	if strings.IndexAny(s, " \t\r\n\v\f") < 0 {
 		return s
 	}

@@ -69,7 +69,7 @@ func DecodeSMIME(response string) ([]byte, error) {
 	return der, nil
 }
 
-// stripSpace removes ASCII white space anywhere in s.
+// stripASCIISpace removes ASCII white space anywhere in s.
 func stripASCIISpace(s string) string {
 	if strings.IndexAny(s, " \t\r\n\v\f") < 0 {
 		return s

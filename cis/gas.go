@@ -157,18 +157,20 @@ type Challenge struct {
 	ReplyURL     string // informational; validate goes to Env's endpoint
 }
 
-// Session is a logged-in GAS session.
+// Session is a logged-in GAS session. Printing it never shows the ticket
+// (Ticket redacts itself).
 type Session struct {
-	Ticket         Ticket
-	UID, Name      string
-	Roles          []JobRole
-	LogSessionID   string
-	LogoutURL      string
-	SessionURL     string
-	Domain         string
-	GASVersion     string
-	SessionTime    time.Duration
-	MaxSessionTime time.Duration
+	Ticket         Ticket        // sso_ticket: the bearer credential
+	UID            string        // 12-digit user id (the card certificate's CN)
+	Name           string        // cn: "Surname Forename Title"
+	Roles          []JobRole     // nhsjobroleN, in index order
+	LogSessionID   string        // log_session_id of this login
+	LogoutURL      string        // sso_logout_url, as GAS gave it
+	SessionURL     string        // sso_session_url
+	Domain         string        // sso_domain
+	GASVersion     string        // gas_version
+	SessionTime    time.Duration // sso_session_time (sent in minutes)
+	MaxSessionTime time.Duration // sso_max_session_time (sent in minutes)
 }
 
 // Role returns the session's role with the given id.

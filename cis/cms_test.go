@@ -191,6 +191,13 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 		if _, _, err := VerifyChallenge(bad); !errors.Is(err, ErrValidationFailed) {
 			t.Errorf("%v: tampered signature: %v", h, err)
 		}
+		// And a signer identifier naming no embedded certificate.
+		serial := []byte{0x02, 0x04, 0x01, 0x23, 0x45, 0x67} // makeCert's serial 0x1234567
+		bad = bytes.Clone(der)
+		bad[bytes.LastIndex(bad, serial)+5] ^= 1
+		if _, _, err := VerifyChallenge(bad); !errors.Is(err, ErrValidationFailed) {
+			t.Errorf("%v: sid matching no certificate: %v", h, err)
+		}
 		// So is content that is not what was signed.
 		i := bytes.Index(der, content)
 		bad = bytes.Clone(der)
@@ -285,6 +292,16 @@ func TestVerifyChallengeOpenSSLMade(t *testing.T) {
 		}
 		if !bytes.Equal(got, content) || !signer.Equal(cert) {
 			t.Errorf("%s: wrong content or signer", name)
+		}
+		// Changed content fails: the signature, or the messageDigest
+		// attribute, no longer matches.
+		if i := bytes.Index(out, content); i >= 0 {
+			out[i] ^= 0x80
+			if _, _, err := VerifyChallenge(out); !errors.Is(err, ErrValidationFailed) {
+				t.Errorf("%s: tampered content: %v", name, err)
+			}
+		} else {
+			t.Errorf("%s: content not found in the message", name)
 		}
 	}
 	// And a signature by another key under the same certificate fails.

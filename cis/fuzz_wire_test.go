@@ -29,6 +29,9 @@ func FuzzParseGPObject(f *testing.F) {
 			t.Fatalf("round trip changed the object:\n%+v\n%+v", g, back)
 		}
 		checkStdlibXML(t, enc, g)
+		if gas, err := ParseGPObject(g.EncodeLikeGAS("")); err != nil || !reflect.DeepEqual(gas, g) {
+			t.Fatalf("EncodeLikeGAS round trip: %v\n%+v\n%+v", err, g, gas)
+		}
 		_, _ = g.JobRoles()
 	})
 }

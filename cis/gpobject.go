@@ -73,7 +73,17 @@ func (g *GPObject) Add(name, value string, attrs ...Attr) {
 // stays on one line); characters XML cannot carry become U+FFFD. Attributes
 // whose name is not a plain XML name, is "name", or repeats an earlier one
 // are left out; quotes are dropped from doctype.
-func (g *GPObject) Encode(doctype string) []byte {
+func (g *GPObject) Encode(doctype string) []byte { return g.encode(doctype, false) }
+
+// EncodeLikeGAS is Encode the way GAS writes its replies, which clients
+// read with regular expressions: a param's text keeps its quotes,
+// apostrophes and '&' raw (`"Admin & Clerical":"…"`); only '<', line breaks
+// and a '&' that would read back as an entity are escaped, so
+// ParseGPObject still returns g unchanged. The result is not well-formed XML when a text holds a '&';
+// use it only to imitate GAS (the simulator), never for requests.
+func (g *GPObject) EncodeLikeGAS(doctype string) []byte { return g.encode(doctype, true) }
+
+func (g *GPObject) encode(doctype string, legacyText bool) []byte {
 	var b bytes.Buffer
 	b.WriteString("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n")
 	if doctype != "" {
@@ -85,7 +95,7 @@ func (g *GPObject) Encode(doctype string) []byte {
 	if g != nil {
 		for _, p := range g.Params {
 			b.WriteString("<gpPARAM name=\"")
-			escapeXML(&b, p.Name)
+			escapeXML(&b, p.Name, false)
 			b.WriteByte('"')
 			seen := []string{"name"}
 			for _, a := range p.Attrs {
@@ -96,11 +106,11 @@ func (g *GPObject) Encode(doctype string) []byte {
 				b.WriteByte(' ')
 				b.WriteString(a.Name)
 				b.WriteString("=\"")
-				escapeXML(&b, a.Value)
+				escapeXML(&b, a.Value, false)
 				b.WriteByte('"')
 			}
 			b.WriteByte('>')
-			escapeXML(&b, p.Value)
+			escapeXML(&b, p.Value, legacyText)
 			b.WriteString("</gpPARAM>\n")
 		}
 	}
@@ -118,12 +128,22 @@ func containsFoldAny(list []string, s string) bool {
 }
 
 // escapeXML writes s escaped for both text and double-quoted attribute
-// values.
-func escapeXML(b *bytes.Buffer, s string) {
-	for _, r := range xmlChars(s) {
+// values. With legacyText (GAS's own style, text only), quotes and '>'
+// stay raw, and so does a '&' that does not start an entity.
+func escapeXML(b *bytes.Buffer, s string, legacyText bool) {
+	s = xmlChars(s)
+	for i, r := range s {
+		if legacyText && (r == '"' || r == '\'' || r == '>') {
+			b.WriteRune(r)
+			continue
+		}
 		switch r {
 		case '&':
-			b.WriteString("&amp;")
+			if _, n := entity(s[i:]); legacyText && n == 0 {
+				b.WriteByte('&')
+			} else {
+				b.WriteString("&amp;")
+			}
 		case '<':
 			b.WriteString("&lt;")
 		case '>':

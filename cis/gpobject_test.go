@@ -241,3 +241,23 @@ func TestGPObjectAccessors(t *testing.T) {
 		t.Error("Attr on no attrs")
 	}
 }
+
+func TestEncodeLikeGAS(t *testing.T) {
+	var g GPObject
+	g.Add("nhsjobrole0", FormatJobRoleText("ST. MARY'S (A&E)", "Admin & Clerical", "x &amp; y", "R&D"), Attr{Name: "id", Value: "555000100001"}, Attr{Name: "orgcode", Value: "A&B"})
+	g.Add("cn", `O'Brien "Sam" <Dr>`)
+	out := string(g.EncodeLikeGAS("https://gas.example/login/dtd"))
+	for _, want := range []string{
+		`<!DOCTYPE USER SYSTEM "https://gas.example/login/dtd">`,
+		`id="555000100001" orgcode="A&amp;B">ST. MARY'S (A&E), "Admin & Clerical":"x &amp;amp; y":"R&D"</gpPARAM>`,
+		`<gpPARAM name="cn">O'Brien "Sam" &lt;Dr></gpPARAM>`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("EncodeLikeGAS output lacks %s:\n%s", want, out)
+		}
+	}
+	back, err := ParseGPObject([]byte(out))
+	if err != nil || !reflect.DeepEqual(back, &g) {
+		t.Errorf("round trip: %+v, %v", back, err)
+	}
+}

@@ -40,6 +40,9 @@ type RoleProfile struct {
 	AreaOfWorkCodes []string // nhsAreaOfWorkCodes
 	Workgroups      []string // nhsWorkGroups
 	WorkgroupCodes  []string // nhsWorkGroupsCodes
+	OrgOpenDate     string   // nhsOrgOpenDate (YYYYMMDD), rare
+	OrgCloseDate    string   // nhsOrgCloseDate (YYYYMMDD), rare
+	PersonStatus    string   // nhsPersonStatus, rare
 }
 
 // HasActivity reports whether the role grants the activity code.

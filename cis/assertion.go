@@ -1,0 +1,812 @@
+package cis
+
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// MaxAssertionSize bounds the size of a RoleAssertion document that
+// ParseRoleAssertion accepts. A user with forty role profiles needs well
+// under a tenth of it.
+const MaxAssertionSize = 1 << 20
+
+// Namespaces of the SAML 1.1 RoleAssertion and of its attributes.
+const (
+	samlpNS      = "urn:oasis:names:tc:SAML:1.0:protocol"
+	samlNS       = "urn:oasis:names:tc:SAML:1.0:assertion"
+	syntegraNS   = "http://www.syntegra.com"
+	xmlReservdNS = "http://www.w3.org/XML/1998/namespace"
+)
+
+// Structural limits of the parser, beyond MaxAssertionSize.
+const (
+	maxAssertionDepth = 32 // element nesting
+	maxXMLAttrs       = 32 // XML attributes on one element
+)
+
+const roleAssertionWhat = "RoleAssertion"
+
+// ParseRoleAssertion parses an SSB RoleAssertion: a SAML 1.1 samlp:Response
+// holding one saml:Assertion whose AttributeStatement lists the user, their
+// role profiles and the selected role.
+//
+// The parse is strict: every element's namespace is checked, the fixed SAML
+// structure admits no unknown elements, DOCTYPE and processing instructions
+// are refused, and size (MaxAssertionSize) and depth are capped. A
+// single-valued attribute given twice, a missing uid or ssbSessionRoleUid, or
+// a selected role that matches no role profile is an error. Such failures
+// are a *ParseError wrapping ErrMalformed (ErrTooLarge for size). A
+// well-formed response whose status is not samlp:Success (an unknown,
+// expired or logged-out ticket) is an error wrapping ErrSessionInvalid.
+//
+// It performs no time checks: call CheckTime (SSBClient.Validate does). The
+// SSO ticket that the SSB echoes inside the assertion is neither kept nor
+// quoted in errors.
+//
+// The RoleAssertion is unsigned. Only parse bytes that this program fetched
+// from the configured SSB over verified TLS; never trust one a client sent.
+func ParseRoleAssertion(data []byte) (*Assertion, error) {
+	if len(data) > MaxAssertionSize {
+		return nil, &ParseError{What: roleAssertionWhat, Offset: -1,
+			Msg: fmt.Sprintf("document is %d bytes, limit %d", len(data), MaxAssertionSize), Err: ErrTooLarge}
+	}
+	p := &assertionParser{s: newXMLScanner(data)}
+	a, err := p.parse()
+	if err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// startTag is the start tag the parser just read. Names alias the input;
+// attribute values may alias scanner buffers and are read at once.
+type startTag struct {
+	prefix, local []byte
+	attrs         []scanAttr
+	ns            string // the element's namespace, resolved in push
+}
+
+// openElement is an element the parser is inside of.
+type openElement struct {
+	prefix, local []byte // raw name, to match the end tag
+	nsMark        int    // length of bindings before this element's declarations
+}
+
+// nsBinding is one namespace declaration in scope; an empty prefix is the
+// default namespace.
+type nsBinding struct {
+	prefix []byte
+	uri    string
+}
+
+// assertionParser reads a RoleAssertion in one pass over the scanner's
+// tokens, tracking namespace scopes and element nesting itself.
+type assertionParser struct {
+	s        xmlScanner // by value: the parser lives on the stack, so token writes need no GC write barriers
+	stack    []openElement
+	bindings []nsBinding
+	secret   int // > 0 inside SubjectConfirmationData (holds the ticket)
+	attrs    assertionBuilder
+	values   []string // reused buffer for one saml:Attribute's values
+	text     []byte   // reused buffer for text split over several tokens
+	tag      startTag // the start tag just read
+	strs     stringArena
+}
+
+// errorf returns a *ParseError at the scanner's current offset. Inside
+// SubjectConfirmationData, which holds the SSO ticket, the message is a
+// fixed text: names and values there may quote the ticket.
+func (p *assertionParser) errorf(format string, args ...any) error {
+	msg := "malformed saml:SubjectConfirmationData (details withheld: it holds the SSO ticket)"
+	if p.secret == 0 {
+		msg = fmt.Sprintf(format, args...)
+	}
+	return &ParseError{What: roleAssertionWhat, Offset: p.s.offset(), Msg: msg, Err: ErrMalformed}
+}
+
+// dictionaryError wraps a failure of the attribute dictionary; it matches
+// ErrMalformed and whatever err wraps (ErrUnknownRole).
+func (p *assertionParser) dictionaryError(err error) error {
+	return &ParseError{What: roleAssertionWhat, Offset: p.s.offset(), Msg: err.Error(), Err: fmt.Errorf("%w: %w", ErrMalformed, err)}
+}
+
+// syntaxError wraps a scanner error (see errorf for the ticket).
+func (p *assertionParser) syntaxError(err error) error {
+	return p.errorf("XML syntax error: %v", err)
+}
+
+// next reads the next start tag (into p.tag), end tag or character data
+// (p.s.text). It skips comments, refuses directives and processing
+// instructions, checks that end tags match, and maintains namespace scopes
+// and the depth limit.
+func (p *assertionParser) next() (tokKind, error) {
+	for {
+		if err := p.s.next(); err != nil {
+			return 0, p.syntaxError(err)
+		}
+		switch p.s.kind {
+		case tokStart:
+			if len(p.stack) >= maxAssertionDepth {
+				return 0, p.errorf("elements nested deeper than %d", maxAssertionDepth)
+			}
+			if err := p.push(); err != nil {
+				return 0, err
+			}
+			return tokStart, nil
+		case tokEnd:
+			n := len(p.stack)
+			if n == 0 || !bytes.Equal(p.stack[n-1].prefix, p.s.prefix) || !bytes.Equal(p.stack[n-1].local, p.s.local) {
+				return 0, p.errorf("end tag </%s> does not match the open element", qname(p.s.prefix, p.s.local))
+			}
+			p.bindings = p.bindings[:p.stack[n-1].nsMark]
+			p.stack = p.stack[:n-1]
+			return tokEnd, nil
+		case tokText:
+			return tokText, nil
+		case tokComment:
+			continue
+		case tokProcInst:
+			return 0, p.errorf("processing instruction <?%.20s?> not allowed", p.s.local)
+		case tokDirective:
+			return 0, p.errorf("DOCTYPE or other <!…> directive not allowed")
+		case tokEOF:
+			return 0, p.errorf("unexpected EOF")
+		}
+		return 0, p.errorf("unexpected token")
+	}
+}
+
+// push opens the element the scanner just read: checks its XML attributes
+// (no duplicates, bound prefixes; the scanner bounds their number) and
+// declares its namespaces.
+func (p *assertionParser) push() error {
+	t := startTag{prefix: p.s.prefix, local: p.s.local, attrs: p.s.attrs}
+	p.tag = t
+	mark := len(p.bindings)
+	for i, a := range t.attrs {
+		for _, b := range t.attrs[:i] {
+			if bytes.Equal(a.prefix, b.prefix) && bytes.Equal(a.local, b.local) {
+				return p.errorf("element <%s> repeats attribute %s", qname(t.prefix, t.local), qname(a.prefix, a.local))
+			}
+		}
+		switch {
+		case len(a.prefix) == 0 && string(a.local) == "xmlns":
+			p.bindings = append(p.bindings, nsBinding{nil, string(a.value)})
+		case string(a.prefix) == "xmlns":
+			if len(a.value) == 0 || string(a.local) == "xmlns" || (string(a.local) == "xml") != (string(a.value) == xmlReservdNS) {
+				return p.errorf("invalid namespace declaration xmlns:%s", a.local)
+			}
+			p.bindings = append(p.bindings, nsBinding{a.local, string(a.value)})
+		}
+	}
+	p.stack = append(p.stack, openElement{prefix: t.prefix, local: t.local, nsMark: mark})
+	// Every prefix used on the element or its attributes must be bound.
+	ns, err := p.resolve(t.prefix)
+	if err != nil {
+		return err
+	}
+	p.tag.ns = ns
+	for _, a := range t.attrs {
+		if len(a.prefix) != 0 && string(a.prefix) != "xmlns" {
+			if _, err := p.resolve(a.prefix); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// resolve returns the namespace bound to prefix in the current scope.
+func (p *assertionParser) resolve(prefix []byte) (string, error) {
+	for i := len(p.bindings) - 1; i >= 0; i-- {
+		if bytes.Equal(p.bindings[i].prefix, prefix) {
+			return p.bindings[i].uri, nil
+		}
+	}
+	switch string(prefix) {
+	case "":
+		return "", nil
+	case "xml":
+		return xmlReservdNS, nil
+	}
+	return "", p.errorf("namespace prefix %.40q is not declared", prefix)
+}
+
+// element returns the namespace of a start element the parser read.
+func (p *assertionParser) element(t startTag) string { return t.ns }
+
+// is reports whether t is the element space:local.
+func (p *assertionParser) is(t startTag, space, local string) bool {
+	return string(t.local) == local && p.element(t) == space
+}
+
+// unexpected reports an element that has no place where it appears.
+func (p *assertionParser) unexpected(t startTag, where string) error {
+	return p.errorf("unexpected element {%s}%.40s in %s", p.element(t), t.local, where)
+}
+
+// children calls f for each child element of the element just opened and
+// returns after its end tag. Text between children must be white space.
+// f must consume the child (through its end tag) before returning.
+func (p *assertionParser) children(where string, f func(startTag) error) error {
+	depth := len(p.stack)
+	for {
+		kind, err := p.next()
+		if err != nil {
+			return err
+		}
+		switch kind {
+		case tokStart:
+			if err := f(p.tag); err != nil {
+				return err
+			}
+			if len(p.stack) != depth {
+				return p.errorf("internal: child of %s not consumed", where)
+			}
+		case tokEnd:
+			return nil
+		case tokText:
+			if !p.s.space && !isXMLSpace(p.s.text) {
+				return p.errorf("unexpected text in %s", where)
+			}
+		}
+	}
+}
+
+// textContent reads the text of the element just opened, through its end
+// tag; child elements are an error. The result is p.text, valid until the
+// next call; callers convert it with string() or the arena.
+func (p *assertionParser) textContent(where string) ([]byte, error) {
+	p.text = p.text[:0]
+	for {
+		kind, err := p.next()
+		if err != nil {
+			return nil, err
+		}
+		switch kind {
+		case tokStart:
+			return nil, p.errorf("unexpected element in %s: want text", where)
+		case tokEnd:
+			return p.text, nil
+		case tokText:
+			// Copy: the scanner reuses its buffer for the next piece of text
+			// (comments and CDATA sections split text into pieces).
+			p.text = append(p.text, p.s.text...)
+		}
+	}
+}
+
+// skip consumes the element just opened, whatever it holds, still checking
+// well-formedness, namespaces and depth.
+func (p *assertionParser) skip() error {
+	depth := len(p.stack)
+	for len(p.stack) >= depth {
+		if _, err := p.next(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// xmlAttrs calls f with the local name and value of each plain (unprefixed)
+// attribute of t. Namespace declarations are skipped; any other attribute
+// in a namespace is an error, as the SAML 1.1 elements define none.
+func (p *assertionParser) xmlAttrs(t startTag, f func(local, value []byte) error) error {
+	for _, a := range t.attrs {
+		switch {
+		case string(a.prefix) == "xmlns" || (len(a.prefix) == 0 && string(a.local) == "xmlns"):
+		case len(a.prefix) != 0:
+			return p.errorf("attribute %s on <%.40s> is in a namespace", qname(a.prefix, a.local), t.local)
+		default:
+			if err := f(a.local, a.value); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// parse reads the whole document.
+func (p *assertionParser) parse() (*Assertion, error) {
+	root, err := p.prolog()
+	if err != nil {
+		return nil, err
+	}
+	if !p.is(root, samlpNS, "Response") {
+		return nil, p.errorf("root element is {%s}%s, want {%s}Response", p.element(root), root.local, samlpNS)
+	}
+	a, success, err := p.response(root)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.epilog(); err != nil {
+		return nil, err
+	}
+	if !success {
+		return nil, fmt.Errorf("cis: %s: status is not samlp:Success: %w", roleAssertionWhat, ErrSessionInvalid)
+	}
+	return a, nil
+}
+
+// prolog reads up to the root element: an optional XML declaration first,
+// then only white space and comments.
+func (p *assertionParser) prolog() (startTag, error) {
+	for first := true; ; first = false {
+		if err := p.s.next(); err != nil {
+			return startTag{}, p.syntaxError(err)
+		}
+		switch p.s.kind {
+		case tokProcInst:
+			if string(p.s.local) != "xml" || !first {
+				return startTag{}, p.errorf("processing instruction <?%.20s?> not allowed", p.s.local)
+			}
+		case tokComment:
+		case tokText:
+			if !isXMLSpace(p.s.text) {
+				return startTag{}, p.errorf("text before the root element")
+			}
+		case tokDirective:
+			return startTag{}, p.errorf("DOCTYPE or other <!…> directive not allowed")
+		case tokStart:
+			if err := p.push(); err != nil {
+				return startTag{}, err
+			}
+			return p.tag, nil
+		case tokEOF:
+			return startTag{}, p.errorf("no root element")
+		default:
+			return startTag{}, p.errorf("unexpected token before the root element")
+		}
+	}
+}
+
+// epilog checks that only white space and comments follow the root element.
+func (p *assertionParser) epilog() error {
+	for {
+		if err := p.s.next(); err != nil {
+			return p.syntaxError(err)
+		}
+		switch p.s.kind {
+		case tokEOF:
+			return nil
+		case tokComment:
+		case tokText:
+			if !isXMLSpace(p.s.text) {
+				return p.errorf("text after the root element")
+			}
+		case tokStart:
+			return p.errorf("second root element <%s>", qname(p.s.prefix, p.s.local))
+		case tokDirective:
+			return p.errorf("DOCTYPE or other <!…> directive not allowed")
+		case tokProcInst:
+			return p.errorf("processing instruction <?%.20s?> not allowed", p.s.local)
+		default:
+			return p.errorf("unexpected token after the root element")
+		}
+	}
+}
+
+// response reads samlp:Response: samlp:Status, then (on success) exactly one
+// saml:Assertion. On any other status the rest is only checked for
+// well-formedness.
+func (p *assertionParser) response(root startTag) (*Assertion, bool, error) {
+	if err := p.versionAttrs(root, nil); err != nil {
+		return nil, false, err
+	}
+	var (
+		a                *Assertion
+		haveStatus, succ bool
+	)
+	err := p.children("samlp:Response", func(t startTag) error {
+		switch {
+		case !haveStatus:
+			if !p.is(t, samlpNS, "Status") {
+				return p.errorf("first child of samlp:Response is {%s}%s, want samlp:Status", p.element(t), t.local)
+			}
+			haveStatus = true
+			var err error
+			succ, err = p.status()
+			return err
+		case !succ:
+			return p.skip()
+		case p.is(t, samlNS, "Assertion"):
+			if a != nil {
+				return p.errorf("samlp:Response holds more than one saml:Assertion")
+			}
+			var err error
+			a, err = p.assertion(t)
+			return err
+		}
+		return p.unexpected(t, "samlp:Response")
+	})
+	switch {
+	case err != nil:
+		return nil, false, err
+	case !haveStatus:
+		return nil, false, p.errorf("samlp:Response has no samlp:Status")
+	case succ && a == nil:
+		return nil, false, p.errorf("samlp:Response has status Success but no saml:Assertion")
+	}
+	return a, succ, nil
+}
+
+// versionAttrs requires MajorVersion="1" MinorVersion="1" and passes any
+// other plain attribute to f (if not nil).
+func (p *assertionParser) versionAttrs(t startTag, f func(local, value []byte) error) error {
+	var major, minor bool
+	err := p.xmlAttrs(t, func(local, value []byte) error {
+		switch string(local) {
+		case "MajorVersion":
+			major = true
+			if string(value) != "1" {
+				return p.errorf("<%s> MajorVersion %.10q, want 1", t.local, value)
+			}
+		case "MinorVersion":
+			minor = true
+			if string(value) != "1" {
+				return p.errorf("<%s> MinorVersion %.10q, want 1", t.local, value)
+			}
+		default:
+			if f != nil {
+				return f(local, value)
+			}
+		}
+		return nil
+	})
+	if err == nil && !(major && minor) {
+		err = p.errorf("<%s> lacks MajorVersion or MinorVersion", t.local)
+	}
+	return err
+}
+
+// status reads samlp:Status and reports whether its top-level StatusCode is
+// samlp:Success.
+func (p *assertionParser) status() (bool, error) {
+	var code, msg, detail bool
+	var success bool
+	err := p.children("samlp:Status", func(t startTag) error {
+		switch {
+		case !code && p.is(t, samlpNS, "StatusCode"):
+			code = true
+			var err error
+			success, err = p.statusCode(t)
+			return err
+		case code && !msg && !detail && p.is(t, samlpNS, "StatusMessage"):
+			msg = true
+			_, err := p.textContent("samlp:StatusMessage")
+			return err
+		case code && !detail && p.is(t, samlpNS, "StatusDetail"):
+			detail = true
+			return p.skip()
+		}
+		return p.unexpected(t, "samlp:Status")
+	})
+	if err == nil && !code {
+		err = p.errorf("samlp:Status has no samlp:StatusCode")
+	}
+	return success, err
+}
+
+// statusCode reads a samlp:StatusCode (and any nested ones) and reports
+// whether its Value, a QName, is {protocol}Success.
+func (p *assertionParser) statusCode(t startTag) (bool, error) {
+	var value string
+	var have bool
+	err := p.xmlAttrs(t, func(local, v []byte) error {
+		if string(local) == "Value" {
+			value, have = string(v), true
+		}
+		return nil
+	})
+	if err != nil {
+		return false, err
+	}
+	if !have {
+		return false, p.errorf("samlp:StatusCode has no Value")
+	}
+	prefix, local, ok := strings.Cut(value, ":")
+	if !ok {
+		prefix, local = "", value
+	}
+	ns, err := p.resolve([]byte(prefix))
+	if err != nil {
+		return false, err
+	}
+	success := ns == samlpNS && local == "Success"
+	err = p.children("samlp:StatusCode", func(c startTag) error {
+		if !p.is(c, samlpNS, "StatusCode") {
+			return p.unexpected(c, "samlp:StatusCode")
+		}
+		_, err := p.statusCode(c)
+		return err
+	})
+	return success, err
+}
+
+// assertion reads the top-level saml:Assertion: saml:Conditions, then one
+// saml:AttributeStatement.
+func (p *assertionParser) assertion(t startTag) (*Assertion, error) {
+	a := &Assertion{}
+	var issueInstant string
+	err := p.versionAttrs(t, func(local, value []byte) error {
+		switch string(local) {
+		case "AssertionID":
+			a.AssertionID = string(value)
+		case "Issuer":
+			a.Issuer = string(value)
+		case "IssueInstant":
+			issueInstant = string(value)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if a.AssertionID == "" || a.Issuer == "" || issueInstant == "" {
+		return nil, p.errorf("saml:Assertion lacks AssertionID, Issuer or IssueInstant")
+	}
+	if a.IssueInstant, err = p.dateTime("IssueInstant", issueInstant); err != nil {
+		return nil, err
+	}
+	var conditions, statement bool
+	err = p.children("saml:Assertion", func(c startTag) error {
+		switch {
+		case !conditions && !statement && p.is(c, samlNS, "Conditions"):
+			conditions = true
+			return p.conditions(c, a)
+		case conditions && !statement && p.is(c, samlNS, "AttributeStatement"):
+			statement = true
+			return p.attributeStatement(a)
+		case p.is(c, samlNS, "Assertion"):
+			return p.errorf("saml:Assertion nested in saml:Assertion")
+		}
+		return p.unexpected(c, "saml:Assertion")
+	})
+	switch {
+	case err != nil:
+		return nil, err
+	case !conditions:
+		return nil, p.errorf("saml:Assertion has no saml:Conditions")
+	case !statement:
+		return nil, p.errorf("saml:Assertion has no saml:AttributeStatement")
+	}
+	return a, nil
+}
+
+// conditions reads saml:Conditions: NotBefore and NotOnOrAfter, both
+// required, and no condition elements (none is defined for the SSB).
+func (p *assertionParser) conditions(t startTag, a *Assertion) error {
+	var nb, noa string
+	err := p.xmlAttrs(t, func(local, value []byte) error {
+		switch string(local) {
+		case "NotBefore":
+			nb = string(value)
+		case "NotOnOrAfter":
+			noa = string(value)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if nb == "" || noa == "" {
+		return p.errorf("saml:Conditions needs both NotBefore and NotOnOrAfter")
+	}
+	if a.NotBefore, err = p.dateTime("NotBefore", nb); err != nil {
+		return err
+	}
+	if a.NotOnOrAfter, err = p.dateTime("NotOnOrAfter", noa); err != nil {
+		return err
+	}
+	if !a.NotBefore.Before(a.NotOnOrAfter) {
+		return p.errorf("saml:Conditions NotOnOrAfter is not after NotBefore")
+	}
+	return p.children("saml:Conditions", func(c startTag) error {
+		return p.unexpected(c, "saml:Conditions")
+	})
+}
+
+// dateTime parses an xs:dateTime with a zone (Z or an offset) into UTC.
+func (p *assertionParser) dateTime(what, s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, p.errorf("%s %.40q is not an xs:dateTime with a time zone", what, s)
+	}
+	return t.UTC(), nil
+}
+
+// attributeStatement reads saml:AttributeStatement: saml:Subject, then the
+// flat list of saml:Attribute, which the attribute dictionary turns into the
+// user and role model.
+func (p *assertionParser) attributeStatement(a *Assertion) error {
+	var subject bool
+	var nameID string
+	p.attrs = assertionBuilder{}
+	// One block per nhsIdCode: size the role list once.
+	if n := bytes.Count(p.s.data, []byte(`"nhsIdCode"`)); n > 0 {
+		p.attrs.user.Roles = make([]RoleProfile, 0, min(n, maxRoleProfiles))
+	}
+	err := p.children("saml:AttributeStatement", func(c startTag) error {
+		switch {
+		case !subject && p.is(c, samlNS, "Subject"):
+			subject = true
+			var err error
+			nameID, err = p.subject()
+			return err
+		case subject && p.is(c, samlNS, "Attribute"):
+			return p.attribute(c)
+		}
+		return p.unexpected(c, "saml:AttributeStatement")
+	})
+	if err != nil {
+		return err
+	}
+	if !subject {
+		return p.errorf("saml:AttributeStatement has no saml:Subject")
+	}
+	if err := p.attrs.finish(a); err != nil {
+		return p.dictionaryError(err)
+	}
+	// The subject names the same user as the uid attribute.
+	if rest, ok := strings.CutPrefix(nameID, "uid="); ok {
+		if uid, _, _ := strings.Cut(rest, ","); uid != a.User.UID {
+			return p.errorf("saml:NameIdentifier names a different user from the uid attribute")
+		}
+	}
+	return nil
+}
+
+// subject reads saml:Subject: saml:NameIdentifier, then an optional
+// saml:SubjectConfirmation whose SubjectConfirmationData (the inner
+// authentication assertion carrying the SSO ticket) is checked for
+// well-formedness and discarded unread.
+func (p *assertionParser) subject() (string, error) {
+	var nameID string
+	var haveName, haveConf bool
+	err := p.children("saml:Subject", func(c startTag) error {
+		switch {
+		case !haveName && !haveConf && p.is(c, samlNS, "NameIdentifier"):
+			haveName = true
+			b, err := p.textContent("saml:NameIdentifier")
+			nameID = strings.TrimSpace(string(b))
+			return err
+		case haveName && !haveConf && p.is(c, samlNS, "SubjectConfirmation"):
+			haveConf = true
+			return p.subjectConfirmation()
+		}
+		return p.unexpected(c, "saml:Subject")
+	})
+	if err == nil && nameID == "" {
+		err = p.errorf("saml:Subject has no saml:NameIdentifier")
+	}
+	return nameID, err
+}
+
+func (p *assertionParser) subjectConfirmation() error {
+	var methods int
+	var data bool
+	err := p.children("saml:SubjectConfirmation", func(c startTag) error {
+		switch {
+		case !data && p.is(c, samlNS, "ConfirmationMethod"):
+			methods++
+			_, err := p.textContent("saml:ConfirmationMethod")
+			return err
+		case methods > 0 && !data && p.is(c, samlNS, "SubjectConfirmationData"):
+			data = true
+			p.secret++
+			err := p.skip()
+			p.secret--
+			return err
+		}
+		return p.unexpected(c, "saml:SubjectConfirmation")
+	})
+	if err == nil && methods == 0 {
+		err = p.errorf("saml:SubjectConfirmation has no saml:ConfirmationMethod")
+	}
+	return err
+}
+
+// attribute reads one saml:Attribute and hands its values to the attribute
+// dictionary.
+func (p *assertionParser) attribute(t startTag) error {
+	var name, namespace []byte
+	err := p.xmlAttrs(t, func(local, value []byte) error {
+		switch string(local) {
+		case "AttributeName":
+			name = value
+		case "AttributeNamespace":
+			namespace = value
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(name) == 0 {
+		return p.errorf("saml:Attribute has no AttributeName")
+	}
+	if string(namespace) != syntegraNS {
+		return p.errorf("saml:Attribute %.40q has AttributeNamespace %.60q, want %s", name, namespace, syntegraNS)
+	}
+	kind := attributeKind(string(name))
+	p.values = p.values[:0]
+	err = p.children("saml:Attribute", func(c startTag) error {
+		if !p.is(c, samlNS, "AttributeValue") {
+			return p.unexpected(c, "saml:Attribute")
+		}
+		if len(p.values) >= maxAttributeValues {
+			return p.errorf("saml:Attribute %.40q has more than %d values", name, maxAttributeValues)
+		}
+		if err := p.xmlAttrs(c, func(_, _ []byte) error { return nil }); err != nil {
+			return err
+		}
+		b, err := p.textContent("saml:AttributeValue")
+		if err != nil {
+			return err
+		}
+		if kind == attrUnknown {
+			p.values = append(p.values, "")
+		} else {
+			p.values = append(p.values, p.strs.str(bytes.TrimSpace(b)))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if len(p.values) == 0 {
+		return p.errorf("saml:Attribute %.40q has no saml:AttributeValue", name)
+	}
+	if err := p.attrs.add(kind, p.values); err != nil {
+		return p.dictionaryError(err)
+	}
+	return nil
+}
+
+// stringArena makes strings for many short values with few allocations:
+// each is a substring of a chunk that is never written again once full.
+// A strings.Builder keeps the strings it returned valid when it grows.
+type stringArena struct {
+	b strings.Builder
+}
+
+const arenaChunk = 4096
+
+func (a *stringArena) str(v []byte) string {
+	switch {
+	case len(v) == 0:
+		return ""
+	case len(v) > arenaChunk/4:
+		return string(v)
+	case a.b.Cap()-a.b.Len() < len(v):
+		a.b = strings.Builder{}
+		a.b.Grow(arenaChunk)
+	}
+	off := a.b.Len()
+	a.b.Write(v)
+	return a.b.String()[off:]
+}
+
+// isXMLSpace reports whether b holds only XML white space.
+func isXMLSpace(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\n' && c != '\r' {
+			return false
+		}
+	}
+	return true
+}
+
+// qname prints a raw element or attribute name, bounded.
+func qname(prefix, local []byte) string {
+	s := string(local)
+	if len(prefix) != 0 {
+		s = string(prefix) + ":" + s
+	}
+	if len(s) > 64 {
+		s = s[:64] + "…"
+	}
+	return s
+}

@@ -1,0 +1,170 @@
+package cis
+
+import (
+	"bytes"
+	"encoding/xml"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+)
+
+// tokenList renders tokens as lines, merging adjacent text.
+type tokenList struct {
+	out  []string
+	text []byte
+}
+
+func (l *tokenList) add(line string) {
+	l.flush()
+	l.out = append(l.out, line)
+}
+
+func (l *tokenList) addText(b []byte) {
+	l.text = append(l.text, b...)
+	if l.text == nil {
+		l.text = []byte{}
+	}
+}
+
+func (l *tokenList) flush() {
+	if l.text != nil {
+		l.out = append(l.out, fmt.Sprintf("text %q", l.text))
+		l.text = nil
+	}
+}
+
+// scanTokens renders the scanner's tokens, adjacent text merged, up to the
+// first directive. ok is false if the scanner refused the input.
+func scanTokens(data []byte) (out []string, ok bool) {
+	s := newXMLScanner(data)
+	var l tokenList
+	for {
+		if err := s.next(); err != nil {
+			return l.out, false
+		}
+		switch s.kind {
+		case tokStart:
+			var b strings.Builder
+			fmt.Fprintf(&b, "start %s:%s", s.prefix, s.local)
+			for _, a := range s.attrs {
+				fmt.Fprintf(&b, " %s:%s=%q", a.prefix, a.local, a.value)
+			}
+			l.add(b.String())
+		case tokEnd:
+			l.add(fmt.Sprintf("end %s:%s", s.prefix, s.local))
+		case tokText:
+			l.addText(s.text)
+		case tokComment:
+			l.add("comment")
+		case tokProcInst:
+			l.add(fmt.Sprintf("procinst %s", s.local))
+		case tokDirective:
+			l.add("directive")
+			return l.out, true
+		case tokEOF:
+			l.flush()
+			return l.out, true
+		}
+	}
+}
+
+// stdTokens renders encoding/xml's raw tokens the same way.
+func stdTokens(data []byte) (out []string, err error) {
+	d := xml.NewDecoder(bytes.NewReader(data))
+	var l tokenList
+	for {
+		tok, err := d.RawToken()
+		if err != nil {
+			l.flush()
+			if err == io.EOF {
+				return l.out, nil
+			}
+			return l.out, err
+		}
+		switch t := tok.(type) {
+		case xml.StartElement:
+			var b strings.Builder
+			fmt.Fprintf(&b, "start %s:%s", t.Name.Space, t.Name.Local)
+			for _, a := range t.Attr {
+				v := strings.NewReplacer("\t", " ", "\n", " ", "\r", " ").Replace(a.Value)
+				fmt.Fprintf(&b, " %s:%s=%q", a.Name.Space, a.Name.Local, v)
+			}
+			l.add(b.String())
+		case xml.EndElement:
+			l.add(fmt.Sprintf("end %s:%s", t.Name.Space, t.Name.Local))
+		case xml.CharData:
+			l.addText(t)
+		case xml.Comment:
+			l.add("comment")
+		case xml.ProcInst:
+			l.add(fmt.Sprintf("procinst %s", t.Target))
+		case xml.Directive:
+			l.add("directive")
+			return l.out, nil
+		}
+	}
+}
+
+// FuzzXMLScannerMatchesEncodingXML checks the RoleAssertion scanner against
+// encoding/xml: whatever the scanner accepts, encoding/xml accepts too and
+// reads as the same tokens. (The scanner may refuse more.)
+func FuzzXMLScannerMatchesEncodingXML(f *testing.F) {
+	for _, name := range []string{"single-role.xml", "namespace-variants.xml", "unicode-names.xml", "doctype-billion-laughs.xml"} {
+		f.Add(readFixture(f, name))
+	}
+	f.Add([]byte("<a x='1'\r\n y=\"&#x41;&amp;\t\">t&lt;<![CDATA[c\r\nd]]><!-- c --><b/></a>"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		mine, ok := scanTokens(data)
+		if !ok {
+			return
+		}
+		std, err := stdTokens(data)
+		if n := len(mine); n > 0 && mine[n-1] == "directive" {
+			// The scanner stops at any <!…> (the parser refuses it); compare
+			// what came before.
+			mine = mine[:n-1]
+			if len(std) > n-1 {
+				std = std[:n-1]
+			}
+			err = nil
+		}
+		if err != nil {
+			t.Fatalf("scanner accepted what encoding/xml refuses (%v):\n%q", err, data)
+		}
+		if strings.Join(mine, "\n") != strings.Join(std, "\n") {
+			t.Fatalf("tokens differ for %q:\nscanner:      %q\nencoding/xml: %q", data, mine, std)
+		}
+	})
+}
+
+func TestXMLScannerRefuses(t *testing.T) {
+	for _, in := range []string{
+		"<a>\x01</a>", "<a>]]></a>", "<a b='<'/>", "<a b=c/>", "<a b='1'c='2'/>", "<a><!-- -- --></a>",
+		"<a>&unknown;</a>", "<a>&#0;</a>", "<a>&#xD800;</a>", "<a>&#x110000;</a>", "<a>&#-1;</a>", "<a>&amp</a>",
+		"<:a/>", "<a:/>", "<a:b:c/>", "<1a/>", "<a>\xff</a>", "<a>\uFFFE</a>", "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><a/>",
+		"<?xml?><a/>", "<a", "<a b", "<a b=", "<a b='1", "</a", "<!--", "<![CDATA[", "<?pi",
+	} {
+		s := newXMLScanner([]byte(in))
+		var err error
+		for err == nil && s.kind != tokEOF {
+			err = s.next()
+		}
+		if err == nil {
+			t.Errorf("%q: scanned without error", in)
+		}
+	}
+}
+
+func TestXMLScannerAttributeLimit(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("<a")
+	for i := range maxXMLAttrs + 1 {
+		fmt.Fprintf(&b, " a%d='1'", i)
+	}
+	b.WriteString("/>")
+	_, err := ParseRoleAssertion([]byte(b.String()))
+	if err == nil || !strings.Contains(err.Error(), "too many attributes") {
+		t.Fatalf("err = %v", err)
+	}
+}

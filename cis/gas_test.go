@@ -1,0 +1,420 @@
+package cis
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// fixtureTicket is the sso_ticket of validate-response-40roles.xml.
+const fixtureTicket = "AQIC5wM2LY4SfcxV0oQ1k8Hc3kgdBJGlfJ+Zt0B6y7nBc1o=@AAJTSQACMDE=#"
+
+// fakeGAS is a small GAS and SSB that checks what the client sends and
+// answers with the fixtures; fail switches it into one failure mode.
+type fakeGAS struct {
+	t        *testing.T
+	srv      *httptest.Server
+	activate []byte
+	validate []byte
+
+	mu        sync.Mutex
+	fail      string // "", invalid, failed, noticket, 500, maint, block, huge, badchallenge, notok
+	failOn    string // path the failure applies to; "" = all
+	hits      map[string]int
+	selected  string
+	loggedOut bool
+	headers   http.Header
+}
+
+func newFakeGAS(t *testing.T) *fakeGAS {
+	f := &fakeGAS{t: t, hits: map[string]int{}}
+	f.srv = httptest.NewTLSServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.srv.Close)
+	f.activate = readGPFixture(t, "activate-response.xml")
+	f.validate = bytes.ReplaceAll(readGPFixture(t, "validate-response-40roles.xml"),
+		[]byte("https://gas.vn03.national.ncrs.nhs.uk"), []byte(f.srv.URL))
+	return f
+}
+
+func (f *fakeGAS) env() Environment {
+	return Environment{Name: "fake", GASURL: f.srv.URL, SSBURL: f.srv.URL, Roots: []*x509.Certificate{f.srv.Certificate()}}
+}
+
+func (f *fakeGAS) set(fail, on string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.fail, f.failOn = fail, on
+}
+
+func (f *fakeGAS) hitCount(path string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.hits[path]
+}
+
+var (
+	lsidRE     = regexp.MustCompile(`^[A-Za-z0-9+/]{10}$`)
+	deviceIDRE = regexp.MustCompile(`^[0-9a-f]{8},ClientIP=\d+\.\d+\.\d+\.\d+$`)
+)
+
+func (f *fakeGAS) serve(w http.ResponseWriter, r *http.Request) {
+	// Read the body first: the server notices a client hanging up (and
+	// cancels r.Context) only once the body is consumed.
+	body, _ := io.ReadAll(io.LimitReader(r.Body, 1<<20))
+	f.mu.Lock()
+	f.hits[r.URL.Path]++
+	f.headers = r.Header.Clone()
+	fail := f.fail
+	if f.failOn != "" && f.failOn != r.URL.Path {
+		fail = ""
+	}
+	f.mu.Unlock()
+	switch fail {
+	case "invalid":
+		w.Write(readGPFixture(f.t, "invalid-request.html"))
+		return
+	case "failed":
+		w.Write(readGPFixture(f.t, "validate-failed.html"))
+		return
+	case "500":
+		http.Error(w, "boom", http.StatusInternalServerError)
+		return
+	case "maint":
+		http.Error(w, "Service down for scheduled maintenance", http.StatusServiceUnavailable)
+		return
+	case "block":
+		<-r.Context().Done()
+		return
+	case "huge":
+		w.Write(bytes.Repeat([]byte("x"), MaxGPObjectSize+10))
+		return
+	case "notok":
+		w.Write([]byte("<HTML><STATUS>INVALID TOKEN</STATUS></HTML>"))
+		return
+	}
+	if r.URL.Path == "/saml/RoleSelectionGP.jsp" {
+		f.serveRoleSelection(w, r)
+		return
+	}
+	if r.Method != http.MethodPost || !bytes.Contains(body, []byte(`<!DOCTYPE USER SYSTEM "gpOBJECT.DTD">`)) {
+		f.t.Errorf("%s %s: not a POSTed gpOBJECT request", r.Method, r.URL.Path)
+	}
+	req, err := ParseGPObject(body)
+	if err != nil {
+		f.t.Errorf("%s: request does not parse: %v", r.URL.Path, err)
+		w.Write(readGPFixture(f.t, "invalid-request.html"))
+		return
+	}
+	checkStdlibXML(f.t, body, req)
+	switch r.URL.Path {
+	case "/login/authactivate":
+		f.expect(req, map[string]string{"auth_method": "3", "app_url": "NHST", "service": "ACTIVATION"})
+		if fail == "badchallenge" {
+			w.Write(bytes.Replace(f.activate, []byte(`"challenge">`), []byte(`"challenge">***`), 1))
+			return
+		}
+		w.Write(f.activate)
+	case "/login/authvalidate":
+		f.serveValidate(w, req, fail)
+	case "/login/authlogout":
+		f.expect(req, map[string]string{"service": "LOGOUT", "sso_ticket": fixtureTicket, "uid": "555000000001"})
+		f.mu.Lock()
+		f.loggedOut = true
+		f.mu.Unlock()
+		w.Write([]byte("<HTML><STATUS>OK</STATUS></HTML>"))
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+func (f *fakeGAS) expect(req *GPObject, want map[string]string) {
+	for k, v := range want {
+		if got := req.Get(k); got != v {
+			f.t.Errorf("param %s = %q, want %q", k, got, v)
+		}
+	}
+	if !lsidRE.MatchString(req.Get("log_session_id")) || !deviceIDRE.MatchString(req.Get("device_id")) {
+		f.t.Errorf("log_session_id %q / device_id %q malformed", req.Get("log_session_id"), req.Get("device_id"))
+	}
+}
+
+func (f *fakeGAS) serveValidate(w http.ResponseWriter, req *GPObject, fail string) {
+	act, _ := ParseGPObject(f.activate)
+	f.expect(req, map[string]string{"auth_method": "3", "app_url": "NHST", "service": "AUTHENTICATION",
+		"challenge": act.Get("challenge"), "signature": act.Get("signature"), "card_type": "p11", "mobility": "0"})
+	resp, _ := req.Lookup("response")
+	der, err := DecodeSMIME(resp.Value)
+	if resp.Attr("encoding") != "base64" || err != nil {
+		f.t.Errorf("response param: %v", err)
+	}
+	content, cert, err := VerifyChallenge(der)
+	want, _ := base64.StdEncoding.DecodeString(act.Get("challenge"))
+	if err != nil || !bytes.Equal(content, want) || cert.Subject.CommonName != req.Get("uid") {
+		w.Write(readGPFixture(f.t, "validate-failed.html"))
+		return
+	}
+	if fail == "noticket" {
+		w.Write(regexp.MustCompile(`(?m)^.*sso_ticket.*\n`).ReplaceAll(f.validate, nil))
+		return
+	}
+	w.Write(f.validate)
+}
+
+func (f *fakeGAS) serveRoleSelection(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	if q.Get("token") != fixtureTicket || q.Get("ssbMode") != "0" || q.Get("fallbackStatus") != "0" || q.Get("gacVersion") != GACVersion {
+		f.t.Errorf("role selection query %v", q)
+		w.Write([]byte("<HTML><STATUS>ERROR</STATUS></HTML>"))
+		return
+	}
+	f.mu.Lock()
+	f.selected = q.Get("selectedRoleUid")
+	f.mu.Unlock()
+	w.Write([]byte("<HTML><STATUS>OK</STATUS></HTML>"))
+}
+
+// logBuffer collects log output.
+type logBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func newTestClient(t *testing.T, env Environment, logs *logBuffer, timeout time.Duration) *GASClient {
+	t.Helper()
+	c, err := NewGASClient(GASConfig{
+		Env:       env,
+		Timeout:   timeout,
+		Analytics: func(lsid string) string { return `{"SessionId":"` + lsid + `"}` },
+		Logger:    slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// loggedIn starts a fake GAS and logs the test card in to it.
+func loggedIn(t *testing.T, timeout time.Duration) (*fakeGAS, *GASClient, *logBuffer, *Session) {
+	t.Helper()
+	f := newFakeGAS(t)
+	logs := &logBuffer{}
+	c := newTestClient(t, f.env(), logs, timeout)
+	key, cert := testCard(t)
+	s, err := c.Login(context.Background(), key, cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, c, logs, s
+}
+
+func TestGASLoginFlow(t *testing.T) {
+	f, c, logs, s := loggedIn(t, 5*time.Second)
+	ctx := context.Background()
+	if s.Ticket.Reveal() != fixtureTicket || s.UID != "555000000001" || s.Name != `O'Brien-Müller Siân "Sam" Dr` ||
+		len(s.Roles) != 40 || s.SessionTime != 10*time.Hour || s.MaxSessionTime != 10*time.Hour ||
+		s.LogoutURL != f.srv.URL+"/login/authlogout" || s.GASVersion != "5.2.7" || !lsidRE.MatchString(s.LogSessionID) {
+		t.Fatalf("session = %+v", s)
+	}
+	if h := f.headers; h.Get("User-Agent") != DefaultUserAgent || h.Get("Analytics") != `{"SessionId":"`+s.LogSessionID+`"}` {
+		t.Errorf("headers %v", h)
+	}
+
+	before := f.hitCount("/saml/RoleSelectionGP.jsp")
+	if err := c.SelectRole(ctx, s, "999999999999", ModeLive); !errors.Is(err, ErrUnknownRole) {
+		t.Errorf("unknown role: %v", err)
+	}
+	if f.hitCount("/saml/RoleSelectionGP.jsp") != before {
+		t.Error("an unknown role was sent to the SSB")
+	}
+	if err := c.SelectRole(ctx, s, s.Roles[3].ID, ModeLive); err != nil {
+		t.Fatal(err)
+	}
+	if f.selected != "555000100003" {
+		t.Errorf("selected %q", f.selected)
+	}
+	if err := c.Logout(ctx, s); err != nil || !f.loggedOut {
+		t.Fatalf("logout: %v", err)
+	}
+	for _, out := range []string{logs.String(), fmt.Sprint(s), fmt.Sprintf("%+v %#v", *s, s.Ticket)} {
+		if strings.Contains(out, fixtureTicket) || strings.Contains(out, "AQIC") {
+			t.Errorf("ticket leaked: %s", out)
+		}
+	}
+	if !strings.Contains(logs.String(), "role selected") {
+		t.Errorf("no debug log: %s", logs.String())
+	}
+}
+
+func TestGASFailures(t *testing.T) {
+	key, cert := testCard(t)
+	for _, tc := range []struct {
+		fail, on string
+		want     error
+	}{
+		{"invalid", "/login/authactivate", ErrInvalidRequest},
+		{"invalid", "/login/authvalidate", ErrInvalidRequest},
+		{"failed", "/login/authvalidate", ErrValidationFailed},
+		{"noticket", "/login/authvalidate", ErrValidationFailed},
+		{"badchallenge", "/login/authactivate", ErrMalformed},
+		{"500", "/login/authvalidate", ErrUnavailable},
+		{"maint", "/login/authactivate", ErrMaintenance},
+		{"huge", "/login/authvalidate", ErrTooLarge},
+		{"notok", "/login/authactivate", ErrMalformed},
+	} {
+		t.Run(tc.fail+tc.on, func(t *testing.T) {
+			f := newFakeGAS(t)
+			logs := &logBuffer{}
+			c := newTestClient(t, f.env(), logs, 5*time.Second)
+			f.set(tc.fail, tc.on)
+			s, err := c.Login(context.Background(), key, cert)
+			if !errors.Is(err, tc.want) || s != nil {
+				t.Fatalf("Login = %v, %v; want %v", s, err, tc.want)
+			}
+			if strings.Contains(err.Error(), fixtureTicket) || strings.Contains(logs.String(), fixtureTicket) {
+				t.Errorf("ticket leaked")
+			}
+		})
+	}
+}
+
+func TestGASSessionFailuresKeepTicketSecret(t *testing.T) {
+	f, c, logs, s := loggedIn(t, 500*time.Millisecond)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		fail string
+		want error
+	}{{"notok", ErrSessionInvalid}, {"500", ErrUnavailable}, {"block", ErrTimeout}, {"maint", ErrMaintenance}} {
+		f.set(tc.fail, "")
+		for name, err := range map[string]error{
+			"select": c.SelectRole(ctx, s, s.Roles[0].ID, ModeTraining),
+			"logout": c.Logout(ctx, s),
+		} {
+			if !errors.Is(err, tc.want) {
+				t.Errorf("%s/%s: %v, want %v", tc.fail, name, err, tc.want)
+			} else if strings.Contains(err.Error(), fixtureTicket) || strings.Contains(err.Error(), "AQIC") {
+				t.Errorf("%s/%s: ticket in error %q", tc.fail, name, err)
+			}
+		}
+	}
+	if strings.Contains(logs.String(), "AQIC") {
+		t.Errorf("ticket in logs: %s", logs.String())
+	}
+}
+
+func TestGASTimeout(t *testing.T) {
+	f := newFakeGAS(t)
+	c := newTestClient(t, f.env(), &logBuffer{}, 300*time.Millisecond)
+	f.set("block", "")
+	key, cert := testCard(t)
+	if _, err := c.Login(context.Background(), key, cert); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("Login = %v, want ErrTimeout", err)
+	}
+	// The caller's own deadline bounds it too.
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	c = newTestClient(t, f.env(), &logBuffer{}, time.Minute)
+	if _, err := c.Activate(ctx); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("Activate = %v, want ErrTimeout", err)
+	}
+}
+
+func TestGASTrust(t *testing.T) {
+	f := newFakeGAS(t)
+	other := httptest.NewTLSServer(http.NotFoundHandler())
+	other.Close()
+	otherKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	wrongCA := makeCert(otherKey, otherKey, "wrong CA", 9)
+
+	wrongRoots := f.env()
+	wrongRoots.Roots = []*x509.Certificate{wrongCA}
+	// httptest's certificate names 127.0.0.1 and example.com, not localhost.
+	wrongHost := f.env()
+	wrongHost.GASURL = strings.Replace(f.srv.URL, "127.0.0.1", "localhost", 1)
+	for name, env := range map[string]Environment{"wrong CA": wrongRoots, "host name mismatch": wrongHost} {
+		c := newTestClient(t, env, &logBuffer{}, 5*time.Second)
+		if _, err := c.Activate(context.Background()); !errors.Is(err, ErrTrust) {
+			t.Errorf("%s: %v, want ErrTrust", name, err)
+		}
+	}
+}
+
+func TestGASLogoutForeignURLRefused(t *testing.T) {
+	f, c, _, s := loggedIn(t, 5*time.Second)
+	plain := strings.Replace(f.srv.URL, "https:", "http:", 1)
+	for _, u := range []string{
+		"https://evil.example/login/authlogout",
+		plain + "/login/authlogout",
+		f.srv.URL + "0/login/authlogout", // another port
+		"https://user@" + strings.TrimPrefix(f.srv.URL, "https://") + "/login/authlogout",
+		"/login/authlogout",
+	} {
+		s.LogoutURL = u
+		if err := c.Logout(context.Background(), s); !errors.Is(err, ErrForeignURL) {
+			t.Errorf("%s: %v, want ErrForeignURL", u, err)
+		}
+	}
+	if f.hitCount("/login/authlogout") != 0 {
+		t.Fatal("ticket sent to a refused logout URL")
+	}
+	s.LogoutURL = "" // falls back to the environment's endpoint
+	if err := c.Logout(context.Background(), s); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestGASConfigAndInputs(t *testing.T) {
+	f := newFakeGAS(t)
+	if _, err := NewGASClient(GASConfig{Env: f.env(), Hash: crypto.MD5}); err == nil {
+		t.Error("MD5 accepted")
+	}
+	if _, err := NewGASClient(GASConfig{Env: Environment{GASURL: "https://x", SSBURL: "https://x"}}); err == nil {
+		t.Error("https environment without roots accepted")
+	}
+	c := newTestClient(t, f.env(), &logBuffer{}, 5*time.Second)
+	key, _ := testCard(t)
+	caKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	if _, err := c.Login(context.Background(), key, makeCert(caKey, key, "Dr Nobody", 5)); !errors.Is(err, ErrNotUserCertificate) {
+		t.Errorf("CN not a uid: %v", err)
+	}
+	if _, err := c.Validate(context.Background(), nil, "555000000001", key, nil); err == nil {
+		t.Error("validate without a challenge")
+	}
+	if f.hitCount("/login/authactivate")+f.hitCount("/login/authvalidate") != 0 {
+		t.Error("requests sent for refused inputs")
+	}
+	s := &Session{}
+	if err := c.SelectRole(context.Background(), s, "x", ModeLive); !errors.Is(err, ErrSessionInvalid) {
+		t.Errorf("select role without a session: %v", err)
+	}
+	s = &Session{Ticket: "t", Roles: []JobRole{{ID: "1"}}}
+	if err := c.SelectRole(context.Background(), s, "1", Mode(7)); !errors.Is(err, ErrInvalidRequest) {
+		t.Errorf("mode 7: %v", err)
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/opencis/cisauth/cis"
 )
 
 // GAS: /login/authactivate, /login/authvalidate, /login/authlogout and the
@@ -36,13 +38,13 @@ func serverIP(r *http.Request) string {
 
 // readGAS reads and parses a gpOBJECT request body; ok false means the
 // "Invalid input request" answer has been written.
-func (s *Simulator) readGAS(w http.ResponseWriter, r *http.Request, service string) (gpRequest, bool) {
+func (s *Simulator) readGAS(w http.ResponseWriter, r *http.Request, service string) (*cis.GPObject, bool) {
 	body, err := readCapped(w, r, maxGASBody)
 	if err != nil {
 		s.gasFailure(w, r, nil, textInvalidInput, "body unreadable or too large")
 		return nil, false
 	}
-	req, err := parseGP(body)
+	req, err := cis.ParseGPObject(body)
 	if err != nil {
 		s.gasFailure(w, r, nil, textInvalidInput, "gpOBJECT does not parse")
 		return nil, false
@@ -56,7 +58,7 @@ func (s *Simulator) readGAS(w http.ResponseWriter, r *http.Request, service stri
 
 // gasFailure answers a failed GAS request: HTTP 200 (clients look at the
 // text, not the status) and a gpOBJECT whose error param holds text.
-func (s *Simulator) gasFailure(w http.ResponseWriter, r *http.Request, req gpRequest, text, why string) {
+func (s *Simulator) gasFailure(w http.ResponseWriter, r *http.Request, req *cis.GPObject, text, why string) {
 	s.log.Info("GAS request refused", "path", r.URL.Path, "answer", text, "reason", why)
 	if r.URL.Path == "/login/authvalidate" {
 		result := "failed"
@@ -191,11 +193,11 @@ func (s *Simulator) handleValidate(w http.ResponseWriter, r *http.Request) {
 // its signer certificate chains to a card CA and is valid now, its CN is
 // uid, and uid is a known user. It returns the user's index, or a reason.
 func (s *Simulator) verifyResponse(resp string, challenge []byte, uid string, now time.Time) (int, string) {
-	der, err := decodeSMIME(resp)
+	der, err := cis.DecodeSMIME(resp)
 	if err != nil {
 		return 0, "response is not S/MIME CMS: " + err.Error()
 	}
-	content, cert, err := verifyCMS(der)
+	content, cert, err := cis.VerifyChallenge(der)
 	if err != nil {
 		return 0, "CMS signature: " + err.Error()
 	}

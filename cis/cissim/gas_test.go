@@ -1,5 +1,3 @@
-//go:build cissim_wire
-
 package cissim
 
 import (

@@ -1,5 +1,3 @@
-//go:build cissim_wire
-
 // Package cistest starts the CIS simulator (package cissim) in-process for
 // suppliers' own tests, in the spirit of net/http/httptest: one call gives
 // a TLS server with users, a cis.Environment that trusts it, and live SSO

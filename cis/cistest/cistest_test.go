@@ -1,5 +1,3 @@
-//go:build cissim_wire
-
 package cistest_test
 
 import (

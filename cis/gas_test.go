@@ -21,8 +21,8 @@ import (
 	"time"
 )
 
-// fixtureTicket is the sso_ticket of validate-response-40roles.xml.
-const fixtureTicket = "AQIC5wM2LY4SfcxV0oQ1k8Hc3kgdBJGlfJ+Zt0B6y7nBc1o=@AAJTSQACMDE=#"
+// gasFixtureTicket is the sso_ticket of validate-response-40roles.xml.
+const gasFixtureTicket = "AQIC5wM2LY4SfcxV0oQ1k8Hc3kgdBJGlfJ+Zt0B6y7nBc1o=@AAJTSQACMDE=#"
 
 // fakeGAS is a small GAS and SSB that checks what the client sends and
 // answers with the fixtures; fail switches it into one failure mode.
@@ -132,7 +132,7 @@ func (f *fakeGAS) serve(w http.ResponseWriter, r *http.Request) {
 	case "/login/authvalidate":
 		f.serveValidate(w, req, fail)
 	case "/login/authlogout":
-		f.expect(req, map[string]string{"service": "LOGOUT", "sso_ticket": fixtureTicket, "uid": "555000000001"})
+		f.expect(req, map[string]string{"service": "LOGOUT", "sso_ticket": gasFixtureTicket, "uid": "555000000001"})
 		f.mu.Lock()
 		f.loggedOut = true
 		f.mu.Unlock()
@@ -177,7 +177,7 @@ func (f *fakeGAS) serveValidate(w http.ResponseWriter, req *GPObject, fail strin
 
 func (f *fakeGAS) serveRoleSelection(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	if q.Get("token") != fixtureTicket || q.Get("ssbMode") != "0" || q.Get("fallbackStatus") != "0" || q.Get("gacVersion") != GACVersion {
+	if q.Get("token") != gasFixtureTicket || q.Get("ssbMode") != "0" || q.Get("fallbackStatus") != "0" || q.Get("gacVersion") != GACVersion {
 		f.t.Errorf("role selection query %v", q)
 		w.Write([]byte("<HTML><STATUS>ERROR</STATUS></HTML>"))
 		return
@@ -188,25 +188,25 @@ func (f *fakeGAS) serveRoleSelection(w http.ResponseWriter, r *http.Request) {
 	w.Write([]byte("<HTML><STATUS>OK</STATUS></HTML>"))
 }
 
-// logBuffer collects log output.
-type logBuffer struct {
+// lockedLog collects log output.
+type lockedLog struct {
 	mu sync.Mutex
 	b  bytes.Buffer
 }
 
-func (l *logBuffer) Write(p []byte) (int, error) {
+func (l *lockedLog) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Write(p)
 }
 
-func (l *logBuffer) String() string {
+func (l *lockedLog) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
 }
 
-func newTestClient(t *testing.T, env Environment, logs *logBuffer, timeout time.Duration) *GASClient {
+func newTestClient(t *testing.T, env Environment, logs *lockedLog, timeout time.Duration) *GASClient {
 	t.Helper()
 	c, err := NewGASClient(GASConfig{
 		Env:       env,
@@ -221,10 +221,10 @@ func newTestClient(t *testing.T, env Environment, logs *logBuffer, timeout time.
 }
 
 // loggedIn starts a fake GAS and logs the test card in to it.
-func loggedIn(t *testing.T, timeout time.Duration) (*fakeGAS, *GASClient, *logBuffer, *Session) {
+func loggedIn(t *testing.T, timeout time.Duration) (*fakeGAS, *GASClient, *lockedLog, *Session) {
 	t.Helper()
 	f := newFakeGAS(t)
-	logs := &logBuffer{}
+	logs := &lockedLog{}
 	c := newTestClient(t, f.env(), logs, timeout)
 	key, cert := testCard(t)
 	s, err := c.Login(context.Background(), key, cert)
@@ -237,7 +237,7 @@ func loggedIn(t *testing.T, timeout time.Duration) (*fakeGAS, *GASClient, *logBu
 func TestGASLoginFlow(t *testing.T) {
 	f, c, logs, s := loggedIn(t, 5*time.Second)
 	ctx := context.Background()
-	if s.Ticket.Reveal() != fixtureTicket || s.UID != "555000000001" || s.Name != `O'Brien-Müller Siân "Sam" Dr` ||
+	if s.Ticket.Reveal() != gasFixtureTicket || s.UID != "555000000001" || s.Name != `O'Brien-Müller Siân "Sam" Dr` ||
 		len(s.Roles) != 40 || s.SessionTime != 10*time.Hour || s.MaxSessionTime != 10*time.Hour ||
 		s.LogoutURL != f.srv.URL+"/login/authlogout" || s.GASVersion != "5.2.7" || !lsidRE.MatchString(s.LogSessionID) {
 		t.Fatalf("session = %+v", s)
@@ -263,7 +263,7 @@ func TestGASLoginFlow(t *testing.T) {
 		t.Fatalf("logout: %v", err)
 	}
 	for _, out := range []string{logs.String(), fmt.Sprint(s), fmt.Sprintf("%+v %#v", *s, s.Ticket)} {
-		if strings.Contains(out, fixtureTicket) || strings.Contains(out, "AQIC") {
+		if strings.Contains(out, gasFixtureTicket) || strings.Contains(out, "AQIC") {
 			t.Errorf("ticket leaked: %s", out)
 		}
 	}
@@ -290,14 +290,14 @@ func TestGASFailures(t *testing.T) {
 	} {
 		t.Run(tc.fail+tc.on, func(t *testing.T) {
 			f := newFakeGAS(t)
-			logs := &logBuffer{}
+			logs := &lockedLog{}
 			c := newTestClient(t, f.env(), logs, 5*time.Second)
 			f.set(tc.fail, tc.on)
 			s, err := c.Login(context.Background(), key, cert)
 			if !errors.Is(err, tc.want) || s != nil {
 				t.Fatalf("Login = %v, %v; want %v", s, err, tc.want)
 			}
-			if strings.Contains(err.Error(), fixtureTicket) || strings.Contains(logs.String(), fixtureTicket) {
+			if strings.Contains(err.Error(), gasFixtureTicket) || strings.Contains(logs.String(), gasFixtureTicket) {
 				t.Errorf("ticket leaked")
 			}
 		})
@@ -318,7 +318,7 @@ func TestGASSessionFailuresKeepTicketSecret(t *testing.T) {
 		} {
 			if !errors.Is(err, tc.want) {
 				t.Errorf("%s/%s: %v, want %v", tc.fail, name, err, tc.want)
-			} else if strings.Contains(err.Error(), fixtureTicket) || strings.Contains(err.Error(), "AQIC") {
+			} else if strings.Contains(err.Error(), gasFixtureTicket) || strings.Contains(err.Error(), "AQIC") {
 				t.Errorf("%s/%s: ticket in error %q", tc.fail, name, err)
 			}
 		}
@@ -330,7 +330,7 @@ func TestGASSessionFailuresKeepTicketSecret(t *testing.T) {
 
 func TestGASTimeout(t *testing.T) {
 	f := newFakeGAS(t)
-	c := newTestClient(t, f.env(), &logBuffer{}, 300*time.Millisecond)
+	c := newTestClient(t, f.env(), &lockedLog{}, 300*time.Millisecond)
 	f.set("block", "")
 	key, cert := testCard(t)
 	if _, err := c.Login(context.Background(), key, cert); !errors.Is(err, ErrTimeout) {
@@ -339,7 +339,7 @@ func TestGASTimeout(t *testing.T) {
 	// The caller's own deadline bounds it too.
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	c = newTestClient(t, f.env(), &logBuffer{}, time.Minute)
+	c = newTestClient(t, f.env(), &lockedLog{}, time.Minute)
 	if _, err := c.Activate(ctx); !errors.Is(err, ErrTimeout) {
 		t.Fatalf("Activate = %v, want ErrTimeout", err)
 	}
@@ -358,7 +358,7 @@ func TestGASTrust(t *testing.T) {
 	wrongHost := f.env()
 	wrongHost.GASURL = strings.Replace(f.srv.URL, "127.0.0.1", "localhost", 1)
 	for name, env := range map[string]Environment{"wrong CA": wrongRoots, "host name mismatch": wrongHost} {
-		c := newTestClient(t, env, &logBuffer{}, 5*time.Second)
+		c := newTestClient(t, env, &lockedLog{}, 5*time.Second)
 		if _, err := c.Activate(context.Background()); !errors.Is(err, ErrTrust) {
 			t.Errorf("%s: %v, want ErrTrust", name, err)
 		}
@@ -397,7 +397,7 @@ func TestGASConfigAndInputs(t *testing.T) {
 	if _, err := NewGASClient(GASConfig{Env: Environment{GASURL: "https://x", SSBURL: "https://x"}}); err == nil {
 		t.Error("https environment without roots accepted")
 	}
-	c := newTestClient(t, f.env(), &logBuffer{}, 5*time.Second)
+	c := newTestClient(t, f.env(), &lockedLog{}, 5*time.Second)
 	key, _ := testCard(t)
 	caKey, _ := rsa.GenerateKey(rand.Reader, 2048)
 	if _, err := c.Login(context.Background(), key, makeCert(caKey, key, "Dr Nobody", 5)); !errors.Is(err, ErrNotUserCertificate) {

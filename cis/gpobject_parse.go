@@ -38,12 +38,11 @@ func (p *gpParser) eof() bool { return p.pos >= len(p.data) }
 func (p *gpParser) has(s string) bool { return bytes.HasPrefix(p.data[p.pos:], []byte(s)) }
 
 func (p *gpParser) skipSpace() {
-	for p.pos < len(p.data) && isXMLSpace(p.data[p.pos]) {
+	for p.pos < len(p.data) && isSpaceByte(p.data[p.pos]) {
 		p.pos++
 	}
 }
 
-func isXMLSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
 
 // skipPast moves past the next occurrence of end, failing with what if
 // there is none.
@@ -58,7 +57,7 @@ func (p *gpParser) skipPast(end, what string) error {
 
 func (p *gpParser) document() (*GPObject, error) {
 	for i, c := range p.data {
-		if c < 0x20 && !isXMLSpace(c) {
+		if c < 0x20 && !isSpaceByte(c) {
 			return nil, p.fail(i, "control character 0x%02x", c)
 		}
 	}
@@ -131,7 +130,7 @@ func (p *gpParser) prolog() error {
 func (p *gpParser) doctype() error {
 	start := p.pos
 	p.pos += len("<!DOCTYPE")
-	if p.eof() || !isXMLSpace(p.data[p.pos]) {
+	if p.eof() || !isSpaceByte(p.data[p.pos]) {
 		return p.fail(start, "malformed DOCTYPE")
 	}
 	var quote byte
@@ -245,7 +244,7 @@ func (p *gpParser) paramContent() (string, error) {
 			if j < 0 {
 				return "", p.fail(p.pos, "unterminated CDATA section")
 			}
-			sb.WriteString(xmlChars(normalizeNewlines(p.data[p.pos : p.pos+j])))
+			sb.WriteString(xmlChars(gpNormalizeNewlines(p.data[p.pos : p.pos+j])))
 			p.pos += j + 3
 		case p.has("<!--"):
 			if err := p.skipPast("-->", "comment"); err != nil {
@@ -314,7 +313,7 @@ func (p *gpParser) startTag() (name []byte, attrs []Attr, empty bool, err error)
 
 func (p *gpParser) attr() (Attr, error) {
 	at := p.pos
-	n := attrName(p.name())
+	n := gpAttrName(p.name())
 	if !isAttrName(n) {
 		return Attr{}, p.fail(at, "malformed attribute")
 	}
@@ -342,7 +341,7 @@ func (p *gpParser) attr() (Attr, error) {
 }
 
 // attrName returns b as a string, without allocating for the usual names.
-func attrName(b []byte) string {
+func gpAttrName(b []byte) string {
 	switch string(b) {
 	case "name":
 		return "name"
@@ -375,7 +374,7 @@ func (p *gpParser) name() []byte {
 // character references, keeps any other '&' literally, and replaces
 // characters XML cannot carry with U+FFFD.
 func decodeText(raw []byte) string {
-	s := normalizeNewlines(raw)
+	s := gpNormalizeNewlines(raw)
 	if strings.IndexByte(s, '&') < 0 {
 		return xmlChars(s)
 	}
@@ -450,8 +449,8 @@ func lowerASCII(c byte) byte {
 	return c
 }
 
-// normalizeNewlines turns CRLF and lone CR into LF, as XML does.
-func normalizeNewlines(b []byte) string {
+// gpNormalizeNewlines turns CRLF and lone CR into LF, as XML does.
+func gpNormalizeNewlines(b []byte) string {
 	if bytes.IndexByte(b, '\r') < 0 {
 		return string(b)
 	}

@@ -14,12 +14,12 @@ const London = "Europe/London"
 // MaintenanceSlot is a weekly window, in local time of a zone, during which
 // an environment may be unavailable, e.g. "Mon 20:00-Tue 06:00".
 type MaintenanceSlot struct {
-	Name      string       // e.g. "Spine CIS"
-	StartDay  time.Weekday // day the slot starts
-	Start     time.Duration
-	EndDay    time.Weekday // day the slot ends
-	End       time.Duration
-	Location  *time.Location // nil means Europe/London
+	Name     string       // e.g. "Spine CIS"
+	StartDay time.Weekday // day the slot starts
+	Start    time.Duration
+	EndDay   time.Weekday // day the slot ends
+	End      time.Duration
+	Location *time.Location // nil means Europe/London
 }
 
 // ParseMaintenanceSlot parses "Mon 20:00-Tue 06:00" (three-letter English

@@ -159,17 +159,11 @@ func (s *Simulator) appendAssertion(b []byte, q *samlRequest) []byte {
 	b = s.appendResponseStart(b, now, q.recipient)
 	b = append(b, "\n    <samlp:Status>\n        <samlp:StatusCode Value=\"samlp:Success\"/>\n    </samlp:Status>"...)
 	b = append(b, "\n    <saml:Assertion xmlns:saml=\"urn:oasis:names:tc:SAML:1.0:assertion\" MajorVersion=\"1\" MinorVersion=\"1\" AssertionID=\""...)
-	b = s.ids.append(b)
-	b = s.appendIssuerInstant(b, now)
-	b = append(b, "\n        "...)
-	b = appendConditions(b, now)
+	b = s.appendAssertionHead(b, now, "\n        ")
 	b = append(b, "\n        <saml:AttributeStatement>\n            <saml:Subject>\n                "...)
 	b = append(b, q.user.nameID...)
 	b = append(b, "\n                <saml:SubjectConfirmation>\n                    <saml:ConfirmationMethod>urn:com:sun:identity</saml:ConfirmationMethod>\n                    <saml:SubjectConfirmationData>\n                        <saml:Assertion MajorVersion=\"1\" MinorVersion=\"1\" AssertionID=\""...)
-	b = s.ids.append(b)
-	b = s.appendIssuerInstant(b, now)
-	b = append(b, "\n                            "...)
-	b = appendConditions(b, now)
+	b = s.appendAssertionHead(b, now, "\n                            ")
 	b = append(b, "\n                            <saml:AuthenticationStatement AuthenticationInstant=\""...)
 	b = q.authn.UTC().AppendFormat(b, samlTime)
 	b = append(b, "\" AuthenticationMethod=\"urn:com:sun:identity:ExtendedLoginModule\">\n                                <saml:Subject>\n                                    "...)
@@ -202,6 +196,15 @@ func (s *Simulator) appendResponseStart(b []byte, now *samlTimes, recipient stri
 	b = append(b, `" Recipient="`...)
 	b = appendAttrValue(b, recipient)
 	return append(b, `">`...)
+}
+
+// appendAssertionHead finishes an Assertion start tag (id, issuer, issue
+// instant) and writes its Conditions on the next line, indented by sep.
+func (s *Simulator) appendAssertionHead(b []byte, now *samlTimes, sep string) []byte {
+	b = s.ids.append(b)
+	b = s.appendIssuerInstant(b, now)
+	b = append(b, sep...)
+	return appendConditions(b, now)
 }
 
 func (s *Simulator) appendIssuerInstant(b []byte, now *samlTimes) []byte {

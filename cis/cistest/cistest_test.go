@@ -66,3 +66,40 @@ func TestServer(t *testing.T) {
 		t.Fatalf("%d sessions left", got)
 	}
 }
+
+// TestConcurrentLogins logs many users in and out at once (run with -race).
+func TestConcurrentLogins(t *testing.T) {
+	srv := cistest.NewServer(t)
+	ctx := context.Background()
+	ssb, err := cis.NewSSBClient(cis.SSBConfig{Env: srv.Env()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	users := cissim.DemoUsers()
+	errs := make(chan error, 24)
+	for i := 0; i < cap(errs); i++ {
+		go func() {
+			u := users[i%len(users)]
+			role := u.Roles[i%len(u.Roles)].ID
+			tk, err := srv.Login(ctx, u.UID, role)
+			if err == nil {
+				var a *cis.Assertion
+				if a, err = ssb.Validate(ctx, tk); err == nil && a.SelectedRoleID != role {
+					err = errors.New("wrong role in assertion")
+				}
+			}
+			if err == nil {
+				err = srv.Logout(tk)
+			}
+			errs <- err
+		}()
+	}
+	for i := 0; i < cap(errs); i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	if n := len(srv.Simulator().Sessions()); n != 0 {
+		t.Fatalf("%d sessions left", n)
+	}
+}

@@ -43,7 +43,6 @@ func (p *gpParser) skipSpace() {
 	}
 }
 
-
 // skipPast moves past the next occurrence of end, failing with what if
 // there is none.
 func (p *gpParser) skipPast(end, what string) error {

@@ -1,15 +1,43 @@
 #!/usr/bin/env bash
-# make test: bring up the real parts, run go vet and every test with -race,
-# tear the parts down again whatever happened.
+# make test: bring up the real parts, check formatting, vet, the no-cgo build
+# of the server-side packages, then run every test with -race. Under make test
+# a skipped test is a failure: the real parts are here, so nothing may skip.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 STACK_DIR=${STACK_DIR:-$PWD/.stack}
-if [ -x scripts/cardstack.sh ]; then
-  scripts/cardstack.sh up "$STACK_DIR"
-  trap 'scripts/cardstack.sh down "$STACK_DIR"' EXIT
-  # shellcheck disable=SC1091
-  source "$STACK_DIR/env"
-fi
 export CISAUTH_MAKE_TEST=1
+
+scripts/cardstack.sh up "$STACK_DIR"
+trap 'scripts/cardstack.sh down "$STACK_DIR" || true' EXIT
+# shellcheck disable=SC1091
+source "$STACK_DIR/env"
+
+unformatted=$(gofmt -l $(git ls-files '*.go') 2>/dev/null || true)
+if [ -n "$unformatted" ]; then
+  echo "gofmt would change: $unformatted" >&2
+  exit 1
+fi
 go vet ./...
-go test -race -count=1 "$@" ./...
+# Server-side packages must build with no C library.
+CGO_ENABLED=0 go build -o /dev/null ./cis/... ./cmd/cisctl ./cmd/cis-sim
+
+log=$(mktemp)
+rc=0
+go test -race -count=1 -v "$@" ./... >"$log" 2>&1 || rc=$?
+# Print the package results, failures and skips; the whole log on failure.
+grep -E '^(ok  |FAIL|--- FAIL|--- SKIP|panic:|\?   )' "$log" || true
+skips=$(grep -c -E '^\s*--- SKIP' "$log" || true)
+if [ "$rc" -ne 0 ]; then
+  echo "--- test log (last 200 lines) ---"
+  tail -n 200 "$log"
+fi
+if [ "$skips" -gt 0 ]; then
+  echo "make test: $skips test(s) skipped; under make test every part is present, so a skip is a failure:" >&2
+  grep -B2 -A3 -E '^\s*--- SKIP' "$log" >&2 || true
+  rc=1
+fi
+passed=$(grep -c -E '^\s*--- PASS' "$log" || true)
+failed=$(grep -c -E '^\s*--- FAIL' "$log" || true)
+rm -f "$log"
+echo "tests: $passed passed, $failed failed, $skips skipped"
+exit "$rc"

@@ -31,6 +31,7 @@ type fakeGAS struct {
 	srv      *httptest.Server
 	activate []byte
 	validate []byte
+	release  chan struct{} // closed at cleanup; "block" handlers wait on it
 
 	mu        sync.Mutex
 	fail      string // "", invalid, failed, noticket, 500, maint, block, huge, badchallenge, notok
@@ -42,9 +43,10 @@ type fakeGAS struct {
 }
 
 func newFakeGAS(t *testing.T) *fakeGAS {
-	f := &fakeGAS{t: t, hits: map[string]int{}}
+	f := &fakeGAS{t: t, hits: map[string]int{}, release: make(chan struct{})}
 	f.srv = httptest.NewTLSServer(http.HandlerFunc(f.serve))
 	t.Cleanup(f.srv.Close)
+	t.Cleanup(func() { close(f.release) }) // runs first: frees blocked handlers so Close returns
 	f.activate = readGPFixture(t, "activate-response.xml")
 	f.validate = bytes.ReplaceAll(readGPFixture(t, "validate-response-40roles.xml"),
 		[]byte("https://gas.vn03.national.ncrs.nhs.uk"), []byte(f.srv.URL))
@@ -98,7 +100,9 @@ func (f *fakeGAS) serve(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Service down for scheduled maintenance", http.StatusServiceUnavailable)
 		return
 	case "block":
-		<-r.Context().Done()
+		// Stay silent until the test ends, whatever the client does: the
+		// client's own deadline must end the request.
+		<-f.release
 		return
 	case "huge":
 		w.Write(bytes.Repeat([]byte("x"), MaxGPObjectSize+10))

@@ -2,4 +2,8 @@ module github.com/opencis/cisauth
 
 go 1.26
 
-require go.yaml.in/yaml/v3 v3.0.6 // indirect
+require (
+	github.com/ebfe/scard v0.0.0-20241214075232-7af069cabc25 // indirect
+	github.com/miekg/pkcs11 v1.1.2 // indirect
+	go.yaml.in/yaml/v3 v3.0.6 // indirect
+)

@@ -55,8 +55,8 @@ type Token struct {
 	removedCheck func(ctx context.Context, reader string) bool
 
 	closed, removed, loggedIn bool
-	cert            *x509.Certificate // cached authentication certificate
-	mechs           []uint
+	cert                      *x509.Certificate // cached authentication certificate
+	mechs                     []uint
 }
 
 // OpenToken loads cfg.Module (once per process, shared by all its Tokens),

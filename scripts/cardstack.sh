@@ -91,10 +91,17 @@ DEVICENAME   /dev/null:0x8C7B
 LIBPATH      $VPCD_DRIVER
 CHANNELID    0x8C7B
 EOF
+  # vpcd keeps its sockets in a static array indexed by slot (Lun & 0xffff),
+  # so two entries loading the same library overwrite each other's slots:
+  # "Virtual PCD 00 00" would then poll the socket of "Virtual PCD B 00 00".
+  # A copy of the library (a different file, so dlopen loads it again) gives
+  # the second entry its own state.
+  mkdir -p "$1/drivers"
+  cp "$(readlink -f "$VPCD_DRIVER")" "$1/drivers/libifdvpcd-b.so"
   cat >"$dir/vpcd-b" <<EOF
 FRIENDLYNAME "Virtual PCD B"
 DEVICENAME   /dev/null:0x8C8B
-LIBPATH      $VPCD_DRIVER
+LIBPATH      $1/drivers/libifdvpcd-b.so
 CHANNELID    0x8C8B
 EOF
 }

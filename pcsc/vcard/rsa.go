@@ -30,7 +30,7 @@ func rawRSA(key *rsa.PrivateKey, in []byte) ([]byte, error) {
 	if m.Cmp(key.N) >= 0 {
 		return nil, errRSAInput
 	}
-	s := new(big.Int).Exp(m, key.D, key.N)
+	s := privateExp(key, m)
 	// Check the result with the public exponent before it leaves the card.
 	if new(big.Int).Exp(s, big.NewInt(int64(key.E)), key.N).Cmp(m) != 0 {
 		return nil, errRSAInput
@@ -53,4 +53,21 @@ func pkcs1Type1Payload(b []byte) ([]byte, bool) {
 		}
 	}
 	return b[3+i:], true
+}
+
+// privateExp computes m^d mod n, with the CRT when the key has two primes
+// and precomputed values (about three times faster).
+func privateExp(key *rsa.PrivateKey, m *big.Int) *big.Int {
+	pre := key.Precomputed
+	if len(key.Primes) != 2 || pre.Dp == nil || pre.Dq == nil || pre.Qinv == nil {
+		return new(big.Int).Exp(m, key.D, key.N)
+	}
+	p, q := key.Primes[0], key.Primes[1]
+	m1 := new(big.Int).Exp(m, pre.Dp, p)
+	m2 := new(big.Int).Exp(m, pre.Dq, q)
+	h := m1.Sub(m1, m2)
+	h.Mul(h, pre.Qinv)
+	h.Mod(h, p)
+	h.Mul(h, q)
+	return h.Add(h, m2)
 }

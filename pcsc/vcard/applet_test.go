@@ -228,7 +228,7 @@ func generalAuthenticate(t *testing.T, c *Card, block []byte) ([]byte, uint16) {
 	return inner.value, s
 }
 
-func pkcs1Block(t *testing.T, k int, msg []byte) []byte {
+func pkcs1Block(t testing.TB, k int, msg []byte) []byte {
 	t.Helper()
 	digest := sha256.Sum256(msg)
 	prefix := []byte{0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20}

@@ -44,6 +44,13 @@ func pkcs1Input(digest []byte, opts crypto.SignerOpts) ([]byte, error) {
 	return append(slices.Clip(prefix), digest...), nil
 }
 
+// ContextSigner is a crypto.Signer whose signing also takes a context. The
+// signer Token.Signer returns implements it.
+type ContextSigner interface {
+	crypto.Signer
+	SignContext(ctx context.Context, digest []byte, opts crypto.SignerOpts) ([]byte, error)
+}
+
 // tokenSigner signs with the token's authentication key.
 type tokenSigner struct {
 	t   *Token
@@ -51,7 +58,10 @@ type tokenSigner struct {
 	pub *rsa.PublicKey
 }
 
-var _ crypto.Signer = (*tokenSigner)(nil)
+var (
+	_ crypto.Signer = (*tokenSigner)(nil)
+	_ ContextSigner = (*tokenSigner)(nil)
+)
 
 // Signer returns a crypto.Signer over the authentication key (the rule of
 // Certificate, applied to key and certificate pairs matched by CKA_ID). It
@@ -62,7 +72,8 @@ var _ crypto.Signer = (*tokenSigner)(nil)
 // message, so it uses CKM_RSA_PKCS with the DigestInfo for opts.HashFunc()
 // (SHA-1, SHA-224, SHA-256, SHA-384, SHA-512), or the bare input when
 // HashFunc is 0. Tokens without CKM_RSA_PKCS give ErrMechanism; RSA-PSS is
-// not supported. The signer is safe for concurrent use (see Token).
+// not supported. The signer is safe for concurrent use (see Token) and
+// implements ContextSigner.
 func (t *Token) Signer(ctx context.Context) (crypto.Signer, error) {
 	if err := t.lock(ctx); err != nil {
 		return nil, err

@@ -9,7 +9,6 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"errors"
-	"fmt"
 	"sync"
 	"testing"
 
@@ -509,33 +508,4 @@ func TestOpenTokenModuleErrors(t *testing.T) {
 	if _, err := OpenToken(ctx, TokenConfig{Module: "/etc/hostname"}); !errors.Is(err, ErrModule) {
 		t.Errorf("OpenToken(/etc/hostname) = %v, want ErrModule", err)
 	}
-}
-
-func ExampleToken_Signer() {
-	ctx := context.Background()
-	tk, err := OpenToken(ctx, TokenConfig{
-		Module: "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so",
-		Reader: "Virtual PCD 00 00",
-	})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	defer tk.Close()
-	pin := []byte("123456") // read without echo in real code; Login clears it
-	if err := tk.Login(ctx, pin, LoginOptions{}); errors.Is(err, ErrFinalTry) {
-		fmt.Println("one try left: ask the person before trying again")
-		return
-	} else if err != nil {
-		fmt.Println(err)
-		return
-	}
-	signer, err := tk.Signer(ctx)
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	d := sha1.Sum([]byte("challenge"))
-	sig, err := signer.Sign(nil, d[:], crypto.SHA1)
-	fmt.Println(len(sig), err)
 }

@@ -3,15 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/binary"
 	"encoding/pem"
 	"io"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -25,16 +20,7 @@ import (
 // writeCA writes a card CA under the state-dir names and returns the dir.
 func writeCA(t *testing.T) string {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(7), Subject: pkix.Name{Organization: []string{"nhs"}, OrganizationalUnit: []string{"CA"}, CommonName: "SubCA cis-vcard test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	cert, key, err := vcard.NewTestCA("SubCA cis-vcard test", 24*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +34,7 @@ func writeCA(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
-	write(caCertFile, "CERTIFICATE", der)
+	write(caCertFile, "CERTIFICATE", cert.Raw)
 	write(caKeyFile, "PRIVATE KEY", kder)
 	return dir
 }
@@ -174,22 +160,27 @@ func serveFakeVPCD(t *testing.T, ln net.Listener) <-chan []byte {
 	return got
 }
 
-func TestInsertPullAfter(t *testing.T) {
+// cardAndVPCD provisions a card file for uid and starts a fake vpcd for it.
+func cardAndVPCD(t *testing.T, uid string) (card, addr string, got <-chan []byte) {
+	t.Helper()
 	state := writeCA(t)
-	dir := t.TempDir()
-	card := filepath.Join(dir, "card.json")
-	if r := runCmd(context.Background(), "", nil, "provision", "--uid", "555000000005", "--state-dir", state, "--pin", "1234", "--out", card); r.code != 0 {
+	card = filepath.Join(t.TempDir(), "card.json")
+	if r := runCmd(context.Background(), "", nil, "provision", "--uid", uid, "--state-dir", state, "--pin", "1234", "--out", card); r.code != 0 {
 		t.Fatalf("provision: %s", r.stderr)
 	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	got := serveFakeVPCD(t, ln)
+	t.Cleanup(func() { ln.Close() })
+	return card, ln.Addr().String(), serveFakeVPCD(t, ln)
+}
+
+func TestInsertPullAfter(t *testing.T) {
+	card, addr, got := cardAndVPCD(t, "555000000005")
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	r := runCmd(ctx, "", nil, "insert", card, "--vpcd", ln.Addr().String(), "--pull-after", "300ms")
+	r := runCmd(ctx, "", nil, "insert", card, "--vpcd", addr, "--pull-after", "300ms")
 	if r.code != 0 {
 		t.Fatalf("insert: exit %d: %s", r.code, r.stderr)
 	}
@@ -205,20 +196,10 @@ func TestInsertPullAfter(t *testing.T) {
 }
 
 func TestInsertSignalPulls(t *testing.T) {
-	state := writeCA(t)
-	card := filepath.Join(t.TempDir(), "card.json")
-	if r := runCmd(context.Background(), "", nil, "provision", "--uid", "555000000006", "--state-dir", state, "--pin", "1234", "--out", card); r.code != 0 {
-		t.Fatalf("provision: %s", r.stderr)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	got := serveFakeVPCD(t, ln)
+	card, addr, got := cardAndVPCD(t, "555000000006")
 	ctx, cancel := context.WithCancel(context.Background()) // cancel = SIGTERM in main
 	done := make(chan result, 1)
-	go func() { done <- runCmd(ctx, "", nil, "insert", "--vpcd", ln.Addr().String(), card) }()
+	go func() { done <- runCmd(ctx, "", nil, "insert", "--vpcd", addr, card) }()
 	<-got
 	<-got
 	cancel()

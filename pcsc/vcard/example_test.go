@@ -2,46 +2,19 @@ package vcard_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"fmt"
 	"log"
-	"math/big"
 	"time"
 
 	"github.com/opencis/cisauth/pcsc/vcard"
 )
 
-// exampleCA makes a throwaway CA; never provision with a CA anything real
-// trusts.
-func exampleCA() (*x509.Certificate, *ecdsa.PrivateKey) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		log.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{Organization: []string{"nhs"}, OrganizationalUnit: []string{"CA"}, CommonName: "SubCA example"},
-		NotBefore:    time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		log.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		log.Fatal(err)
-	}
-	return cert, key
-}
-
 // A card answers APDUs in process, without any reader.
 func ExampleCard_Transmit() {
-	caCert, caKey := exampleCA()
+	caCert, caKey, err := vcard.NewTestCA("SubCA example", 24*time.Hour)
+	if err != nil {
+		log.Fatal(err)
+	}
 	f, err := vcard.Provision(vcard.ProvisionConfig{
 		UID: "555000000001", Name: "Jones Alice Dr", CACert: caCert, CAKey: caKey, PIN: []byte("1234"),
 	})

@@ -10,13 +10,7 @@ package vcard_test
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
-	"math/big"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,20 +29,7 @@ const stackUID = "555000000201"
 // stackCard provisions a fresh card (full retries) with PIN 123456.
 func stackCard(t testing.TB, cfg func(*vcard.CardConfig)) (*vcard.Card, *vcard.CardFile) {
 	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{Organization: []string{"nhs"}, OrganizationalUnit: []string{"CA"}, CommonName: "SubCA vcard stack test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := x509.ParseCertificate(der)
+	ca, key, err := vcard.NewTestCA("SubCA vcard stack test", 24*time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,6 +48,17 @@ func stackCard(t testing.TB, cfg func(*vcard.CardConfig)) (*vcard.Card, *vcard.C
 	return card, f
 }
 
+// insertStackCard puts a fresh card into this package's reader until the
+// test ends.
+func insertStackCard(t *testing.T) (*stacktest.Stack, stacktest.Reader, *vcard.Card, *vcard.CardFile) {
+	t.Helper()
+	s := stacktest.Require(t)
+	r := s.Readers(t, "vcard", 1)[0]
+	card, f := stackCard(t, nil)
+	stacktest.InsertCard(t, card, r.Index)
+	return s, r, card, f
+}
+
 // tool runs an independent tool with a timeout and returns its combined
 // output; ok is false when it exits non-zero.
 func tool(t testing.TB, name string, args ...string) (string, bool) {
@@ -81,10 +73,7 @@ func tool(t testing.TB, name string, args ...string) (string, bool) {
 }
 
 func TestStackOpenSCToolNamesPIV(t *testing.T) {
-	s := stacktest.Require(t)
-	r := s.Readers(t, "vcard", 1)[0]
-	card, _ := stackCard(t, nil)
-	stacktest.InsertCard(t, card, r.Index)
+	_, r, _, _ := insertStackCard(t)
 
 	out, ok := tool(t, "opensc-tool", "-r", r.Name, "-n")
 	if !ok || strings.TrimSpace(out) != "Personal Identity Verification Card" {
@@ -97,10 +86,7 @@ func TestStackOpenSCToolNamesPIV(t *testing.T) {
 }
 
 func TestStackPKCS11ToolListsToken(t *testing.T) {
-	s := stacktest.Require(t)
-	r := s.Readers(t, "vcard", 1)[0]
-	card, _ := stackCard(t, nil)
-	stacktest.InsertCard(t, card, r.Index)
+	s, r, _, _ := insertStackCard(t)
 
 	out, ok := tool(t, "pkcs11-tool", "--module", s.OpenSCModule, "-L")
 	if !ok {
@@ -135,10 +121,7 @@ func slotSection(out, reader string) string {
 }
 
 func TestStackPKCS11ToolSignVerifiesWithOpenSSL(t *testing.T) {
-	s := stacktest.Require(t)
-	r := s.Readers(t, "vcard", 1)[0]
-	card, f := stackCard(t, nil)
-	stacktest.InsertCard(t, card, r.Index)
+	s, r, card, f := insertStackCard(t)
 
 	dir := t.TempDir()
 	msg := filepath.Join(dir, "msg.txt")
@@ -173,10 +156,7 @@ func TestStackPKCS11ToolSignVerifiesWithOpenSSL(t *testing.T) {
 }
 
 func TestStackPKCS11ToolPINLockout(t *testing.T) {
-	s := stacktest.Require(t)
-	r := s.Readers(t, "vcard", 1)[0]
-	card, _ := stackCard(t, nil)
-	stacktest.InsertCard(t, card, r.Index)
+	s, r, card, _ := insertStackCard(t)
 
 	login := func(pin string) string {
 		out, ok := tool(t, "pkcs11-tool", "--module", s.OpenSCModule, "--slot-description", r.Name,

@@ -28,6 +28,36 @@ func openFake(t *testing.T, f *fakeP11, cfg TokenConfig) *Token {
 	return tk
 }
 
+// loggedIn returns a token on a fake module holding specs (the PIV set
+// when none), logged in with PIN 1234; setup may change the module first.
+func loggedIn(t *testing.T, setup func(*fakeP11), specs ...objSpec) (*Token, *fakeP11) {
+	t.Helper()
+	f := newFakeP11("1234", 3, true)
+	if setup != nil {
+		setup(f)
+	}
+	if len(specs) == 0 {
+		specs = pivObjects(testUID)
+	}
+	f.add(t, specs...)
+	tk := openFake(t, f, TokenConfig{})
+	if err := tk.Login(context.Background(), pinOf("1234"), LoginOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return tk, f
+}
+
+// loggedInSigner is loggedIn with the PIV set, plus the token's signer.
+func loggedInSigner(t *testing.T) (crypto.Signer, *Token, *fakeP11) {
+	t.Helper()
+	tk, f := loggedIn(t, nil)
+	s, err := tk.Signer(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, tk, f
+}
+
 func pinOf(s string) []byte { return []byte(s) }
 
 func isZero(b []byte) bool { return bytes.Count(b, []byte{0}) == len(b) }
@@ -253,12 +283,7 @@ func TestKeySelectionRules(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			ctx := context.Background()
-			f := newFakeP11("1234", 3, true)
-			f.add(t, c.specs...)
-			tk := openFake(t, f, TokenConfig{})
-			if err := tk.Login(ctx, pinOf("1234"), LoginOptions{}); err != nil {
-				t.Fatal(err)
-			}
+			tk, _ := loggedIn(t, nil, c.specs...)
 			s, err := tk.Signer(ctx)
 			if c.want < 0 {
 				if !errors.Is(err, ErrNoKey) {
@@ -291,16 +316,7 @@ func TestUIDRequiresTwelveDigits(t *testing.T) {
 
 func TestSignerInputChecks(t *testing.T) {
 	ctx := context.Background()
-	f := newFakeP11("1234", 3, true)
-	f.add(t, pivObjects(testUID)...)
-	tk := openFake(t, f, TokenConfig{})
-	if err := tk.Login(ctx, pinOf("1234"), LoginOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	s, err := tk.Signer(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, tk, _ := loggedInSigner(t)
 	if _, err := s.Sign(nil, make([]byte, 20), crypto.SHA256); err == nil {
 		t.Error("a 20-byte digest was accepted as SHA-256")
 	}
@@ -322,31 +338,15 @@ func TestSignerInputChecks(t *testing.T) {
 }
 
 func TestSignerNeedsRSAPKCS(t *testing.T) {
-	ctx := context.Background()
-	f := newFakeP11("1234", 3, true)
-	f.mechs = []uint{pkcs11.CKM_SHA256_RSA_PKCS}
-	f.add(t, pivObjects(testUID)...)
-	tk := openFake(t, f, TokenConfig{})
-	if err := tk.Login(ctx, pinOf("1234"), LoginOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := tk.Signer(ctx); !errors.Is(err, ErrMechanism) {
+	tk, _ := loggedIn(t, func(f *fakeP11) { f.mechs = []uint{pkcs11.CKM_SHA256_RSA_PKCS} })
+	if _, err := tk.Signer(context.Background()); !errors.Is(err, ErrMechanism) {
 		t.Fatalf("Signer without CKM_RSA_PKCS = %v, want ErrMechanism", err)
 	}
 }
 
 func TestConcurrentSigning(t *testing.T) {
 	ctx := context.Background()
-	f := newFakeP11("1234", 3, true)
-	f.add(t, pivObjects(testUID)...)
-	tk := openFake(t, f, TokenConfig{})
-	if err := tk.Login(ctx, pinOf("1234"), LoginOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	s, err := tk.Signer(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, tk, f := loggedInSigner(t)
 	d := digest(crypto.SHA256, "x")
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
@@ -374,16 +374,7 @@ func TestConcurrentSigning(t *testing.T) {
 
 func TestCardRemovalMapping(t *testing.T) {
 	ctx := context.Background()
-	f := newFakeP11("1234", 3, true)
-	f.add(t, pivObjects(testUID)...)
-	tk := openFake(t, f, TokenConfig{})
-	if err := tk.Login(ctx, pinOf("1234"), LoginOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	s, err := tk.Signer(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, tk, f := loggedInSigner(t)
 	d := digest(crypto.SHA256, "x")
 
 	// A general error while the reader still shows the card is not a removal.

@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// DefaultATR is the answer-to-reset of a card whose CardConfig has none:
+// defaultATR is the answer-to-reset of a card whose CardConfig has none:
 // T=1, no historical bytes.
 var defaultATR = []byte{0x3B, 0x80, 0x80, 0x01, 0x01}
 
@@ -25,8 +25,8 @@ const pinLen = 8
 // ErrConfig means a CardConfig (or a card file) is not usable.
 var ErrConfig = errors.New("vcard: invalid card configuration")
 
-// CardConfig describes one card. New copies what it keeps; the caller may
-// clear PIN afterwards.
+// CardConfig describes one card. New copies the PIN and ATR (the caller may
+// clear its PIN afterwards) and keeps Key and Cert, which must not change.
 type CardConfig struct {
 	// Key is the PIV authentication key (slot 9A): RSA-2048 or RSA-1024.
 	Key *rsa.PrivateKey

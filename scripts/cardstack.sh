@@ -7,6 +7,11 @@
 #   scripts/cardstack.sh status DIR  say what runs; exit 0 when the stack is up
 #   scripts/cardstack.sh down DIR    stop the pcscd this script started, remove DIR
 #
+# Leases: `up` records its caller (the parent process, e.g. scripts/test.sh)
+# in /run/cisauth-cardstack; `down` drops the caller's lease and leaves the
+# stack running while another caller's lease is alive, so two `make test`
+# runs sharing the machine's one pcscd do not pull it from under each other.
+#
 # There is one pcscd per machine (its socket path is compiled in). `up` is
 # idempotent: a pcscd it started earlier (DIR/pcscd.pid) that is alive with
 # every reader listening is reused. A pcscd started by someone else is reused
@@ -28,6 +33,7 @@ SOFTHSM_SO_PIN=87654321
 READERS=("Virtual PCD 00 00" "Virtual PCD 00 01" "Virtual PCD B 00 00" "Virtual PCD B 00 01")
 PORTS=(35963 35964 35979 35980)
 READY_TIMEOUT_TENTHS=100 # 10 s
+LEASE_DIR=/run/cisauth-cardstack
 
 die() { echo "cardstack: $*" >&2; exit 1; }
 log() { echo "cardstack: $*" >&2; }
@@ -216,6 +222,21 @@ EOF
   mv "$dir/env.tmp" "$dir/env"
 }
 
+# live_leases: pids of other callers whose lease is alive; drops dead ones.
+live_leases() {
+  local f pid
+  for f in "$LEASE_DIR"/*; do
+    [ -e "$f" ] || continue
+    pid=${f##*/}
+    [ "$pid" = "$PPID" ] && continue
+    if [[ "$pid" =~ ^[0-9]+$ ]] && kill -0 "$pid" 2>/dev/null; then
+      echo "$pid"
+    else
+      rm -f "$f"
+    fi
+  done
+}
+
 cmd_up() {
   local dir=$1
   check_packages
@@ -224,6 +245,8 @@ cmd_up() {
   ensure_pcscd "$dir"
   ensure_softhsm "$dir"
   write_env "$dir"
+  mkdir -p "$LEASE_DIR"
+  touch "$LEASE_DIR/$PPID"
   log "up: 4 vpcd readers on ports ${PORTS[*]}; SoftHSM2 token $SOFTHSM_LABEL; source $dir/env"
 }
 
@@ -244,11 +267,18 @@ cmd_status() {
   done
   if [ -f "$dir/softhsm/.done" ]; then echo "softhsm token: $SOFTHSM_LABEL in $dir/softhsm"; else echo "softhsm token: missing"; rc=1; fi
   if [ -f "$dir/env" ]; then echo "env: $dir/env"; else echo "env: missing"; rc=1; fi
+  echo "leases: $(live_leases | tr '\n' ' ')"
   return $rc
 }
 
 cmd_down() {
-  local dir=$1 pid i
+  local dir=$1 pid i others
+  rm -f "$LEASE_DIR/$PPID"
+  others=$(live_leases | tr '\n' ' ')
+  if [ -n "$others" ]; then
+    log "still in use by pid(s) ${others% }: leaving pcscd and $dir running"
+    return 0
+  fi
   pid=$(tr -cd "0-9" 2>/dev/null <"$dir/pcscd.pid" || true)
   if pid_is_pcscd "$pid"; then
     kill -TERM "$pid" 2>/dev/null || true

@@ -235,3 +235,23 @@ func TestInsertErrors(t *testing.T) {
 		t.Errorf("no command: exit %d", r.code)
 	}
 }
+
+func TestCAPathsDefaults(t *testing.T) {
+	for _, tt := range []struct {
+		name, stateDir string
+		env            map[string]string
+		want           string
+	}{
+		{"XDG_STATE_HOME", "", map[string]string{"XDG_STATE_HOME": "/xdg", "HOME": "/home/a"}, "/xdg/cis-sim"},
+		{"relative XDG_STATE_HOME is ignored", "", map[string]string{"XDG_STATE_HOME": "rel", "HOME": "/home/a"}, "/home/a/.local/state/cis-sim"},
+		{"HOME", "", map[string]string{"HOME": "/home/a"}, "/home/a/.local/state/cis-sim"},
+		{"--state-dir wins", "/s", map[string]string{"XDG_STATE_HOME": "/xdg"}, "/s"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			c, k, err := caPaths("", "", tt.stateDir, func(v string) string { return tt.env[v] })
+			if err != nil || c != filepath.Join(tt.want, caCertFile) || k != filepath.Join(tt.want, caKeyFile) {
+				t.Fatalf("caPaths = %q, %q, %v; want them in %q", c, k, err, tt.want)
+			}
+		})
+	}
+}

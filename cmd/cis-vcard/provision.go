@@ -72,7 +72,8 @@ func provision(args []string, e env) error {
 }
 
 // caPaths resolves the CA files: explicit flags win, else the files in the
-// state dir (--state-dir, $XDG_STATE_HOME/cis-sim, ~/.local/state/cis-sim).
+// state dir (--state-dir, $XDG_STATE_HOME/cis-sim when that is absolute,
+// else ~/.local/state/cis-sim).
 func caPaths(certFlag, keyFlag, stateDir string, getenv func(string) string) (string, string, error) {
 	if (certFlag == "") != (keyFlag == "") {
 		return "", "", fmt.Errorf("%w: give both --ca-cert and --ca-key, or neither", errUsage)
@@ -83,7 +84,7 @@ func caPaths(certFlag, keyFlag, stateDir string, getenv func(string) string) (st
 	dir := stateDir
 	if dir == "" {
 		base := getenv("XDG_STATE_HOME")
-		if base == "" {
+		if !filepath.IsAbs(base) { // unset, or relative: ignored, as the XDG spec says and cis-sim does
 			home := getenv("HOME")
 			if home == "" {
 				h, err := os.UserHomeDir()

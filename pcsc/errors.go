@@ -72,8 +72,12 @@ type PINError struct {
 func (e *PINError) Error() string {
 	msg := e.Err.Error()
 	switch {
+	case e.Locked && e.Err != ErrPINLocked:
+		return msg + " (the PIN is now locked)"
 	case e.Locked:
-		return msg + " (PIN locked)"
+		return msg
+	case e.FinalTry && e.Err == ErrFinalTry:
+		return msg + " (a wrong PIN locks the card)"
 	case e.FinalTry:
 		return msg + " (one try left: a wrong PIN locks the card)"
 	case e.Retries >= 0:

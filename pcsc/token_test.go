@@ -171,8 +171,10 @@ func TestPINErrorText(t *testing.T) {
 	}{
 		{PINError{Retries: -1, Err: ErrPINIncorrect}, "pcsc: PIN incorrect"},
 		{PINError{Retries: -1, CountLow: true, Err: ErrPINIncorrect}, "pcsc: PIN incorrect (few tries left)"},
-		{PINError{Retries: 1, FinalTry: true, Err: ErrFinalTry}, "pcsc: final PIN try (one try left: a wrong PIN locks the card)"},
-		{PINError{Retries: 0, Locked: true, Err: ErrPINLocked}, "pcsc: PIN locked (PIN locked)"},
+		{PINError{Retries: 1, FinalTry: true, Err: ErrFinalTry}, "pcsc: final PIN try (a wrong PIN locks the card)"},
+		{PINError{Retries: 1, FinalTry: true, Err: ErrPINIncorrect}, "pcsc: PIN incorrect (one try left: a wrong PIN locks the card)"},
+		{PINError{Retries: 0, Locked: true, Err: ErrPINLocked}, "pcsc: PIN locked"},
+		{PINError{Retries: 0, Locked: true, Err: ErrPINIncorrect}, "pcsc: PIN incorrect (the PIN is now locked)"},
 		{PINError{Retries: 2, Err: ErrPINIncorrect}, "pcsc: PIN incorrect (2 tries left)"},
 	} {
 		if got := c.e.Error(); got != c.want {

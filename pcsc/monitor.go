@@ -154,7 +154,14 @@ func (m *Monitor) list(sc scardContext) ([]string, error) {
 //
 // pcscd looks at a reader about every 400 ms, so an event follows the
 // physical change within about that time. Run does not close events. It
-// returns another error if pcscd fails (ErrNoService when it stops).
+// returns another error if pcscd fails (ErrNoService when it stops or
+// restarts); a caller that wants to go on calls Run again, which reports
+// the state afresh.
+//
+// Hot-plug: pcsc-lite flags the PnP pseudo reader when the number of
+// readers differs from the number at the start of the wait, so a reader
+// plugged in between listing and waiting is seen at the next change, and a
+// swap of one reader for another within one wait is not seen.
 func (m *Monitor) Run(ctx context.Context, events chan<- Event) error {
 	sc, err := m.establish()
 	if err != nil {

@@ -121,27 +121,30 @@ func (m *Monitor) Readers(ctx context.Context) ([]string, error) {
 		return nil, err
 	}
 	defer sc.Release()
-	return m.list(sc)
+	names, _, err := m.list(sc)
+	return names, err
 }
 
-func (m *Monitor) list(sc scardContext) ([]string, error) {
+// list returns the watched readers that exist and the number of all
+// readers.
+func (m *Monitor) list(sc scardContext) (names []string, total int, err error) {
 	all, err := sc.ListReaders()
 	if errors.Is(err, scard.ErrNoReadersAvailable) {
-		return []string{}, nil
+		return []string{}, 0, nil
 	}
 	if err != nil {
-		return nil, scardError("list readers", err)
+		return nil, 0, scardError("list readers", err)
 	}
 	if m.readers == nil {
-		return all, nil
+		return all, len(all), nil
 	}
-	out := []string{}
+	names = []string{}
 	for _, r := range all {
 		if slices.Contains(m.readers, r) {
-			out = append(out, r)
+			names = append(names, r)
 		}
 	}
-	return out, nil
+	return names, len(all), nil
 }
 
 // Run sends events to events until ctx is done, then returns ctx.Err(). It
@@ -159,9 +162,11 @@ func (m *Monitor) list(sc scardContext) ([]string, error) {
 // the state afresh.
 //
 // Hot-plug: pcsc-lite flags the PnP pseudo reader when the number of
-// readers differs from the number at the start of the wait, so a reader
-// plugged in between listing and waiting is seen at the next change, and a
-// swap of one reader for another within one wait is not seen.
+// readers changes. Run passes the count it listed, which newer pcsc-lite
+// compares; older versions (Debian 12's 1.9.9) count at the start of each
+// wait, so there a reader plugged in between listing and waiting shows up
+// at the next change. A swap of one reader for another within one wait is
+// not seen.
 func (m *Monitor) Run(ctx context.Context, events chan<- Event) error {
 	sc, err := m.establish()
 	if err != nil {
@@ -184,10 +189,13 @@ func (m *Monitor) Run(ctx context.Context, events chan<- Event) error {
 	relist := true
 	for {
 		if relist {
-			names, err := m.list(sc)
+			names, total, err := m.list(sc)
 			if err != nil {
 				return err
 			}
+			// Newer pcsc-lite compares the upper word of the PnP reader's
+			// current state with its reader count (older ones ignore it).
+			tr.pnp = scard.StateFlag(total) << 16
 			if err := emit(tr.sync(names)); err != nil {
 				return err
 			}
@@ -211,7 +219,6 @@ func (m *Monitor) Run(ctx context.Context, events chan<- Event) error {
 		if pnp.EventState&scard.StateChanged != 0 {
 			relist = true
 		}
-		tr.pnp = pnp.EventState &^ scard.StateChanged
 		evs, gone := tr.update(states[:len(states)-1])
 		if gone {
 			relist = true

@@ -70,7 +70,7 @@ func OpenToken(ctx context.Context, cfg TokenConfig) (*Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, err := openToken(ctx, p, cfg)
+	t, err := openToken(p, cfg)
 	if err != nil {
 		release()
 		return nil, err
@@ -79,7 +79,7 @@ func OpenToken(ctx context.Context, cfg TokenConfig) (*Token, error) {
 	return t, nil
 }
 
-func openToken(ctx context.Context, p p11, cfg TokenConfig) (*Token, error) {
+func openToken(p p11, cfg TokenConfig) (*Token, error) {
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)

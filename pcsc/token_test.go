@@ -19,7 +19,7 @@ const testUID = "555000000001"
 
 func openFake(t *testing.T, f *fakeP11, cfg TokenConfig) *Token {
 	t.Helper()
-	tk, err := openToken(context.Background(), f, cfg)
+	tk, err := openToken(f, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

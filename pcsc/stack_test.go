@@ -20,6 +20,7 @@ import (
 	"errors"
 	"math/big"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -204,8 +205,13 @@ func TestStackMonitorAllReadersAndInitialCard(t *testing.T) {
 		t.Fatal(err)
 	}
 	names, err := m.Readers(ctxFor(t))
-	if err != nil || len(names) != len(s.All) {
-		t.Fatalf("Readers = %q, %v; want the stack's %d readers", names, err, len(s.All))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rd := range s.All {
+		if !slices.Contains(names, rd.Name) {
+			t.Errorf("Readers = %q, missing %q", names, rd.Name)
+		}
 	}
 }
 

@@ -175,7 +175,9 @@ func (t *Token) lock(ctx context.Context) error {
 // the reader shows the card gone. Called with t.mu held.
 func (t *Token) fail(ctx context.Context, op string, err error) error {
 	mapped := p11Error(op, err)
-	if !errors.Is(mapped, ErrCardRemoved) && ambiguousFailure(err) && t.removedCheck(ctx, t.reader) {
+	// A token that forgets a login we did may have lost its card too.
+	ambiguous := ambiguousFailure(err) || (t.loggedIn && errors.Is(mapped, ErrNotLoggedIn))
+	if !errors.Is(mapped, ErrCardRemoved) && ambiguous && t.removedCheck(ctx, t.reader) {
 		mapped = fmt.Errorf("pcsc: %s: %w (%w)", op, ErrCardRemoved, err)
 	}
 	if errors.Is(mapped, ErrCardRemoved) {

@@ -502,3 +502,17 @@ func TestOpenTokenModuleErrors(t *testing.T) {
 		t.Errorf("OpenToken(/etc/hostname) = %v, want ErrModule", err)
 	}
 }
+
+func TestLostLoginWithCardGoneIsRemoval(t *testing.T) {
+	s, tk, f := loggedInSigner(t)
+	d := digest(crypto.SHA256, "x")
+	f.signErr = pkcs11.Error(pkcs11.CKR_USER_NOT_LOGGED_IN)
+	if _, err := s.Sign(nil, d, crypto.SHA256); !errors.Is(err, ErrNotLoggedIn) || errors.Is(err, ErrCardRemoved) {
+		t.Fatalf("lost login with the card present = %v, want ErrNotLoggedIn", err)
+	}
+	tk.removedCheck = func(context.Context, string) bool { return true }
+	f.signErr = pkcs11.Error(pkcs11.CKR_USER_NOT_LOGGED_IN)
+	if _, err := s.Sign(nil, d, crypto.SHA256); !errors.Is(err, ErrCardRemoved) {
+		t.Fatalf("lost login with the card gone = %v, want ErrCardRemoved", err)
+	}
+}

@@ -47,12 +47,15 @@ func (k EventKind) String() string {
 
 // Event is one change seen in a reader.
 type Event struct {
-	Kind   EventKind
+	// Kind says what happened.
+	Kind EventKind
+	// Reader is the PC/SC reader name.
 	Reader string
 	// ATR is the card's answer to reset for CardInserted; nil otherwise
 	// (and nil for an insertion that pcscd reported only through its event
 	// counter, when the card was already gone again).
-	ATR  []byte
+	ATR []byte
+	// Time is when the Monitor saw the change (MonitorConfig.Now).
 	Time time.Time
 }
 

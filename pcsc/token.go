@@ -1,0 +1,254 @@
+package pcsc
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+
+	"github.com/miekg/pkcs11"
+)
+
+// TokenConfig says which PKCS#11 module to load and which of its tokens to
+// use.
+type TokenConfig struct {
+	// Module is the absolute path of the PKCS#11 module, e.g.
+	// /usr/lib/x86_64-linux-gnu/opensc-pkcs11.so or
+	// /usr/lib/softhsm/libsofthsm2.so.
+	Module string
+	// Reader selects the slot whose description equals this name; OpenSC
+	// names its slots after the PC/SC reader ("Virtual PCD 00 00"). Empty
+	// means any slot.
+	Reader string
+	// Label selects the token with this label. Empty means any label.
+	// With neither Reader nor Label the first initialised token is used.
+	Label string
+	// Logger receives debug lines (never PINs); nil discards them.
+	Logger *slog.Logger
+}
+
+// Token is a logged-out or logged-in session with one PKCS#11 token: a card
+// in a reader (through OpenSC) or an HSM token (SoftHSM2).
+//
+// A Token is safe for concurrent use: one mutex serialises every call into
+// the module, and a signature (C_SignInit + C_Sign) is one unit under it.
+// The OpenSC module itself wraps each PKCS#11 operation in its own PC/SC
+// transaction (SCardBeginTransaction/EndTransaction), so other programs
+// sharing the reader cannot interleave APDUs with it.
+//
+// Once the card is removed the Token stays unusable (every call returns
+// ErrCardRemoved); open a new one after the next insertion.
+type Token struct {
+	mu      sync.Mutex
+	p       p11
+	release func()
+	slot    uint
+	session pkcs11.SessionHandle
+	reader  string // slot description
+	label   string
+	logger  *slog.Logger
+	// removedCheck tells, after an ambiguous error, whether the reader
+	// shows the card gone. Replaced in tests.
+	removedCheck func(ctx context.Context, reader string) bool
+
+	closed, removed, loggedIn bool
+	cert                      *x509.Certificate // cached authentication certificate
+	mechs                     []uint
+}
+
+// OpenToken loads cfg.Module (once per process, shared by all its Tokens),
+// finds the slot (skipping uninitialised tokens, such as SoftHSM2's spare
+// slot) and opens a read-only session. It does not log in.
+func OpenToken(ctx context.Context, cfg TokenConfig) (*Token, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	p, release, err := modules.acquire(cfg.Module)
+	if err != nil {
+		return nil, err
+	}
+	t, err := openToken(p, cfg)
+	if err != nil {
+		release()
+		return nil, err
+	}
+	t.release = release
+	return t, nil
+}
+
+func openToken(p p11, cfg TokenConfig) (*Token, error) {
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	slot, desc, label, err := findSlot(p, cfg.Reader, cfg.Label)
+	if err != nil {
+		return nil, err
+	}
+	sh, err := p.OpenSession(slot, pkcs11.CKF_SERIAL_SESSION)
+	if err != nil {
+		return nil, p11Error("open session", err)
+	}
+	logger.Debug("pcsc token opened", "slot", slot, "reader", desc, "label", label)
+	return &Token{
+		p: p, release: func() {}, slot: slot, session: sh, reader: desc, label: label,
+		logger: logger, removedCheck: readerShowsRemoval,
+	}, nil
+}
+
+// trimPadded strips the blank (or NUL) padding of PKCS#11 fixed-size text.
+func trimPadded(s string) string { return strings.TrimRight(s, " \x00") }
+
+// findSlot returns the first slot matching reader and label that holds an
+// initialised token.
+func findSlot(p p11, reader, label string) (slot uint, desc, tokenLabel string, err error) {
+	slots, err := p.GetSlotList(false)
+	if err != nil {
+		return 0, "", "", p11Error("list slots", err)
+	}
+	readerSeen := false
+	for _, s := range slots {
+		si, err := p.GetSlotInfo(s)
+		if err != nil {
+			continue
+		}
+		d := trimPadded(si.SlotDescription)
+		if reader != "" && d != reader {
+			continue
+		}
+		readerSeen = true
+		if si.Flags&pkcs11.CKF_TOKEN_PRESENT == 0 {
+			continue
+		}
+		ti, err := p.GetTokenInfo(s)
+		if err != nil || ti.Flags&pkcs11.CKF_TOKEN_INITIALIZED == 0 {
+			continue
+		}
+		l := trimPadded(ti.Label)
+		if label != "" && l != label {
+			continue
+		}
+		return s, d, l, nil
+	}
+	switch {
+	case reader != "" && !readerSeen:
+		return 0, "", "", fmt.Errorf("%w: no PKCS#11 slot for reader %q", ErrNoReader, reader)
+	case label != "":
+		return 0, "", "", fmt.Errorf("%w: no token labelled %q", ErrNoToken, label)
+	case reader != "":
+		return 0, "", "", fmt.Errorf("%w in reader %q", ErrNoToken, reader)
+	}
+	return 0, "", "", ErrNoToken
+}
+
+// Reader returns the description of the token's slot (for OpenSC, the
+// PC/SC reader name).
+func (t *Token) Reader() string { return t.reader }
+
+// Label returns the token's label.
+func (t *Token) Label() string { return t.label }
+
+// lock takes the token's mutex for one operation and reports a closed or
+// removed token or a done ctx; the caller must unlock when err is nil.
+func (t *Token) lock(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	t.mu.Lock()
+	switch {
+	case t.closed:
+		t.mu.Unlock()
+		return ErrClosed
+	case t.removed:
+		t.mu.Unlock()
+		return fmt.Errorf("pcsc: token %q: %w", t.reader, ErrCardRemoved)
+	}
+	return nil
+}
+
+// fail maps a module error for op and remembers a removal. For errors that
+// may or may not mean removal (CKR_GENERAL_ERROR, CKR_DEVICE_ERROR: what
+// OpenSC returns for a card pulled during a command) it asks pcscd whether
+// the reader shows the card gone. Called with t.mu held.
+func (t *Token) fail(ctx context.Context, op string, err error) error {
+	mapped := p11Error(op, err)
+	// A token that forgets a login we did may have lost its card too.
+	ambiguous := ambiguousFailure(err) || (t.loggedIn && errors.Is(mapped, ErrNotLoggedIn))
+	if !errors.Is(mapped, ErrCardRemoved) && ambiguous && t.removedCheck(ctx, t.reader) {
+		mapped = fmt.Errorf("pcsc: %s: %w (%w)", op, ErrCardRemoved, err)
+	}
+	if errors.Is(mapped, ErrCardRemoved) {
+		t.removed = true
+		t.logger.Debug("pcsc token removed", "reader", t.reader, "op", op)
+	}
+	return mapped
+}
+
+// Close ends the session and gives the module back (it is unloaded when
+// its last Token closes). Closing twice is harmless.
+func (t *Token) Close() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return nil
+	}
+	t.closed = true
+	err := t.p.CloseSession(t.session)
+	t.release()
+	if t.removed {
+		return nil // the session died with the card
+	}
+	return p11Error("close session", err)
+}
+
+// p11Error maps a PKCS#11 error onto the package's sentinels and keeps the
+// original in the chain.
+func p11Error(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	var pe pkcs11.Error
+	if !errors.As(err, &pe) {
+		return fmt.Errorf("pcsc: %s: %w", op, err)
+	}
+	var sentinel error
+	switch pe {
+	case pkcs11.CKR_TOKEN_NOT_PRESENT, pkcs11.CKR_DEVICE_REMOVED, pkcs11.CKR_TOKEN_NOT_RECOGNIZED,
+		pkcs11.CKR_SESSION_HANDLE_INVALID, pkcs11.CKR_SESSION_CLOSED:
+		// A session only becomes invalid behind our back when its token
+		// went away (Close is guarded by the closed flag).
+		sentinel = ErrCardRemoved
+	case pkcs11.CKR_USER_NOT_LOGGED_IN:
+		sentinel = ErrNotLoggedIn
+	case pkcs11.CKR_PIN_INCORRECT:
+		sentinel = ErrPINIncorrect
+	case pkcs11.CKR_PIN_LOCKED:
+		sentinel = ErrPINLocked
+	case pkcs11.CKR_PIN_LEN_RANGE, pkcs11.CKR_PIN_INVALID:
+		sentinel = ErrPINInvalid
+	case pkcs11.CKR_MECHANISM_INVALID:
+		sentinel = ErrMechanism
+	case pkcs11.CKR_CRYPTOKI_NOT_INITIALIZED:
+		sentinel = ErrModule
+	default:
+		return fmt.Errorf("pcsc: %s: %w", op, err)
+	}
+	return fmt.Errorf("pcsc: %s: %w (%w)", op, sentinel, err)
+}
+
+// ambiguousFailure reports module errors that a card pulled in the middle
+// of a command produces, among other causes.
+func ambiguousFailure(err error) bool {
+	var pe pkcs11.Error
+	if !errors.As(err, &pe) {
+		return false
+	}
+	switch pe {
+	case pkcs11.CKR_GENERAL_ERROR, pkcs11.CKR_DEVICE_ERROR, pkcs11.CKR_FUNCTION_FAILED:
+		return true
+	}
+	return false
+}

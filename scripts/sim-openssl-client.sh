@@ -12,7 +12,8 @@
 #   ROLE_ID   role to select (default: the first nhsjobrole line, as some clients do)
 # Environment: SMIME_STYLE=indented sends the S/MIME header lines indented
 # and with no empty line after them (a quirk of one public client);
-# KEEP_SESSION=1 skips the logout.
+# KEEP_SESSION=1 skips the logout; TICKET_FILE=PATH writes the SSO ticket
+# there (mode 0600) for the caller.
 # Exit status 0 and the assertion on stdout on success; a message on stderr
 # and non-zero status on failure.
 set -euo pipefail
@@ -98,6 +99,7 @@ grep -q 'Invalid input request' "$work/validate.out" && die "validate: Invalid i
 ticket=$(param sso_ticket "$work/validate.out")
 logout_url=$(param sso_logout_url "$work/validate.out")
 [ -n "$ticket" ] || die "validate: no sso_ticket in the answer"
+if [ -n "${TICKET_FILE:-}" ]; then (umask 077 && printf '%s\n' "$ticket" > "$TICKET_FILE"); fi
 if [ -z "$role" ]; then
 	role=$(sed -n 's|.*<gpPARAM name="nhsjobrole0" id="\([0-9]*\)" orgcode="[^"]*">.*|\1|p' "$work/validate.out" | head -n1)
 fi

@@ -34,6 +34,10 @@ type ssbServer struct {
 
 func newSSBServer(t *testing.T, answer func(w http.ResponseWriter, r *http.Request)) *ssbServer {
 	s := &ssbServer{t: t}
+	// Answers see a context that ends when the test does, not when the
+	// client goes away: a blocking answer stays silent until the client's
+	// own deadline or cancellation ends the request, which is under test.
+	testDone, stop := context.WithCancel(context.Background())
 	s.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.requests.Add(1)
 		if r.Method != http.MethodGet || r.URL.Path != "/saml/RoleAssertion" {
@@ -48,11 +52,12 @@ func newSSBServer(t *testing.T, answer func(w http.ResponseWriter, r *http.Reque
 		if r.Header.Get("User-Agent") == "" {
 			t.Error("no User-Agent")
 		}
-		answer(w, r)
+		answer(w, r.WithContext(testDone))
 	}))
 	s.srv.Config.ErrorLog = log.New(io.Discard, "", 0) // handshake failures are expected in the wrong-CA case
 	s.srv.StartTLS()
 	t.Cleanup(s.srv.Close)
+	t.Cleanup(stop) // runs before Close, which waits for blocked answers
 	return s
 }
 

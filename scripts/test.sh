@@ -28,8 +28,8 @@ go test -race -count=1 -v "$@" ./... >"$log" 2>&1 || rc=$?
 grep -E '^(ok  |FAIL|--- FAIL|--- SKIP|panic:|\?   )' "$log" || true
 skips=$(grep -c -E '^\s*--- SKIP' "$log" || true)
 if [ "$rc" -ne 0 ]; then
-  echo "--- test log (last 200 lines) ---"
-  tail -n 200 "$log"
+  echo "--- failures ---"
+  grep -E -A25 '^\s*--- FAIL|^panic:|^FAIL\s|\[build failed\]|^# ' "$log" | grep -v -E '^=== (RUN|PAUSE|CONT)' | head -n 400
 fi
 if [ "$skips" -gt 0 ]; then
   echo "make test: $skips test(s) skipped; under make test every part is present, so a skip is a failure:" >&2

@@ -13,16 +13,18 @@ echo "building bin/ ..." >&2
 mkdir -p bin
 go build -o bin/ ./cmd/...
 
-bin/cis-sim --addr "$ADDR" --state-dir "$STATE" --admin > "$STATE.log" 2>&1 &
+(umask 077 && mkdir -p "$STATE")
+LOG=$STATE/cis-sim.log
+bin/cis-sim --addr "$ADDR" --state-dir "$STATE" --admin > "$LOG" 2>&1 &
 sim=$!
 trap 'kill "$sim" 2>/dev/null; wait "$sim" 2>/dev/null || true' EXIT INT TERM
 # Ready when env.yaml is written and /healthz answers over verified TLS.
 for _ in $(seq 1 100); do
   if [ -f "$STATE/env.yaml" ] && curl -sf --cacert "$STATE/ca.pem" "https://$ADDR/healthz" >/dev/null 2>&1; then break; fi
-  kill -0 "$sim" 2>/dev/null || { cat "$STATE.log" >&2; exit 1; }
+  kill -0 "$sim" 2>/dev/null || { cat "$LOG" >&2; exit 1; }
   sleep 0.1
 done
-curl -sf --cacert "$STATE/ca.pem" "https://$ADDR/healthz" >/dev/null || { cat "$STATE.log" >&2; exit 1; }
+curl -sf --cacert "$STATE/ca.pem" "https://$ADDR/healthz" >/dev/null || { cat "$LOG" >&2; exit 1; }
 
 # A software "card" for the demo user, issued by the simulator's card CA.
 work=$(mktemp -d)
@@ -47,11 +49,11 @@ echo "   card file: $STATE/demo-card.json"
 
 cat <<MSG
 
-cis-sim is running at https://$ADDR (log: $STATE.log)
+cis-sim is running at https://$ADDR (log: $LOG)
   environment file:   $STATE/env.yaml      (use with --env in every command)
   TLS CA:             $STATE/ca.pem
   card CA:            $STATE/card-ca.pem
-  demo users:         bin/cisctl is your friend; see docs/cis-sim.md for the list
+  demo users:         docs/cis-sim.md lists them (uids 555000000001 ...)
   metrics:            curl --cacert $STATE/ca.pem https://$ADDR/metrics
   live sessions:      curl --cacert $STATE/ca.pem https://$ADDR/_sim/sessions
 Try:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The real card stack for tests: pcscd with four vsmartcard vpcd readers and a
+# The real card stack for tests: pcscd with six vsmartcard vpcd readers and a
 # SoftHSM2 token in a private directory. See docs/virtual-card.md and
 # internal/stacktest for how tests use it.
 #
@@ -28,10 +28,15 @@ SOFTHSM_MODULE=/usr/lib/softhsm/libsofthsm2.so
 SOFTHSM_LABEL=cisauth-ci
 SOFTHSM_PIN=123456
 SOFTHSM_SO_PIN=87654321
-# Each vpcd entry gives two readers on CHANNELID and CHANNELID+1.
-# Reader order (= index used by internal/stacktest): 35963, 35964, 35979, 35980.
-READERS=("Virtual PCD 00 00" "Virtual PCD 00 01" "Virtual PCD B 00 00" "Virtual PCD B 00 01")
-PORTS=(35963 35964 35979 35980)
+# Each vpcd entry gives two readers on CHANNELID and CHANNELID+1:
+# entry (FRIENDLYNAME, CHANNELID) -> readers "NAME 00 00", "NAME 00 01".
+VPCD_NAMES=("Virtual PCD" "Virtual PCD B" "Virtual PCD C")
+VPCD_CHANNELS=(0x8C7B 0x8C8B 0x8C9B)
+# Reader order (= index used by internal/stacktest): 35963, 35964, 35979,
+# 35980, 35995, 35996.
+READERS=("Virtual PCD 00 00" "Virtual PCD 00 01" "Virtual PCD B 00 00" "Virtual PCD B 00 01"
+  "Virtual PCD C 00 00" "Virtual PCD C 00 01")
+PORTS=(35963 35964 35979 35980 35995 35996)
 READY_TIMEOUT_TENTHS=100 # 10 s
 LEASE_DIR=/run/cisauth-cardstack
 
@@ -89,27 +94,29 @@ machine_pcscd() {
 }
 
 write_readerconf() {
-  local dir=$1/readerconf
-  mkdir -p "$dir"
-  cat >"$dir/vpcd" <<EOF
-FRIENDLYNAME "Virtual PCD"
-DEVICENAME   /dev/null:0x8C7B
-LIBPATH      $VPCD_DRIVER
-CHANNELID    0x8C7B
+  local dir=$1/readerconf i lib suffix
+  mkdir -p "$dir" "$1/drivers"
+  rm -f "$dir"/vpcd*
+  for ((i = 0; i < ${#VPCD_NAMES[@]}; i++)); do
+    lib=$VPCD_DRIVER
+    suffix=""
+    if [ "$i" -gt 0 ]; then
+      # vpcd keeps its sockets in a static array indexed by slot (Lun &
+      # 0xffff), so two entries loading the same library overwrite each
+      # other's slots: "Virtual PCD 00 00" would then poll the socket of
+      # "Virtual PCD B 00 00". A copy of the library (a different file, so
+      # dlopen loads it again) gives each further entry its own state.
+      suffix=-$(echo "${VPCD_NAMES[$i]##* }" | tr '[:upper:]' '[:lower:]')
+      lib=$1/drivers/libifdvpcd$suffix.so
+      cp "$(readlink -f "$VPCD_DRIVER")" "$lib"
+    fi
+    cat >"$dir/vpcd$suffix" <<EOF
+FRIENDLYNAME "${VPCD_NAMES[$i]}"
+DEVICENAME   /dev/null:${VPCD_CHANNELS[$i]}
+LIBPATH      $lib
+CHANNELID    ${VPCD_CHANNELS[$i]}
 EOF
-  # vpcd keeps its sockets in a static array indexed by slot (Lun & 0xffff),
-  # so two entries loading the same library overwrite each other's slots:
-  # "Virtual PCD 00 00" would then poll the socket of "Virtual PCD B 00 00".
-  # A copy of the library (a different file, so dlopen loads it again) gives
-  # the second entry its own state.
-  mkdir -p "$1/drivers"
-  cp "$(readlink -f "$VPCD_DRIVER")" "$1/drivers/libifdvpcd-b.so"
-  cat >"$dir/vpcd-b" <<EOF
-FRIENDLYNAME "Virtual PCD B"
-DEVICENAME   /dev/null:0x8C8B
-LIBPATH      $1/drivers/libifdvpcd-b.so
-CHANNELID    0x8C8B
-EOF
+  done
 }
 
 start_pcscd() {
@@ -247,7 +254,7 @@ cmd_up() {
   write_env "$dir"
   mkdir -p "$LEASE_DIR"
   touch "$LEASE_DIR/$PPID"
-  log "up: 4 vpcd readers on ports ${PORTS[*]}; SoftHSM2 token $SOFTHSM_LABEL; source $dir/env"
+  log "up: ${#PORTS[@]} vpcd readers on ports ${PORTS[*]}; SoftHSM2 token $SOFTHSM_LABEL; source $dir/env"
 }
 
 cmd_status() {

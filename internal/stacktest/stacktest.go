@@ -1,5 +1,5 @@
 // Package stacktest gives tests the real card stack that scripts/cardstack.sh
-// brings up (pcscd with four vsmartcard vpcd readers, OpenSC's PKCS#11 module,
+// brings up (pcscd with six vsmartcard vpcd readers, OpenSC's PKCS#11 module,
 // a SoftHSM2 token): Require finds it from the environment, Readers hands
 // each test package its own readers, and InsertCard and Pull put a virtual
 // card (package pcsc/vcard) into a reader and take it out, waiting until
@@ -15,14 +15,15 @@
 // holds one card, so each package that inserts cards owns fixed readers
 // (indexes into CISAUTH_READERS, which lists them in port order):
 //
-//	package  readers                                    vpcd ports
-//	pcsc     0 "Virtual PCD 00 00", 1 "Virtual PCD 00 01"   35963, 35964
-//	vcard    2 "Virtual PCD B 00 00"                    35979
-//	agent    3 "Virtual PCD B 00 01"                    35980
+//	package  readers                                        vpcd ports
+//	pcsc     0 "Virtual PCD 00 00", 1 "Virtual PCD 00 01"       35963, 35964
+//	vcard    2 "Virtual PCD B 00 00"                            35979
+//	agent    3 "Virtual PCD B 00 01"                            35980
+//	e2e      4 "Virtual PCD C 00 00", 5 "Virtual PCD C 00 01"   35995, 35996
 //
 // Tests inside one package run one after another unless they call
 // t.Parallel, which tests that insert cards must not do on a shared reader.
-// A new package that needs readers gets a row here (and, past four, another
+// A new package that needs readers gets a row here (and, past six, another
 // vpcd entry in scripts/cardstack.sh).
 //
 // This package uses cgo through package pcsc; it is for tests only.
@@ -152,13 +153,15 @@ func allocation(pkg string) []int {
 		return []int{2}
 	case "agent":
 		return []int{3}
+	case "e2e":
+		return []int{4, 5}
 	}
 	return nil
 }
 
 // Readers returns the first n readers that package pkg ("pcsc", "vcard",
-// "agent") owns. It fails the test when pkg has no row in the table or not
-// enough readers.
+// "agent", "e2e") owns. It fails the test when pkg has no row in the table
+// or not enough readers.
 func (s *Stack) Readers(t testing.TB, pkg string, n int) []Reader {
 	t.Helper()
 	idx := allocation(pkg)

@@ -39,8 +39,10 @@ func testEnv(over map[string]string) func(string) string {
 		EnvStack: "1", EnvStackDir: "/tmp/stack", EnvOpenSCModule: "/x/opensc-pkcs11.so",
 		EnvSoftHSMModule: "/x/libsofthsm2.so", EnvSoftHSMConf: "/tmp/stack/softhsm/softhsm2.conf",
 		EnvSoftHSMLabel: "cisauth-ci", EnvSoftHSMPIN: "123456",
-		EnvReaders:   "Virtual PCD 00 00,Virtual PCD 00 01,Virtual PCD B 00 00,Virtual PCD B 00 01",
-		EnvVPCDAddrs: "127.0.0.1:35963,127.0.0.1:35964,127.0.0.1:35979,127.0.0.1:35980",
+		EnvReaders: "Virtual PCD 00 00,Virtual PCD 00 01,Virtual PCD B 00 00,Virtual PCD B 00 01," +
+			"Virtual PCD C 00 00,Virtual PCD C 00 01",
+		EnvVPCDAddrs: "127.0.0.1:35963,127.0.0.1:35964,127.0.0.1:35979,127.0.0.1:35980," +
+			"127.0.0.1:35995,127.0.0.1:35996",
 	}
 	for k, v := range over {
 		env[k] = v
@@ -53,7 +55,7 @@ func TestFromEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(s.All) != 4 || s.All[2] != (Reader{Index: 2, Name: "Virtual PCD B 00 00", Addr: "127.0.0.1:35979"}) {
+	if len(s.All) != 6 || s.All[2] != (Reader{Index: 2, Name: "Virtual PCD B 00 00", Addr: "127.0.0.1:35979"}) {
 		t.Fatalf("readers %+v", s.All)
 	}
 	for name, over := range map[string]map[string]string{
@@ -74,7 +76,7 @@ func TestReadersAllocationIsDisjoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	seen := map[int]string{}
-	for _, pkg := range []string{"pcsc", "vcard", "agent"} {
+	for _, pkg := range []string{"pcsc", "vcard", "agent", "e2e"} {
 		for _, r := range s.Readers(t, pkg, len(allocation(pkg))) {
 			if other, dup := seen[r.Index]; dup {
 				t.Fatalf("reader %d given to %s and %s", r.Index, other, pkg)
@@ -84,6 +86,9 @@ func TestReadersAllocationIsDisjoint(t *testing.T) {
 	}
 	if got := s.Readers(t, "pcsc", 2); got[0].Name != "Virtual PCD 00 00" || got[1].Name != "Virtual PCD 00 01" {
 		t.Errorf("pcsc readers %+v", got)
+	}
+	if got := s.Readers(t, "e2e", 2); got[0].Name != "Virtual PCD C 00 00" || got[1].Addr != "127.0.0.1:35996" {
+		t.Errorf("e2e readers %+v", got)
 	}
 	r := &recTB{TB: t}
 	if s.Readers(r, "vcard", 2); !strings.Contains(r.failed, "owns") {

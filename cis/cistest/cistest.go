@@ -11,8 +11,13 @@
 //	a, err := ssb.Validate(ctx, ticket)          // what your server does
 //	srv.Logout(ticket)                           // … and now it must fail
 //
+// NewServerWithConfig takes the rest of the simulator's configuration, for
+// instance the card CA of a SoftHSM2 token or of test cards issued
+// elsewhere, or a metrics registry to count requests.
+//
 // It is for tests only: the card key is generated per server and the
-// simulator trusts nothing but its own card CA.
+// simulator trusts nothing but its own card CA and the card CAs given to
+// NewServerWithConfig.
 package cistest
 
 import (
@@ -56,7 +61,16 @@ type Server struct {
 // users, cissim.DemoUsers, if none) and closes it when the test ends.
 func NewServer(t testing.TB, users ...cis.User) *Server {
 	t.Helper()
-	s, err := Start(users...)
+	return NewServerWithConfig(t, cissim.Config{Users: users})
+}
+
+// NewServerWithConfig is NewServer with the rest of the simulator's
+// configuration (see StartWithConfig): card CAs of your own (a SoftHSM2
+// token's or a test card's issuer), a metrics registry, session lifetimes,
+// injected faults.
+func NewServerWithConfig(t testing.TB, cfg cissim.Config) *Server {
+	t.Helper()
+	s, err := StartWithConfig(cfg)
 	if err != nil {
 		t.Fatalf("cistest: %v", err)
 	}
@@ -67,16 +81,27 @@ func NewServer(t testing.TB, users ...cis.User) *Server {
 // Start is NewServer for code without a testing.TB (examples, demos): the
 // caller must Close the server.
 func Start(users ...cis.User) (*Server, error) {
-	if len(users) == 0 {
-		users = cissim.DemoUsers()
+	return StartWithConfig(cissim.Config{Users: users})
+}
+
+// StartWithConfig is NewServerWithConfig for code without a testing.TB:
+// the caller must Close the server. cfg is used as given, except that
+// empty Users means the demo users, the server's own card CA (CardCA) is
+// trusted in addition to cfg.CardCAs, and BaseURL is always the server's
+// address.
+func StartWithConfig(cfg cissim.Config) (*Server, error) {
+	if len(cfg.Users) == 0 {
+		cfg.Users = cissim.DemoUsers()
 	}
 	ca, caKey, err := cissim.NewCardCA("SubCA cistest", nil, time.Now())
 	if err != nil {
 		return nil, err
 	}
+	cfg.CardCAs = append([]*x509.Certificate{ca}, cfg.CardCAs...)
 	ts := httptest.NewUnstartedServer(nil)
 	base := "https://" + ts.Listener.Addr().String()
-	sim, err := cissim.New(cissim.Config{Users: users, CardCAs: []*x509.Certificate{ca}, BaseURL: base})
+	cfg.BaseURL = base
+	sim, err := cissim.New(cfg)
 	if err != nil {
 		ts.Close()
 		return nil, err

@@ -2,8 +2,14 @@ package cistest_test
 
 import (
 	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
 	"errors"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/opencis/cisauth/cis"
 	"github.com/opencis/cisauth/cis/cissim"
@@ -101,5 +107,57 @@ func TestConcurrentLogins(t *testing.T) {
 	}
 	if n := len(srv.Simulator().Sessions()); n != 0 {
 		t.Fatalf("%d sessions left", n)
+	}
+}
+
+// TestServerWithConfig: a card CA of the caller's own is trusted next to
+// the server's, extra users log in with cards it issued, and a registry
+// given in the configuration receives the simulator's metrics.
+func TestServerWithConfig(t *testing.T) {
+	ca, caKey, err := cissim.NewCardCA("SubCA elsewhere", nil, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	user := cis.User{UID: "555000000099", Name: "Token Tess Dr", Roles: []cis.RoleProfile{{
+		ID: "555000009901", OrgCode: "RCJ", OrgName: "SOUTH TEES HOSPITALS NHS TRUST", StaffGroup: "Clinical",
+		SubGroup: "Clinical Provision", JobRole: "Consultant", JobRoleCode: "S8000:G8000:R8003", Activities: []string{"B0264"},
+	}}}
+	reg := prometheus.NewRegistry()
+	srv := cistest.NewServerWithConfig(t, cissim.Config{Users: []cis.User{user}, CardCAs: []*x509.Certificate{ca}, Registerer: reg})
+	ctx := context.Background()
+
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := cissim.IssueCardCert(ca, caKey, user.UID, key.Public(), time.Time{}, time.Time{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gas, err := cis.NewGASClient(cis.GASConfig{Env: srv.Env()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess, err := gas.Login(ctx, key, cert)
+	if err != nil {
+		t.Fatalf("login with a card of the extra CA: %v", err)
+	}
+	if sess.UID != user.UID || len(sess.Roles) != 1 {
+		t.Fatalf("session %+v", sess)
+	}
+	// The server's own card CA still works (CardCertificate, Login).
+	if _, err := srv.Login(ctx, user.UID, ""); err != nil {
+		t.Fatalf("login with the server's own card CA: %v", err)
+	}
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, mf := range mfs {
+		found = found || mf.GetName() == "cissim_requests_total"
+	}
+	if !found {
+		t.Fatal("the registry given in the configuration has no cissim_requests_total")
 	}
 }

@@ -1,0 +1,287 @@
+package e2e_test
+
+// Set-up shared by the end-to-end tests: the package's readers, cards
+// provisioned by a simulator's card CA, the agent's login sequence, a
+// monitor, and a count of the requests the simulator answered.
+
+import (
+	"context"
+	"crypto"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/opencis/cisauth/cis"
+	"github.com/opencis/cisauth/cis/cistest"
+	"github.com/opencis/cisauth/internal/stacktest"
+	"github.com/opencis/cisauth/pcsc"
+	"github.com/opencis/cisauth/pcsc/vcard"
+)
+
+const (
+	// cardPIN is every virtual card's PIN; wrongPIN is not it.
+	cardPIN  = "246810"
+	wrongPIN = "135790"
+	// cardRetries is the cards' PIN retry limit: two wrong PINs leave the
+	// final try.
+	cardRetries = 3
+	// eventWait bounds a wait for a Monitor event: pcscd polls every 400 ms.
+	eventWait = 10 * time.Second
+)
+
+// readers returns the stack and the readers this package owns (see the
+// table in internal/stacktest).
+func readers(t testing.TB) (*stacktest.Stack, []stacktest.Reader) {
+	t.Helper()
+	s := stacktest.Require(t)
+	return s, s.Readers(t, "e2e", 2)
+}
+
+func ctxFor(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// insertCard provisions a virtual card for uid with a certificate from
+// srv's card CA (what the registration authority does), inserts it into r
+// and waits until pcscd shows it. The card is pulled when the test ends.
+func insertCard(t testing.TB, srv *cistest.Server, uid string, r stacktest.Reader) (*vcard.Card, *vcard.Inserted) {
+	t.Helper()
+	ca, caKey := srv.CardCA()
+	cf, err := vcard.Provision(vcard.ProvisionConfig{
+		UID: uid, CACert: ca, CAKey: caKey, PIN: []byte(cardPIN), Retries: cardRetries,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	card, err := vcard.New(cf.Config())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return card, stacktest.InsertCard(t, card, r.Index)
+}
+
+// openToken opens a PKCS#11 token and closes it when the test ends.
+func openToken(t testing.TB, cfg pcsc.TokenConfig) *pcsc.Token {
+	t.Helper()
+	tok, err := pcsc.OpenToken(ctxFor(t), cfg)
+	if err != nil {
+		t.Fatalf("open token %+v: %v", cfg, err)
+	}
+	t.Cleanup(func() { tok.Close() })
+	return tok
+}
+
+// openCard opens the card in reader r through OpenSC's PKCS#11 module.
+func openCard(t testing.TB, s *stacktest.Stack, r stacktest.Reader) *pcsc.Token {
+	t.Helper()
+	return openToken(t, pcsc.TokenConfig{Module: s.OpenSCModule, Reader: r.Name})
+}
+
+// cardLogin is what a login leaves behind on the workstation side.
+type cardLogin struct {
+	Before  pcsc.PINStatus    // the PIN state before the PIN was sent
+	UID     string            // the user id the token's certificate names
+	Signer  crypto.Signer     // the card's authentication key
+	Cert    *x509.Certificate // its certificate
+	Session *cis.Session      // the GAS session, role selected
+	Hashes  []crypto.Hash     // the digest of each signature GAS login asked the card for
+}
+
+// hashRecorder passes signatures through to the card and notes the digest
+// algorithm each one was asked over.
+type hashRecorder struct {
+	crypto.Signer
+	hashes []crypto.Hash
+}
+
+// Sign records opts.HashFunc() and signs with the wrapped signer.
+func (h *hashRecorder) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
+	h.hashes = append(h.hashes, opts.HashFunc())
+	return h.Signer.Sign(rand, digest, opts)
+}
+
+// agentLogin does what the Identity Agent does once the person typed the
+// PIN: read the PIN state, log in to the token (which clears pin), read the
+// user id and the key and certificate, log in to GAS with them (activate,
+// the challenge's CMS signed on the card, validate) and select roleID in
+// live mode. A PIN problem stops it before anything is sent to GAS.
+func agentLogin(ctx context.Context, tok *pcsc.Token, pin []byte, opts pcsc.LoginOptions, gas *cis.GASClient, roleID string) (*cardLogin, error) {
+	var l cardLogin
+	var err error
+	if l.Before, err = tok.PINStatus(ctx); err != nil {
+		return nil, fmt.Errorf("PIN status: %w", err)
+	}
+	if err := tok.Login(ctx, pin, opts); err != nil {
+		return nil, fmt.Errorf("token login: %w", err)
+	}
+	if l.UID, err = tok.UID(ctx); err != nil {
+		return nil, fmt.Errorf("uid: %w", err)
+	}
+	if l.Signer, err = tok.Signer(ctx); err != nil {
+		return nil, fmt.Errorf("signer: %w", err)
+	}
+	if l.Cert, err = tok.Certificate(ctx); err != nil {
+		return nil, fmt.Errorf("certificate: %w", err)
+	}
+	rec := &hashRecorder{Signer: l.Signer}
+	l.Session, err = gas.Login(ctx, rec, l.Cert)
+	l.Hashes = rec.hashes
+	if err != nil {
+		return nil, fmt.Errorf("GAS login: %w", err)
+	}
+	if err := gas.SelectRole(ctx, l.Session, roleID, cis.ModeLive); err != nil {
+		return nil, fmt.Errorf("select role: %w", err)
+	}
+	return &l, nil
+}
+
+func newGAS(t testing.TB, cfg cis.GASConfig) *cis.GASClient {
+	t.Helper()
+	gas, err := cis.NewGASClient(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return gas
+}
+
+func newSSB(t testing.TB, srv *cistest.Server) *cis.SSBClient {
+	t.Helper()
+	ssb, err := cis.NewSSBClient(cis.SSBConfig{Env: srv.Env()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ssb
+}
+
+// checkAssertion checks that a supplier's server, validating the ticket,
+// sees user u working in role roleID, live.
+func checkAssertion(t testing.TB, a *cis.Assertion, u cis.User, roleID string) {
+	t.Helper()
+	want := u.Role(roleID)
+	if want == nil {
+		t.Fatalf("test bug: user %s has no role %s", u.UID, roleID)
+	}
+	got := a.SelectedRole()
+	switch {
+	case a.User.UID != u.UID || a.User.Name != u.Name:
+		t.Errorf("assertion names %s %q, want %s %q", a.User.UID, a.User.Name, u.UID, u.Name)
+	case a.SelectedRoleID != roleID || got.ID != roleID:
+		t.Errorf("selected role %s, want %s", a.SelectedRoleID, roleID)
+	case got.OrgCode != want.OrgCode || got.OrgName != want.OrgName || got.JobRoleCode != want.JobRoleCode:
+		t.Errorf("selected role at %s %q as %s, want %s %q as %s",
+			got.OrgCode, got.OrgName, got.JobRoleCode, want.OrgCode, want.OrgName, want.JobRoleCode)
+	case !slices.Equal(got.Activities, want.Activities):
+		t.Errorf("activities %v, want %v", got.Activities, want.Activities)
+	case a.Mode != cis.ModeLive:
+		t.Errorf("mode %v, want live", a.Mode)
+	case len(a.User.Roles) != len(u.Roles):
+		t.Errorf("assertion lists %d roles, user has %d", len(a.User.Roles), len(u.Roles))
+	}
+}
+
+// user returns the simulator's user uid.
+func user(t testing.TB, srv *cistest.Server, uid string) cis.User {
+	t.Helper()
+	for _, u := range srv.Simulator().Users() {
+		if u.UID == uid {
+			return u
+		}
+	}
+	t.Fatalf("test bug: the simulator has no user %s", uid)
+	return cis.User{}
+}
+
+// startMonitor runs a Monitor on readers until the test ends.
+func startMonitor(t testing.TB, readers ...string) <-chan pcsc.Event {
+	t.Helper()
+	m, err := pcsc.NewMonitor(pcsc.MonitorConfig{Readers: readers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	events := make(chan pcsc.Event, 64)
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx, events) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("Monitor.Run = %v, want context.Canceled", err)
+		}
+	})
+	return events
+}
+
+// waitEvent returns the next event of kind in reader, skipping others.
+func waitEvent(t testing.TB, events <-chan pcsc.Event, kind pcsc.EventKind, reader string) pcsc.Event {
+	t.Helper()
+	timeout := time.After(eventWait)
+	for {
+		select {
+		case ev := <-events:
+			if ev.Kind == kind && ev.Reader == reader {
+				return ev
+			}
+		case <-timeout:
+			t.Fatalf("no %v event for %q within %v", kind, reader, eventWait)
+			return pcsc.Event{}
+		}
+	}
+}
+
+// logoutOnRemoval does what the agent does in normal mode: when the card
+// leaves reader it logs the session out of GAS. The returned channel gets
+// Logout's result once.
+func logoutOnRemoval(ctx context.Context, events <-chan pcsc.Event, reader string, gas *cis.GASClient, sess *cis.Session) <-chan error {
+	out := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case ev := <-events:
+				if ev.Kind == pcsc.CardRemoved && ev.Reader == reader {
+					out <- gas.Logout(ctx, sess)
+					return
+				}
+			case <-ctx.Done():
+				out <- fmt.Errorf("card never removed from %q: %w", reader, ctx.Err())
+				return
+			}
+		}
+	}()
+	return out
+}
+
+// requests sums the simulator's cissim_requests_total series whose
+// endpoint is one of endpoints (every endpoint if none).
+func requests(t testing.TB, reg prometheus.Gatherer, endpoints ...string) int {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	for _, e := range endpoints {
+		want[e] = true
+	}
+	n := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() != "cissim_requests_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, lp := range m.GetLabel() {
+				if lp.GetName() == "endpoint" && (len(want) == 0 || want[lp.GetValue()]) {
+					n += m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	return int(n)
+}

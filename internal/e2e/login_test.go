@@ -24,7 +24,7 @@ import (
 func TestCardLoginToRoleAssertion(t *testing.T) {
 	s, rs := readers(t)
 	r := rs[0]
-	srv := cistest.NewServer(t) // the demo users
+	srv := cistest.NewServer(t)                      // the demo users
 	const uid, role = "555000000001", "555000000101" // Jones Alice Dr, her one role
 	alice := user(t, srv, uid)
 

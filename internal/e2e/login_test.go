@@ -24,8 +24,9 @@ import (
 func TestCardLoginToRoleAssertion(t *testing.T) {
 	s, rs := readers(t)
 	r := rs[0]
-	srv := cistest.NewServer(t)                      // the demo users
-	const uid, role = "555000000001", "555000000101" // Jones Alice Dr, her one role
+	srv := cistest.NewServer(t) // the demo users
+	// Jones Alice Dr and her one role.
+	const uid, role = "555000000001", "555000000101"
 	alice := user(t, srv, uid)
 
 	card, in := insertCard(t, srv, uid, r)
@@ -81,6 +82,53 @@ func TestCardLoginToRoleAssertion(t *testing.T) {
 	}
 }
 
+// TestPullOneOfTwoCards: two clinicians at two readers of one machine
+// (two tokens over one OpenSC module), both logged in; pulling one card
+// ends that session only.
+func TestPullOneOfTwoCards(t *testing.T) {
+	s, rs := readers(t)
+	srv := cistest.NewServer(t)
+	const alice, aliceRole = "555000000001", "555000000101"
+	const chandra, chandraRole = "555000000003", "555000000301"
+	_, aliceIn := insertCard(t, srv, alice, rs[0])
+	insertCard(t, srv, chandra, rs[1])
+	events := startMonitor(t, rs[0].Name, rs[1].Name)
+	waitEvent(t, events, pcsc.CardInserted, rs[0].Name)
+
+	ctx := ctxFor(t)
+	gas := newGAS(t, cis.GASConfig{Env: srv.Env()})
+	ssb := newSSB(t, srv)
+	la, err := agentLogin(ctx, openCard(t, s, rs[0]), []byte(cardPIN), pcsc.LoginOptions{}, gas, aliceRole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lc, err := agentLogin(ctx, openCard(t, s, rs[1]), []byte(cardPIN), pcsc.LoginOptions{}, gas, chandraRole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if la.UID != alice || lc.UID != chandra {
+		t.Fatalf("readers gave uids %s and %s, want %s and %s", la.UID, lc.UID, alice, chandra)
+	}
+
+	loggedOut := logoutOnRemoval(ctx, events, rs[0].Name, gas, la.Session)
+	stacktest.Pull(t, aliceIn)
+	if err := <-loggedOut; err != nil {
+		t.Fatalf("logout on card removal: %v", err)
+	}
+	if _, err := ssb.Validate(ctx, la.Session.Ticket); !errors.Is(err, cis.ErrSessionInvalid) {
+		t.Errorf("pulled card's ticket: %v, want ErrSessionInvalid", err)
+	}
+	a, err := ssb.Validate(ctx, lc.Session.Ticket)
+	if err != nil {
+		t.Fatalf("the other card's ticket: %v", err)
+	}
+	checkAssertion(t, a, user(t, srv, chandra), chandraRole)
+	// The card left in still signs: a second login needs no new PIN.
+	if _, err := gas.Login(ctx, lc.Signer, lc.Cert); err != nil {
+		t.Errorf("login again with the card left in: %v", err)
+	}
+}
+
 // TestCardLoginSHA256: the same login with the challenge signed over
 // SHA-256, which the simulator accepts (sha256WithRSAEncryption CMS), by a
 // user with two roles selecting the second, from the package's other reader.
@@ -88,7 +136,8 @@ func TestCardLoginSHA256(t *testing.T) {
 	s, rs := readers(t)
 	r := rs[1]
 	srv := cistest.NewServer(t)
-	const uid, role = "555000000003", "555000000302" // Patel Chandra Ms: admin, then clinical
+	// Patel Chandra Ms: an admin role, then the clinical one she selects.
+	const uid, role = "555000000003", "555000000302"
 	chandra := user(t, srv, uid)
 	if len(chandra.Roles) < 2 || chandra.Roles[0].ID == role {
 		t.Fatalf("test bug: %s should hold several roles, %s not the first", uid, role)

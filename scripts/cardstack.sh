@@ -205,6 +205,28 @@ EOF
   touch "$d/.done"
 }
 
+# write_opensc_conf DIR: an OpenSC configuration with room for every reader.
+# OpenSC's PKCS#11 module gives each reader slots_per_card (4) slots out of
+# max_virtual_slots (16), so by default it shows only the first four
+# readers pcscd lists, and pcscd lists reader-config entries in directory
+# order, not by name. The env file points OPENSC_CONF here.
+write_opensc_conf() {
+  local slots=$(( ${#READERS[@]} * 4 + 8 ))
+  cat >"$1/opensc.conf" <<EOF
+# Written by scripts/cardstack.sh: Debian's defaults, plus PKCS#11 slots
+# for all ${#READERS[@]} vpcd readers (the default of 16 covers four).
+app default {
+	framework pkcs15 {
+	}
+}
+app opensc-pkcs11 {
+	pkcs11 {
+		max_virtual_slots = $slots;
+	}
+}
+EOF
+}
+
 write_env() {
   local dir=$1 readers addrs p i
   readers=$(IFS=,; echo "${READERS[*]}")
@@ -217,6 +239,7 @@ write_env() {
 export CISAUTH_STACK=1
 export CISAUTH_STACK_DIR='$dir'
 export CISAUTH_OPENSC_MODULE='$(opensc_module)'
+export OPENSC_CONF='$dir/opensc.conf'
 export CISAUTH_SOFTHSM_MODULE='$SOFTHSM_MODULE'
 export SOFTHSM2_CONF='$dir/softhsm/softhsm2.conf'
 export CISAUTH_SOFTHSM_LABEL='$SOFTHSM_LABEL'
@@ -251,6 +274,7 @@ cmd_up() {
   dir=$(cd "$dir" && pwd)
   ensure_pcscd "$dir"
   ensure_softhsm "$dir"
+  write_opensc_conf "$dir"
   write_env "$dir"
   mkdir -p "$LEASE_DIR"
   touch "$LEASE_DIR/$PPID"

@@ -42,6 +42,7 @@ const (
 	EnvStackDir      = "CISAUTH_STACK_DIR"      // the stack directory
 	EnvMakeTest      = "CISAUTH_MAKE_TEST"      // "1" under make test: no skipping
 	EnvOpenSCModule  = "CISAUTH_OPENSC_MODULE"  // path of opensc-pkcs11.so
+	EnvOpenSCConf    = "OPENSC_CONF"            // OpenSC configuration with PKCS#11 slots for every reader
 	EnvSoftHSMModule = "CISAUTH_SOFTHSM_MODULE" // path of libsofthsm2.so
 	EnvSoftHSMConf   = "SOFTHSM2_CONF"          // SoftHSM2 config of the stack's token
 	EnvSoftHSMLabel  = "CISAUTH_SOFTHSM_LABEL"  // token label
@@ -58,6 +59,10 @@ type Stack struct {
 	Dir string
 	// OpenSCModule is the path of OpenSC's PKCS#11 module.
 	OpenSCModule string
+	// OpenSCConf is the OpenSC configuration (OPENSC_CONF, set in the
+	// environment): OpenSC's default gives PKCS#11 slots to four readers
+	// only, this one to all of them.
+	OpenSCConf string
 	// SoftHSMModule is the path of SoftHSM2's PKCS#11 module. Every process
 	// that loads it needs SOFTHSM2_CONF (set in the environment).
 	SoftHSMModule string
@@ -107,6 +112,7 @@ func fromEnv(getenv func(string) string) (*Stack, error) {
 	s := &Stack{
 		Dir:           getenv(EnvStackDir),
 		OpenSCModule:  getenv(EnvOpenSCModule),
+		OpenSCConf:    getenv(EnvOpenSCConf),
 		SoftHSMModule: getenv(EnvSoftHSMModule),
 		SoftHSMConf:   getenv(EnvSoftHSMConf),
 		SoftHSMLabel:  getenv(EnvSoftHSMLabel),
@@ -115,7 +121,7 @@ func fromEnv(getenv func(string) string) (*Stack, error) {
 		SoftHSMCert:   getenv(EnvSoftHSMCert),
 	}
 	for name, v := range map[string]string{
-		EnvOpenSCModule: s.OpenSCModule, EnvSoftHSMModule: s.SoftHSMModule,
+		EnvOpenSCModule: s.OpenSCModule, EnvOpenSCConf: s.OpenSCConf, EnvSoftHSMModule: s.SoftHSMModule,
 		EnvSoftHSMConf: s.SoftHSMConf, EnvSoftHSMLabel: s.SoftHSMLabel, EnvSoftHSMPIN: s.SoftHSMPIN,
 	} {
 		if v == "" {

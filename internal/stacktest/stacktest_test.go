@@ -36,7 +36,7 @@ func TestRequireFailsUnderMakeTest(t *testing.T) {
 
 func testEnv(over map[string]string) func(string) string {
 	env := map[string]string{
-		EnvStack: "1", EnvStackDir: "/tmp/stack", EnvOpenSCModule: "/x/opensc-pkcs11.so",
+		EnvStack: "1", EnvStackDir: "/tmp/stack", EnvOpenSCModule: "/x/opensc-pkcs11.so", EnvOpenSCConf: "/tmp/stack/opensc.conf",
 		EnvSoftHSMModule: "/x/libsofthsm2.so", EnvSoftHSMConf: "/tmp/stack/softhsm/softhsm2.conf",
 		EnvSoftHSMLabel: "cisauth-ci", EnvSoftHSMPIN: "123456",
 		EnvReaders: "Virtual PCD 00 00,Virtual PCD 00 01,Virtual PCD B 00 00,Virtual PCD B 00 01," +
@@ -61,6 +61,7 @@ func TestFromEnv(t *testing.T) {
 	for name, over := range map[string]map[string]string{
 		"stack unset":    {EnvStack: ""},
 		"module missing": {EnvOpenSCModule: ""},
+		"no OpenSC conf": {EnvOpenSCConf: ""},
 		"count mismatch": {EnvVPCDAddrs: "127.0.0.1:35963"},
 		"no readers":     {EnvReaders: "", EnvVPCDAddrs: ""},
 	} {

@@ -15,6 +15,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"maps"
 	"os"
 	"slices"
 	"sync"
@@ -178,8 +179,22 @@ func TestStackMonitorAllReadersAndInitialCard(t *testing.T) {
 	stacktest.InsertCard(t, newCard(t, uidAlice), r.Index)
 	// A monitor started with the card already in reports it.
 	events := startMonitor(t, nil)
+	// pcscd lists readers in its own order (reader-config entries in
+	// directory order), not in the stack's port order.
+	pending := map[string]bool{}
 	for _, rd := range s.All {
-		waitEvent(t, events, pcsc.ReaderAdded, rd.Name)
+		pending[rd.Name] = true
+	}
+	timeout := time.After(eventWait)
+	for len(pending) > 0 {
+		select {
+		case ev := <-events:
+			if ev.Kind == pcsc.ReaderAdded {
+				delete(pending, ev.Reader)
+			}
+		case <-timeout:
+			t.Fatalf("no reader-added event for %v within %v", slices.Sorted(maps.Keys(pending)), eventWait)
+		}
 	}
 	waitEvent(t, events, pcsc.CardInserted, r.Name)
 	m, err := pcsc.NewMonitor(pcsc.MonitorConfig{})

@@ -64,7 +64,7 @@ func BenchmarkMonitorLatency(b *testing.B) {
 	}
 	events := make(chan pcsc.Event, 16)
 	go m.Run(ctx, events)
-	waitEvent(b, events, pcsc.ReaderAdded, r.Name)
+	stacktest.WaitEvent(b, events, pcsc.ReaderAdded, r.Name)
 
 	var ins, pulls []time.Duration
 	for b.Loop() {
@@ -73,13 +73,13 @@ func BenchmarkMonitorLatency(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		ev := waitEvent(b, events, pcsc.CardInserted, r.Name)
+		ev := stacktest.WaitEvent(b, events, pcsc.CardInserted, r.Name)
 		ins = append(ins, ev.Time.Sub(t0))
 		t0 = time.Now()
 		if err := in.Pull(); err != nil {
 			b.Fatal(err)
 		}
-		ev = waitEvent(b, events, pcsc.CardRemoved, r.Name)
+		ev = stacktest.WaitEvent(b, events, pcsc.CardRemoved, r.Name)
 		pulls = append(pulls, ev.Time.Sub(t0))
 	}
 	b.ReportMetric(median(ins), "insert-ms-median")

@@ -34,7 +34,7 @@ const (
 )
 
 // eventWait bounds a wait for a Monitor event: pcscd polls every 400 ms.
-const eventWait = 10 * time.Second
+const eventWait = stacktest.EventWait
 
 // cardFiles holds one minted card per user id, shared by the tests (RSA-2048
 // generation is slow); each test makes a fresh vcard.Card from it, so PIN
@@ -121,56 +121,20 @@ func checkSigns(t *testing.T, s crypto.Signer, cert *x509.Certificate) {
 	}
 }
 
-func startMonitor(t *testing.T, readers []string) <-chan pcsc.Event {
-	t.Helper()
-	m, err := pcsc.NewMonitor(pcsc.MonitorConfig{Readers: readers})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	events := make(chan pcsc.Event, 64)
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx, events) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; !errors.Is(err, context.Canceled) {
-			t.Errorf("Monitor.Run = %v, want context.Canceled", err)
-		}
-	})
-	return events
-}
-
-// waitEvent returns the next event of kind for reader, skipping others.
-func waitEvent(t testing.TB, events <-chan pcsc.Event, kind pcsc.EventKind, reader string) pcsc.Event {
-	t.Helper()
-	timeout := time.After(eventWait)
-	for {
-		select {
-		case ev := <-events:
-			if ev.Kind == kind && ev.Reader == reader {
-				return ev
-			}
-		case <-timeout:
-			t.Fatalf("no %v event for %q within %v", kind, reader, eventWait)
-			return pcsc.Event{}
-		}
-	}
-}
-
 func TestStackMonitorInsertPull(t *testing.T) {
 	s := stacktest.Require(t)
 	r := s.Readers(t, "pcsc", 1)[0]
-	events := startMonitor(t, []string{r.Name})
-	waitEvent(t, events, pcsc.ReaderAdded, r.Name)
+	events := stacktest.StartMonitor(t, r.Name)
+	stacktest.WaitEvent(t, events, pcsc.ReaderAdded, r.Name)
 
 	card := newCard(t, uidAlice)
 	in := stacktest.InsertCard(t, card, r.Index)
-	ev := waitEvent(t, events, pcsc.CardInserted, r.Name)
+	ev := stacktest.WaitEvent(t, events, pcsc.CardInserted, r.Name)
 	if string(ev.ATR) != string(card.ATR()) {
 		t.Errorf("event ATR % X, card ATR % X", ev.ATR, card.ATR())
 	}
 	stacktest.Pull(t, in)
-	waitEvent(t, events, pcsc.CardRemoved, r.Name)
+	stacktest.WaitEvent(t, events, pcsc.CardRemoved, r.Name)
 }
 
 func TestStackMonitorAllReadersAndInitialCard(t *testing.T) {
@@ -178,7 +142,7 @@ func TestStackMonitorAllReadersAndInitialCard(t *testing.T) {
 	r := s.Readers(t, "pcsc", 1)[0]
 	stacktest.InsertCard(t, newCard(t, uidAlice), r.Index)
 	// A monitor started with the card already in reports it.
-	events := startMonitor(t, nil)
+	events := stacktest.StartMonitor(t)
 	// pcscd lists readers in its own order (reader-config entries in
 	// directory order), not in the stack's port order.
 	pending := map[string]bool{}
@@ -196,7 +160,7 @@ func TestStackMonitorAllReadersAndInitialCard(t *testing.T) {
 			t.Fatalf("no reader-added event for %v within %v", slices.Sorted(maps.Keys(pending)), eventWait)
 		}
 	}
-	waitEvent(t, events, pcsc.CardInserted, r.Name)
+	stacktest.WaitEvent(t, events, pcsc.CardInserted, r.Name)
 	m, err := pcsc.NewMonitor(pcsc.MonitorConfig{})
 	if err != nil {
 		t.Fatal(err)

@@ -30,8 +30,8 @@ func TestCardLoginToRoleAssertion(t *testing.T) {
 	alice := user(t, srv, uid)
 
 	card, in := insertCard(t, srv, uid, r)
-	events := startMonitor(t, r.Name)
-	waitEvent(t, events, pcsc.CardInserted, r.Name) // the card already in is reported first
+	events := stacktest.StartMonitor(t, r.Name)
+	stacktest.WaitEvent(t, events, pcsc.CardInserted, r.Name) // the card already in is reported first
 
 	ctx := ctxFor(t)
 	tok := openCard(t, s, r)
@@ -92,8 +92,8 @@ func TestPullOneOfTwoCards(t *testing.T) {
 	const chandra, chandraRole = "555000000003", "555000000301"
 	_, aliceIn := insertCard(t, srv, alice, rs[0])
 	insertCard(t, srv, chandra, rs[1])
-	events := startMonitor(t, rs[0].Name, rs[1].Name)
-	waitEvent(t, events, pcsc.CardInserted, rs[0].Name)
+	events := stacktest.StartMonitor(t, rs[0].Name, rs[1].Name)
+	stacktest.WaitEvent(t, events, pcsc.CardInserted, rs[0].Name)
 
 	ctx := ctxFor(t)
 	gas := newGAS(t, cis.GASConfig{Env: srv.Env()})
@@ -157,18 +157,7 @@ func TestCardLoginSHA256(t *testing.T) {
 	if len(l.Session.Roles) != len(chandra.Roles) {
 		t.Errorf("GAS offered %d roles, user has %d", len(l.Session.Roles), len(chandra.Roles))
 	}
-	ssb := newSSB(t, srv)
-	a, err := ssb.Validate(ctx, l.Session.Ticket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkAssertion(t, a, chandra, role)
-	if err := gas.Logout(ctx, l.Session); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ssb.Validate(ctx, l.Session.Ticket); !errors.Is(err, cis.ErrSessionInvalid) {
-		t.Errorf("validate after logout: %v, want ErrSessionInvalid", err)
-	}
+	validateThenLogout(t, srv, gas, l.Session, chandra, role)
 }
 
 // TestWrongPINNeverReachesGAS: wrong PINs are the card's business. Two of
@@ -268,18 +257,7 @@ func TestSoftHSMLogin(t *testing.T) {
 	if l.UID != tess.UID || !l.Cert.Equal(wantCert[0]) {
 		t.Errorf("token uid %s, certificate %s; want %s and the stack's ID 01 certificate", l.UID, l.Cert.Subject, tess.UID)
 	}
-	ssb := newSSB(t, srv)
-	a, err := ssb.Validate(ctx, l.Session.Ticket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	checkAssertion(t, a, tess, role)
-	if err := gas.Logout(ctx, l.Session); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := ssb.Validate(ctx, l.Session.Ticket); !errors.Is(err, cis.ErrSessionInvalid) {
-		t.Errorf("validate after logout: %v, want ErrSessionInvalid", err)
-	}
+	validateThenLogout(t, srv, gas, l.Session, tess, role)
 
 	// A CIS that does not trust the token's CA turns the same login away.
 	other := cistest.NewServerWithConfig(t, cissim.Config{Users: users})

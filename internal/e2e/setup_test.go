@@ -31,8 +31,6 @@ const (
 	// cardRetries is the cards' PIN retry limit: two wrong PINs leave the
 	// final try.
 	cardRetries = 3
-	// eventWait bounds a wait for a Monitor event: pcscd polls every 400 ms.
-	eventWait = 10 * time.Second
 )
 
 // readers returns the stack and the readers this package owns (see the
@@ -187,6 +185,26 @@ func checkAssertion(t testing.TB, a *cis.Assertion, u cis.User, roleID string) {
 	}
 }
 
+// validateThenLogout checks that a supplier's server validating sess's
+// ticket sees u working in roleID, logs the session out, and checks that
+// the next validation fails.
+func validateThenLogout(t testing.TB, srv *cistest.Server, gas *cis.GASClient, sess *cis.Session, u cis.User, roleID string) {
+	t.Helper()
+	ctx := ctxFor(t)
+	ssb := newSSB(t, srv)
+	a, err := ssb.Validate(ctx, sess.Ticket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkAssertion(t, a, u, roleID)
+	if err := gas.Logout(ctx, sess); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ssb.Validate(ctx, sess.Ticket); !errors.Is(err, cis.ErrSessionInvalid) {
+		t.Errorf("validate after logout: %v, want ErrSessionInvalid", err)
+	}
+}
+
 // user returns the simulator's user uid.
 func user(t testing.TB, srv *cistest.Server, uid string) cis.User {
 	t.Helper()
@@ -197,43 +215,6 @@ func user(t testing.TB, srv *cistest.Server, uid string) cis.User {
 	}
 	t.Fatalf("test bug: the simulator has no user %s", uid)
 	return cis.User{}
-}
-
-// startMonitor runs a Monitor on readers until the test ends.
-func startMonitor(t testing.TB, readers ...string) <-chan pcsc.Event {
-	t.Helper()
-	m, err := pcsc.NewMonitor(pcsc.MonitorConfig{Readers: readers})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	events := make(chan pcsc.Event, 64)
-	done := make(chan error, 1)
-	go func() { done <- m.Run(ctx, events) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; !errors.Is(err, context.Canceled) {
-			t.Errorf("Monitor.Run = %v, want context.Canceled", err)
-		}
-	})
-	return events
-}
-
-// waitEvent returns the next event of kind in reader, skipping others.
-func waitEvent(t testing.TB, events <-chan pcsc.Event, kind pcsc.EventKind, reader string) pcsc.Event {
-	t.Helper()
-	timeout := time.After(eventWait)
-	for {
-		select {
-		case ev := <-events:
-			if ev.Kind == kind && ev.Reader == reader {
-				return ev
-			}
-		case <-timeout:
-			t.Fatalf("no %v event for %q within %v", kind, reader, eventWait)
-			return pcsc.Event{}
-		}
-	}
 }
 
 // logoutOnRemoval does what the agent does in normal mode: when the card

@@ -3,7 +3,8 @@
 // a SoftHSM2 token): Require finds it from the environment, Readers hands
 // each test package its own readers, and InsertCard and Pull put a virtual
 // card (package pcsc/vcard) into a reader and take it out, waiting until
-// pcscd shows it PRESENT or EMPTY.
+// pcscd shows it PRESENT or EMPTY, and StartMonitor and WaitEvent watch
+// readers through a pcsc.Monitor.
 //
 // Outside `make test` a test that needs the stack is skipped with a message
 // saying how to bring it up; under `make test` (CISAUTH_MAKE_TEST=1) a

@@ -1,8 +1,9 @@
 package e2e_test
 
 // Set-up shared by the end-to-end tests: the package's readers, cards
-// provisioned by a simulator's card CA, the agent's login sequence, a
-// monitor, and a count of the requests the simulator answered.
+// provisioned by a simulator's card CA, the agent's login sequence and
+// its logout on card removal, and a count of the requests the simulator
+// answered.
 
 import (
 	"context"

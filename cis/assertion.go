@@ -60,32 +60,47 @@ func ParseRoleAssertion(data []byte) (*Assertion, error) {
 	return a, nil
 }
 
-// startTag is the start tag the parser just read. Names alias the input;
-// attribute values may alias scanner buffers and are read at once.
+// startTag is the start tag the parser just read. Its name is a position
+// in the input; its attributes are the scanner's until the next token.
 type startTag struct {
-	prefix, local []byte
-	attrs         []scanAttr
-	ns            string // the element's namespace, resolved in push
+	name qspan
+	ns   nsKind // the element's namespace, resolved in push
+	bind int    // the binding that gave it, or -1 (no namespace, xml)
 }
 
 // openElement is an element the parser is inside of.
 type openElement struct {
-	prefix, local []byte // raw name, to match the end tag
-	nsMark        int    // length of bindings before this element's declarations
+	name   qspan // raw name, to match the end tag
+	nsMark int   // length of bindings before this element's declarations
 }
 
+// nsKind is a namespace URI the parser tells apart.
+type nsKind uint8
+
+const (
+	nsNone  nsKind = iota // no namespace
+	nsOther               // any namespace not below
+	nsSAMLP
+	nsSAML
+	nsXML
+)
+
 // nsBinding is one namespace declaration in scope; an empty prefix is the
-// default namespace.
+// default namespace. Positions are in the input (uri in the scanner's
+// decoded values if decoded).
 type nsBinding struct {
-	prefix []byte
-	uri    string
+	prefix  span
+	uri     span
+	decoded bool
+	kind    nsKind
 }
 
 // assertionParser reads a RoleAssertion in one pass over the scanner's
 // tokens, tracking namespace scopes and element nesting itself.
 type assertionParser struct {
-	s        xmlScanner // by value: the parser lives on the stack, so token writes need no GC write barriers
-	stack    []openElement
+	s        xmlScanner
+	stack    [maxAssertionDepth]openElement
+	depth    int
 	bindings []nsBinding
 	secret   int // > 0 inside SubjectConfirmationData (holds the ticket)
 	attrs    assertionBuilder
@@ -118,7 +133,7 @@ func (p *assertionParser) syntaxError(err error) error {
 }
 
 // next reads the next start tag (into p.tag), end tag or character data
-// (p.s.text). It skips comments, refuses directives and processing
+// (p.s.textBytes). It skips comments, refuses directives and processing
 // instructions, checks that end tags match, and maintains namespace scopes
 // and the depth limit.
 func (p *assertionParser) next() (tokKind, error) {
@@ -128,7 +143,7 @@ func (p *assertionParser) next() (tokKind, error) {
 		}
 		switch p.s.kind {
 		case tokStart:
-			if len(p.stack) >= maxAssertionDepth {
+			if p.depth >= maxAssertionDepth {
 				return 0, p.errorf("elements nested deeper than %d", maxAssertionDepth)
 			}
 			if err := p.push(); err != nil {
@@ -136,19 +151,19 @@ func (p *assertionParser) next() (tokKind, error) {
 			}
 			return tokStart, nil
 		case tokEnd:
-			n := len(p.stack)
-			if n == 0 || !bytes.Equal(p.stack[n-1].prefix, p.s.prefix) || !bytes.Equal(p.stack[n-1].local, p.s.local) {
-				return 0, p.errorf("end tag </%s> does not match the open element", qname(p.s.prefix, p.s.local))
+			n, d := p.s.name, p.depth
+			if d == 0 || string(p.s.data[n.start:n.end]) != string(p.s.data[p.stack[d-1].name.start:p.stack[d-1].name.end]) {
+				return 0, p.errorf("end tag </%s> does not match the open element", p.qname(n))
 			}
-			p.bindings = p.bindings[:p.stack[n-1].nsMark]
-			p.stack = p.stack[:n-1]
+			p.bindings = p.bindings[:p.stack[d-1].nsMark]
+			p.depth--
 			return tokEnd, nil
 		case tokText:
 			return tokText, nil
 		case tokComment:
 			continue
 		case tokProcInst:
-			return 0, p.errorf("processing instruction <?%.20s?> not allowed", p.s.local)
+			return 0, p.errorf("processing instruction <?%.20s?> not allowed", p.s.local(p.s.name))
 		case tokDirective:
 			return 0, p.errorf("DOCTYPE or other <!…> directive not allowed")
 		case tokEOF:
@@ -162,35 +177,41 @@ func (p *assertionParser) next() (tokKind, error) {
 // (no duplicates, bound prefixes; the scanner bounds their number) and
 // declares its namespaces.
 func (p *assertionParser) push() error {
-	t := startTag{prefix: p.s.prefix, local: p.s.local, attrs: p.s.attrs}
-	p.tag = t
+	s := &p.s
+	name := s.name
 	mark := len(p.bindings)
-	for i, a := range t.attrs {
-		for _, b := range t.attrs[:i] {
-			if bytes.Equal(a.prefix, b.prefix) && bytes.Equal(a.local, b.local) {
-				return p.errorf("element <%s> repeats attribute %s", qname(t.prefix, t.local), qname(a.prefix, a.local))
+	attrs := s.attrs[:s.nattrs]
+	for i := range attrs {
+		a := &attrs[i]
+		an := s.data[a.name.start:a.name.end]
+		for j := range attrs[:i] {
+			if b := &attrs[j]; b.name.end-b.name.start == len(an) && string(s.data[b.name.start:b.name.end]) == string(an) {
+				return p.errorf("element <%s> repeats attribute %s", p.qname(name), p.qname(a.name))
 			}
 		}
+		prefix, local := s.prefix(a.name), s.local(a.name)
 		switch {
-		case len(a.prefix) == 0 && string(a.local) == "xmlns":
-			p.bindings = append(p.bindings, nsBinding{nil, string(a.value)})
-		case string(a.prefix) == "xmlns":
-			if len(a.value) == 0 || string(a.local) == "xmlns" || (string(a.local) == "xml") != (string(a.value) == xmlReservdNS) {
-				return p.errorf("invalid namespace declaration xmlns:%s", a.local)
+		case len(prefix) == 0 && string(local) == "xmlns":
+			p.bindings = append(p.bindings, p.binding(span{}, a))
+		case string(prefix) == "xmlns":
+			v := s.attrValue(a)
+			if len(v) == 0 || string(local) == "xmlns" || (string(local) == "xml") != (string(v) == xmlReservdNS) {
+				return p.errorf("invalid namespace declaration xmlns:%s", local)
 			}
-			p.bindings = append(p.bindings, nsBinding{a.local, string(a.value)})
+			p.bindings = append(p.bindings, p.binding(span{a.name.local, a.name.end}, a))
 		}
 	}
-	p.stack = append(p.stack, openElement{prefix: t.prefix, local: t.local, nsMark: mark})
+	p.stack[p.depth] = openElement{name: name, nsMark: mark}
+	p.depth++
 	// Every prefix used on the element or its attributes must be bound.
-	ns, err := p.resolve(t.prefix)
+	ns, bind, err := p.resolve(s.prefix(name))
 	if err != nil {
 		return err
 	}
-	p.tag.ns = ns
-	for _, a := range t.attrs {
-		if len(a.prefix) != 0 && string(a.prefix) != "xmlns" {
-			if _, err := p.resolve(a.prefix); err != nil {
+	p.tag = startTag{name: name, ns: ns, bind: bind}
+	for i := range attrs {
+		if prefix := s.prefix(attrs[i].name); len(prefix) != 0 && string(prefix) != "xmlns" {
+			if _, _, err := p.resolve(prefix); err != nil {
 				return err
 			}
 		}
@@ -198,40 +219,74 @@ func (p *assertionParser) push() error {
 	return nil
 }
 
-// resolve returns the namespace bound to prefix in the current scope.
-func (p *assertionParser) resolve(prefix []byte) (string, error) {
+// binding makes the declaration of prefix by the attribute a.
+func (p *assertionParser) binding(prefix span, a *scanAttr) nsBinding {
+	b := nsBinding{prefix: prefix, uri: a.value, decoded: a.decoded, kind: nsOther}
+	switch string(p.s.attrValue(a)) {
+	case "":
+		b.kind = nsNone
+	case samlpNS:
+		b.kind = nsSAMLP
+	case samlNS:
+		b.kind = nsSAML
+	case xmlReservdNS:
+		b.kind = nsXML
+	}
+	return b
+}
+
+// resolve returns the namespace bound to prefix in the current scope, and
+// the index of its binding (-1 for the predefined ones).
+func (p *assertionParser) resolve(prefix []byte) (nsKind, int, error) {
 	for i := len(p.bindings) - 1; i >= 0; i-- {
-		if bytes.Equal(p.bindings[i].prefix, prefix) {
-			return p.bindings[i].uri, nil
+		b := &p.bindings[i]
+		if b.prefix.end-b.prefix.start == len(prefix) && string(p.s.data[b.prefix.start:b.prefix.end]) == string(prefix) {
+			return b.kind, i, nil
 		}
 	}
 	switch string(prefix) {
 	case "":
-		return "", nil
+		return nsNone, -1, nil
 	case "xml":
-		return xmlReservdNS, nil
+		return nsXML, -1, nil
 	}
-	return "", p.errorf("namespace prefix %.40q is not declared", prefix)
+	return 0, 0, p.errorf("namespace prefix %.40q is not declared", prefix)
 }
 
-// element returns the namespace of a start element the parser read.
-func (p *assertionParser) element(t startTag) string { return t.ns }
+// element returns the namespace URI of a start element the parser read,
+// for messages.
+func (p *assertionParser) element(t startTag) string {
+	if t.bind < 0 {
+		if t.ns == nsXML {
+			return xmlReservdNS
+		}
+		return ""
+	}
+	b := &p.bindings[t.bind]
+	if b.decoded {
+		return string(p.s.vals[b.uri.start:b.uri.end])
+	}
+	return string(p.s.data[b.uri.start:b.uri.end])
+}
 
 // is reports whether t is the element space:local.
-func (p *assertionParser) is(t startTag, space, local string) bool {
-	return string(t.local) == local && p.element(t) == space
+func (p *assertionParser) is(t startTag, space nsKind, local string) bool {
+	return t.ns == space && string(p.s.data[t.name.local:t.name.end]) == local
 }
+
+// local returns the local name of t.
+func (p *assertionParser) local(t startTag) []byte { return p.s.local(t.name) }
 
 // unexpected reports an element that has no place where it appears.
 func (p *assertionParser) unexpected(t startTag, where string) error {
-	return p.errorf("unexpected element {%s}%.40s in %s", p.element(t), t.local, where)
+	return p.errorf("unexpected element {%s}%.40s in %s", p.element(t), p.local(t), where)
 }
 
 // children calls f for each child element of the element just opened and
 // returns after its end tag. Text between children must be white space.
 // f must consume the child (through its end tag) before returning.
 func (p *assertionParser) children(where string, f func(startTag) error) error {
-	depth := len(p.stack)
+	depth := p.depth
 	for {
 		kind, err := p.next()
 		if err != nil {
@@ -242,13 +297,13 @@ func (p *assertionParser) children(where string, f func(startTag) error) error {
 			if err := f(p.tag); err != nil {
 				return err
 			}
-			if len(p.stack) != depth {
+			if p.depth != depth {
 				return p.errorf("internal: child of %s not consumed", where)
 			}
 		case tokEnd:
 			return nil
 		case tokText:
-			if !p.s.space && !isXMLSpace(p.s.text) {
+			if !p.s.space && !isXMLSpace(p.s.textBytes()) {
 				return p.errorf("unexpected text in %s", where)
 			}
 		}
@@ -260,6 +315,8 @@ func (p *assertionParser) children(where string, f func(startTag) error) error {
 // next call; callers convert it with string() or the arena.
 func (p *assertionParser) textContent(where string) ([]byte, error) {
 	p.text = p.text[:0]
+	var held span // the only piece so far, in the input: not copied yet
+	var holding bool
 	for {
 		kind, err := p.next()
 		if err != nil {
@@ -269,11 +326,22 @@ func (p *assertionParser) textContent(where string) ([]byte, error) {
 		case tokStart:
 			return nil, p.errorf("unexpected element in %s: want text", where)
 		case tokEnd:
+			if holding {
+				return p.s.data[held.start:held.end], nil
+			}
 			return p.text, nil
 		case tokText:
+			if len(p.text) == 0 && !holding && !p.s.textBuf {
+				held, holding = p.s.text, true
+				continue
+			}
+			if holding {
+				p.text = append(p.text, p.s.data[held.start:held.end]...)
+				holding = false
+			}
 			// Copy: the scanner reuses its buffer for the next piece of text
 			// (comments and CDATA sections split text into pieces).
-			p.text = append(p.text, p.s.text...)
+			p.text = append(p.text, p.s.textBytes()...)
 		}
 	}
 }
@@ -281,8 +349,8 @@ func (p *assertionParser) textContent(where string) ([]byte, error) {
 // skip consumes the element just opened, whatever it holds, still checking
 // well-formedness, namespaces and depth.
 func (p *assertionParser) skip() error {
-	depth := len(p.stack)
-	for len(p.stack) >= depth {
+	depth := p.depth
+	for p.depth >= depth {
 		if _, err := p.next(); err != nil {
 			return err
 		}
@@ -294,13 +362,16 @@ func (p *assertionParser) skip() error {
 // attribute of t. Namespace declarations are skipped; any other attribute
 // in a namespace is an error, as the SAML 1.1 elements define none.
 func (p *assertionParser) xmlAttrs(t startTag, f func(local, value []byte) error) error {
-	for _, a := range t.attrs {
+	s := &p.s
+	for i := range s.nattrs {
+		a := &s.attrs[i]
+		prefix, local := s.prefix(a.name), s.local(a.name)
 		switch {
-		case string(a.prefix) == "xmlns" || (len(a.prefix) == 0 && string(a.local) == "xmlns"):
-		case len(a.prefix) != 0:
-			return p.errorf("attribute %s on <%.40s> is in a namespace", qname(a.prefix, a.local), t.local)
+		case string(prefix) == "xmlns" || (len(prefix) == 0 && string(local) == "xmlns"):
+		case len(prefix) != 0:
+			return p.errorf("attribute %s on <%.40s> is in a namespace", p.qname(a.name), p.local(t))
 		default:
-			if err := f(a.local, a.value); err != nil {
+			if err := f(local, s.attrValue(a)); err != nil {
 				return err
 			}
 		}
@@ -314,8 +385,8 @@ func (p *assertionParser) parse() (*Assertion, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !p.is(root, samlpNS, "Response") {
-		return nil, p.errorf("root element is {%s}%s, want {%s}Response", p.element(root), root.local, samlpNS)
+	if !p.is(root, nsSAMLP, "Response") {
+		return nil, p.errorf("root element is {%s}%s, want {%s}Response", p.element(root), p.local(root), samlpNS)
 	}
 	a, success, err := p.response(root)
 	if err != nil {
@@ -339,12 +410,12 @@ func (p *assertionParser) prolog() (startTag, error) {
 		}
 		switch p.s.kind {
 		case tokProcInst:
-			if string(p.s.local) != "xml" || !first {
-				return startTag{}, p.errorf("processing instruction <?%.20s?> not allowed", p.s.local)
+			if string(p.s.local(p.s.name)) != "xml" || !first {
+				return startTag{}, p.errorf("processing instruction <?%.20s?> not allowed", p.s.local(p.s.name))
 			}
 		case tokComment:
 		case tokText:
-			if !isXMLSpace(p.s.text) {
+			if !isXMLSpace(p.s.textBytes()) {
 				return startTag{}, p.errorf("text before the root element")
 			}
 		case tokDirective:
@@ -373,15 +444,15 @@ func (p *assertionParser) epilog() error {
 			return nil
 		case tokComment:
 		case tokText:
-			if !isXMLSpace(p.s.text) {
+			if !isXMLSpace(p.s.textBytes()) {
 				return p.errorf("text after the root element")
 			}
 		case tokStart:
-			return p.errorf("second root element <%s>", qname(p.s.prefix, p.s.local))
+			return p.errorf("second root element <%s>", p.qname(p.s.name))
 		case tokDirective:
 			return p.errorf("DOCTYPE or other <!…> directive not allowed")
 		case tokProcInst:
-			return p.errorf("processing instruction <?%.20s?> not allowed", p.s.local)
+			return p.errorf("processing instruction <?%.20s?> not allowed", p.s.local(p.s.name))
 		default:
 			return p.errorf("unexpected token after the root element")
 		}
@@ -402,8 +473,8 @@ func (p *assertionParser) response(root startTag) (*Assertion, bool, error) {
 	err := p.children("samlp:Response", func(t startTag) error {
 		switch {
 		case !haveStatus:
-			if !p.is(t, samlpNS, "Status") {
-				return p.errorf("first child of samlp:Response is {%s}%s, want samlp:Status", p.element(t), t.local)
+			if !p.is(t, nsSAMLP, "Status") {
+				return p.errorf("first child of samlp:Response is {%s}%s, want samlp:Status", p.element(t), p.local(t))
 			}
 			haveStatus = true
 			var err error
@@ -411,7 +482,7 @@ func (p *assertionParser) response(root startTag) (*Assertion, bool, error) {
 			return err
 		case !succ:
 			return p.skip()
-		case p.is(t, samlNS, "Assertion"):
+		case p.is(t, nsSAML, "Assertion"):
 			if a != nil {
 				return p.errorf("samlp:Response holds more than one saml:Assertion")
 			}
@@ -441,12 +512,12 @@ func (p *assertionParser) versionAttrs(t startTag, f func(local, value []byte) e
 		case "MajorVersion":
 			major = true
 			if string(value) != "1" {
-				return p.errorf("<%s> MajorVersion %.10q, want 1", t.local, value)
+				return p.errorf("<%s> MajorVersion %.10q, want 1", p.local(t), value)
 			}
 		case "MinorVersion":
 			minor = true
 			if string(value) != "1" {
-				return p.errorf("<%s> MinorVersion %.10q, want 1", t.local, value)
+				return p.errorf("<%s> MinorVersion %.10q, want 1", p.local(t), value)
 			}
 		default:
 			if f != nil {
@@ -456,7 +527,7 @@ func (p *assertionParser) versionAttrs(t startTag, f func(local, value []byte) e
 		return nil
 	})
 	if err == nil && !(major && minor) {
-		err = p.errorf("<%s> lacks MajorVersion or MinorVersion", t.local)
+		err = p.errorf("<%s> lacks MajorVersion or MinorVersion", p.local(t))
 	}
 	return err
 }
@@ -468,16 +539,16 @@ func (p *assertionParser) status() (bool, error) {
 	var success bool
 	err := p.children("samlp:Status", func(t startTag) error {
 		switch {
-		case !code && p.is(t, samlpNS, "StatusCode"):
+		case !code && p.is(t, nsSAMLP, "StatusCode"):
 			code = true
 			var err error
 			success, err = p.statusCode(t)
 			return err
-		case code && !msg && !detail && p.is(t, samlpNS, "StatusMessage"):
+		case code && !msg && !detail && p.is(t, nsSAMLP, "StatusMessage"):
 			msg = true
 			_, err := p.textContent("samlp:StatusMessage")
 			return err
-		case code && !detail && p.is(t, samlpNS, "StatusDetail"):
+		case code && !detail && p.is(t, nsSAMLP, "StatusDetail"):
 			detail = true
 			return p.skip()
 		}
@@ -510,13 +581,13 @@ func (p *assertionParser) statusCode(t startTag) (bool, error) {
 	if !ok {
 		prefix, local = "", value
 	}
-	ns, err := p.resolve([]byte(prefix))
+	ns, _, err := p.resolve([]byte(prefix))
 	if err != nil {
 		return false, err
 	}
-	success := ns == samlpNS && local == "Success"
+	success := ns == nsSAMLP && local == "Success"
 	err = p.children("samlp:StatusCode", func(c startTag) error {
-		if !p.is(c, samlpNS, "StatusCode") {
+		if !p.is(c, nsSAMLP, "StatusCode") {
 			return p.unexpected(c, "samlp:StatusCode")
 		}
 		_, err := p.statusCode(c)
@@ -553,13 +624,13 @@ func (p *assertionParser) assertion(t startTag) (*Assertion, error) {
 	var conditions, statement bool
 	err = p.children("saml:Assertion", func(c startTag) error {
 		switch {
-		case !conditions && !statement && p.is(c, samlNS, "Conditions"):
+		case !conditions && !statement && p.is(c, nsSAML, "Conditions"):
 			conditions = true
 			return p.conditions(c, a)
-		case conditions && !statement && p.is(c, samlNS, "AttributeStatement"):
+		case conditions && !statement && p.is(c, nsSAML, "AttributeStatement"):
 			statement = true
 			return p.attributeStatement(a)
-		case p.is(c, samlNS, "Assertion"):
+		case p.is(c, nsSAML, "Assertion"):
 			return p.errorf("saml:Assertion nested in saml:Assertion")
 		}
 		return p.unexpected(c, "saml:Assertion")
@@ -630,12 +701,12 @@ func (p *assertionParser) attributeStatement(a *Assertion) error {
 	}
 	err := p.children("saml:AttributeStatement", func(c startTag) error {
 		switch {
-		case !subject && p.is(c, samlNS, "Subject"):
+		case !subject && p.is(c, nsSAML, "Subject"):
 			subject = true
 			var err error
 			nameID, err = p.subject()
 			return err
-		case subject && p.is(c, samlNS, "Attribute"):
+		case subject && p.is(c, nsSAML, "Attribute"):
 			return p.attribute(c)
 		}
 		return p.unexpected(c, "saml:AttributeStatement")
@@ -667,12 +738,12 @@ func (p *assertionParser) subject() (string, error) {
 	var haveName, haveConf bool
 	err := p.children("saml:Subject", func(c startTag) error {
 		switch {
-		case !haveName && !haveConf && p.is(c, samlNS, "NameIdentifier"):
+		case !haveName && !haveConf && p.is(c, nsSAML, "NameIdentifier"):
 			haveName = true
 			b, err := p.textContent("saml:NameIdentifier")
 			nameID = strings.TrimSpace(string(b))
 			return err
-		case haveName && !haveConf && p.is(c, samlNS, "SubjectConfirmation"):
+		case haveName && !haveConf && p.is(c, nsSAML, "SubjectConfirmation"):
 			haveConf = true
 			return p.subjectConfirmation()
 		}
@@ -689,11 +760,11 @@ func (p *assertionParser) subjectConfirmation() error {
 	var data bool
 	err := p.children("saml:SubjectConfirmation", func(c startTag) error {
 		switch {
-		case !data && p.is(c, samlNS, "ConfirmationMethod"):
+		case !data && p.is(c, nsSAML, "ConfirmationMethod"):
 			methods++
 			_, err := p.textContent("saml:ConfirmationMethod")
 			return err
-		case methods > 0 && !data && p.is(c, samlNS, "SubjectConfirmationData"):
+		case methods > 0 && !data && p.is(c, nsSAML, "SubjectConfirmationData"):
 			data = true
 			p.secret++
 			err := p.skip()
@@ -733,7 +804,7 @@ func (p *assertionParser) attribute(t startTag) error {
 	kind := attributeKind(string(name))
 	p.values = p.values[:0]
 	err = p.children("saml:Attribute", func(c startTag) error {
-		if !p.is(c, samlNS, "AttributeValue") {
+		if !p.is(c, nsSAML, "AttributeValue") {
 			return p.unexpected(c, "saml:Attribute")
 		}
 		if len(p.values) >= maxAttributeValues {
@@ -800,11 +871,8 @@ func isXMLSpace(b []byte) bool {
 }
 
 // qname prints a raw element or attribute name, bounded.
-func qname(prefix, local []byte) string {
-	s := string(local)
-	if len(prefix) != 0 {
-		s = string(prefix) + ":" + s
-	}
+func (p *assertionParser) qname(q qspan) string {
+	s := string(p.s.data[q.start:q.end])
 	if len(s) > 64 {
 		s = s[:64] + "…"
 	}

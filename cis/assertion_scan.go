@@ -25,16 +25,21 @@ type xmlScanner struct {
 	data []byte
 	pos  int
 
-	// the current token
+	// The current token. Positions are offsets, not slices: writing a
+	// token stores no pointers, so it costs no GC write barriers.
 	kind       tokKind
-	prefix     []byte // element name prefix ("" if none)
-	local      []byte // element local name, or processing instruction target
-	attrs      []scanAttr
-	text       []byte // character data, decoded
-	space      bool   // text is only white space
-	pendingEnd bool   // the start tag was empty (<x/>): an end tag follows
+	name       qspan                 // element name, or processing instruction target
+	attrs      [maxXMLAttrs]scanAttr // the start tag's attributes
+	nattrs     int                   // how many of attrs are in use
+	text       span                  // character data, decoded (in buf if textBuf)
+	textBuf    bool                  // text is in buf, not in data
+	space      bool                  // text is only white space
+	pendingEnd bool                  // the start tag was empty (<x/>): an end tag follows
+	recent     [2]qspan              // the last two distinct element names, tried first
+	recentAttr [2]qspan              // the same for attribute names
 
-	buf []byte // decoded character data
+	buf  []byte // decoded character data of the current token
+	vals []byte // decoded attribute values; only appended to, so spans stay valid
 }
 
 type tokKind uint8
@@ -49,11 +54,20 @@ const (
 	tokEOF
 )
 
-// scanAttr is one XML attribute of the current start tag. Its slices stay
-// valid after the next token: they alias the input, or a fresh copy when
-// the value had to be decoded.
+// span is data[start:end] (or buf or vals, as the holder says).
+type span struct{ start, end int }
+
+// qspan is a name data[start:end]; its local part starts at local, and its
+// prefix, if any, is data[start:local-1].
+type qspan struct{ start, local, end int }
+
+// scanAttr is one XML attribute of the current start tag. Its value is
+// data[value.start:value.end], or the same range of vals if decoded; both
+// stay valid after the next token.
 type scanAttr struct {
-	prefix, local, value []byte
+	name    qspan
+	value   span
+	decoded bool
 }
 
 var errScanEOF = errors.New("unexpected EOF")
@@ -64,11 +78,39 @@ type scanError string
 func (e scanError) Error() string { return string(e) }
 
 func newXMLScanner(data []byte) xmlScanner {
-	return xmlScanner{data: data, attrs: make([]scanAttr, 0, 8)}
+	return xmlScanner{data: data}
 }
 
 // offset is the byte offset of the scanner in the input.
 func (s *xmlScanner) offset() int64 { return int64(s.pos) }
+
+// prefix returns the prefix of the name q ("" if none).
+func (s *xmlScanner) prefix(q qspan) []byte {
+	if q.local == q.start {
+		return nil
+	}
+	return s.data[q.start : q.local-1]
+}
+
+// local returns the local part of the name q.
+func (s *xmlScanner) local(q qspan) []byte { return s.data[q.local:q.end] }
+
+// attrValue returns the value of a.
+func (s *xmlScanner) attrValue(a *scanAttr) []byte {
+	if a.decoded {
+		return s.vals[a.value.start:a.value.end]
+	}
+	return s.data[a.value.start:a.value.end]
+}
+
+// textBytes returns the character data of the current token, valid until
+// the next call.
+func (s *xmlScanner) textBytes() []byte {
+	if s.textBuf {
+		return s.buf[s.text.start:s.text.end]
+	}
+	return s.data[s.text.start:s.text.end]
+}
 
 // next reads the next token.
 func (s *xmlScanner) next() error {
@@ -84,49 +126,40 @@ func (s *xmlScanner) next() error {
 	if s.data[s.pos] != '<' {
 		return s.charData()
 	}
-	rest := s.data[s.pos:]
-	switch {
-	case bytes.HasPrefix(rest, []byte("</")):
-		return s.endTag()
-	case bytes.HasPrefix(rest, []byte("<!--")):
-		return s.comment()
-	case bytes.HasPrefix(rest, []byte("<![CDATA[")):
-		return s.cdata()
-	case bytes.HasPrefix(rest, []byte("<!")):
-		// Not parsed further: the caller refuses it. Scanning stops here.
-		s.kind = tokDirective
-		s.pos = len(s.data)
-		return nil
-	case bytes.HasPrefix(rest, []byte("<?")):
-		return s.procInst()
+	if s.pos+1 < len(s.data) {
+		switch s.data[s.pos+1] {
+		case '/':
+			return s.endTag()
+		case '!':
+			rest := s.data[s.pos:]
+			switch {
+			case bytes.HasPrefix(rest, []byte("<!--")):
+				return s.comment()
+			case bytes.HasPrefix(rest, []byte("<![CDATA[")):
+				return s.cdata()
+			}
+			// Not parsed further: the caller refuses it. Scanning stops here.
+			s.kind = tokDirective
+			s.pos = len(s.data)
+			return nil
+		case '?':
+			return s.procInst()
+		}
 	}
 	return s.startTag()
 }
 
 // charData reads text up to the next '<'.
 func (s *xmlScanner) charData() error {
-	// Fast path for the indentation between tags, most of a RoleAssertion.
-	i := s.pos
-	for i < len(s.data) {
-		if i+8 <= len(s.data) && binary.LittleEndian.Uint64(s.data[i:]) == 0x2020202020202020 {
-			i += 8 // eight spaces at a time
-			continue
-		}
-		if c := s.data[i]; c != ' ' && c != '\n' && c != '\t' {
-			break
-		}
-		i++
+	end := len(s.data)
+	if i := bytes.IndexByte(s.data[s.pos:], '<'); i >= 0 {
+		end = s.pos + i
 	}
-	if i == len(s.data) || s.data[i] == '<' {
-		s.kind, s.text, s.space = tokText, s.data[s.pos:i], true
-		s.pos = i
-		return nil
-	}
-	end, flags, err := scanRun(s.data, s.pos, '<')
+	raw := s.data[s.pos:end]
+	flags, err := classifyRun(raw)
 	if err != nil {
 		return err
 	}
-	raw := s.data[s.pos:end]
 	if flags&runNonASCII != 0 {
 		if err := checkChars(raw); err != nil {
 			return err
@@ -136,19 +169,19 @@ func (s *xmlScanner) charData() error {
 		return scanError("]]> in character data")
 	}
 	s.kind = tokText
-	s.text = raw
-	s.space = false
+	s.text, s.textBuf = span{s.pos, end}, false
+	s.space = flags&runNonSpace == 0
 	if flags&(runAmp|runCR) != 0 {
 		if s.buf, err = decodeEntities(s.buf[:0], normalizeNewlines(raw)); err != nil {
 			return err
 		}
-		s.text = s.buf
+		s.text, s.textBuf = span{0, len(s.buf)}, true
 	}
 	s.pos = end
 	return nil
 }
 
-// What scanRun saw in a run of text.
+// What classifyRun saw in a run of text.
 const (
 	runAmp      = 1 << iota // &
 	runCR                   // carriage return
@@ -156,23 +189,62 @@ const (
 	runBracket              // ]
 	runLT                   // <
 	runNonASCII             // a byte >= 0x80
+	runNonSpace             // anything but XML white space
 )
 
-// scanRun finds the first stop byte in data from i on (len(data) if none)
-// and, in the same pass, notes which special bytes come before it. Control
-// characters other than tab, line feed and carriage return are an error.
-func scanRun(data []byte, i int, stop byte) (end int, flags uint8, err error) {
-	for ; i < len(data); i++ {
-		c := data[i]
-		if c > ']' && c < 0x80 {
-			continue // lower-case letters and most punctuation
-		}
+// Word-at-a-time helpers over eight bytes read little-endian.
+const (
+	lanes1   = 0x0101010101010101
+	lanesHi  = 0x8080808080808080
+	lanesLo7 = 0x7f7f7f7f7f7f7f7f
+	spaces8  = lanes1 * ' '
+)
+
+// hasZeroLane reports (non-zero) whether a byte of x is zero.
+func hasZeroLane(x uint64) uint64 { return (x - lanes1) & ^x & lanesHi }
+
+// lanesEqual has the high bit of each byte of x equal to c set, exactly.
+func lanesEqual(x uint64, c byte) uint64 {
+	y := x ^ lanes1*uint64(c)
+	return ^((y&lanesLo7 + lanesLo7) | y) & lanesHi
+}
+
+// classifyRun notes which special bytes b holds, eight at a time where it
+// can. Control characters other than tab, line feed and carriage return
+// are an error.
+func classifyRun(b []byte) (flags uint8, err error) {
+	for len(b) >= 8 {
+		x := binary.LittleEndian.Uint64(b)
 		switch {
-		case c == stop:
-			return i, flags, nil
+		case x == spaces8:
+		case (x-lanes1*0x20)&^x&lanesHi|x&lanesHi == 0 && // no byte below 0x20 or above 0x7f
+			hasZeroLane(x^lanes1*'&')|hasZeroLane(x^lanes1*'<')|hasZeroLane(x^lanes1*']') == 0:
+			flags |= runNonSpace
+		case lanesEqual(x, ' ')|lanesEqual(x, '\n')|lanesEqual(x, '\t') == lanesHi:
+			flags |= runTabLF
+		default:
+			f, err := classifyBytes(b[:8])
+			if err != nil {
+				return 0, err
+			}
+			flags |= f
+		}
+		b = b[8:]
+	}
+	f, err := classifyBytes(b)
+	return flags | f, err
+}
+
+// classifyBytes is classifyRun a byte at a time.
+func classifyBytes(b []byte) (flags uint8, err error) {
+	for _, c := range b {
+		switch {
+		case c > ']' && c < 0x80:
+			flags |= runNonSpace // lower-case letters and most punctuation
 		case c >= 0x80:
-			flags |= runNonASCII
-		case c >= 0x20:
+			flags |= runNonASCII | runNonSpace
+		case c > ' ':
+			flags |= runNonSpace
 			switch c {
 			case '&':
 				flags |= runAmp
@@ -181,15 +253,16 @@ func scanRun(data []byte, i int, stop byte) (end int, flags uint8, err error) {
 			case '<':
 				flags |= runLT
 			}
+		case c == ' ':
 		case c == '\t' || c == '\n':
 			flags |= runTabLF
 		case c == '\r':
 			flags |= runCR
 		default:
-			return i, flags, scanError("control character in the document")
+			return flags, scanError("control character in the document")
 		}
 	}
-	return len(data), flags, nil
+	return flags, nil
 }
 
 // normalizeNewlines applies XML's end-of-line handling: CR LF and a lone
@@ -222,7 +295,12 @@ func (s *xmlScanner) cdata() error {
 	if err := checkChars(raw); err != nil {
 		return err
 	}
-	s.kind, s.text, s.space = tokText, normalizeNewlines(raw), false
+	s.kind, s.space = tokText, false
+	s.text, s.textBuf = span{start, start + end}, false
+	if bytes.IndexByte(raw, '\r') >= 0 {
+		s.buf = append(s.buf[:0], normalizeNewlines(raw)...)
+		s.text, s.textBuf = span{0, len(s.buf)}, true
+	}
 	s.pos = start + end + len("]]>")
 	return nil
 }
@@ -251,10 +329,11 @@ func (s *xmlScanner) comment() error {
 // must be UTF-8.
 func (s *xmlScanner) procInst() error {
 	s.pos += len("<?")
-	name, err := s.name()
-	if err != nil {
+	start := s.pos
+	if _, _, err := s.nameColons(); err != nil {
 		return err
 	}
+	name := s.data[start:s.pos]
 	end := bytes.Index(s.data[s.pos:], []byte("?>"))
 	if end < 0 {
 		return errScanEOF
@@ -271,7 +350,7 @@ func (s *xmlScanner) procInst() error {
 			return err
 		}
 	}
-	s.kind, s.prefix, s.local = tokProcInst, nil, name
+	s.kind, s.name = tokProcInst, qspan{start, start, start + len(name)}
 	s.pos += end + len("?>")
 	return nil
 }
@@ -296,7 +375,8 @@ func checkXMLDecl(body []byte) error {
 
 func (s *xmlScanner) endTag() error {
 	s.pos += len("</")
-	if err := s.qname(); err != nil {
+	var err error
+	if s.name, err = s.qname(&s.recent); err != nil {
 		return err
 	}
 	s.skipSpace()
@@ -313,10 +393,11 @@ func (s *xmlScanner) endTag() error {
 
 func (s *xmlScanner) startTag() error {
 	s.pos++
-	if err := s.qname(); err != nil {
+	var err error
+	if s.name, err = s.qname(&s.recent); err != nil {
 		return err
 	}
-	s.attrs = s.attrs[:0]
+	s.nattrs = 0
 	for {
 		spaced := s.skipSpace()
 		if s.pos >= len(s.data) {
@@ -340,23 +421,22 @@ func (s *xmlScanner) startTag() error {
 		case !spaced:
 			return scanError("attributes must be separated by white space")
 		}
-		if len(s.attrs) >= maxXMLAttrs {
+		if s.nattrs >= maxXMLAttrs {
 			return scanError("too many attributes on one element")
 		}
-		if err := s.attribute(); err != nil {
+		if err := s.attribute(&s.attrs[s.nattrs]); err != nil {
 			return err
 		}
+		s.nattrs++
 	}
 }
 
-// attribute reads name="value" (or 'value').
-func (s *xmlScanner) attribute() error {
-	prefix, local := s.prefix, s.local // the element's, restored below
-	if err := s.qname(); err != nil {
+// attribute reads name="value" (or 'value') into a.
+func (s *xmlScanner) attribute(a *scanAttr) error {
+	var err error
+	if a.name, err = s.qname(&s.recentAttr); err != nil {
 		return err
 	}
-	a := scanAttr{prefix: s.prefix, local: s.local}
-	s.prefix, s.local = prefix, local
 	s.skipSpace()
 	if s.pos >= len(s.data) {
 		return errScanEOF
@@ -374,14 +454,19 @@ func (s *xmlScanner) attribute() error {
 		return scanError("unquoted attribute value")
 	}
 	start := s.pos + 1
-	end, flags, err := scanRun(s.data, start, q)
+	n := bytes.IndexByte(s.data[start:], q)
+	if n < 0 {
+		if _, err := classifyRun(s.data[start:]); err != nil {
+			return err
+		}
+		return errScanEOF
+	}
+	end := start + n
+	raw := s.data[start:end]
+	flags, err := classifyRun(raw)
 	if err != nil {
 		return err
 	}
-	if end == len(s.data) {
-		return errScanEOF
-	}
-	raw := s.data[start:end]
 	if flags&runLT != 0 {
 		return scanError("< in an attribute value")
 	}
@@ -390,52 +475,68 @@ func (s *xmlScanner) attribute() error {
 			return err
 		}
 	}
-	a.value = raw
+	a.value, a.decoded = span{start, end}, false
 	if flags&(runAmp|runCR|runTabLF) != 0 {
-		v, err := decodeEntities(make([]byte, 0, len(raw)), normalizeNewlines(raw))
-		if err != nil {
+		from := len(s.vals)
+		if s.vals, err = decodeEntities(s.vals, normalizeNewlines(raw)); err != nil {
 			return err
 		}
 		// Attribute-value normalisation: each white space character is a space.
+		v := s.vals[from:]
 		for i, c := range v {
 			if c == '\t' || c == '\n' || c == '\r' {
 				v[i] = ' '
 			}
 		}
-		a.value = v
+		a.value, a.decoded = span{from, len(s.vals)}, true
 	}
 	s.pos = end + 1
-	s.attrs = append(s.attrs, a)
 	return nil
 }
 
-// qname reads prefix:local or local into s.prefix, s.local.
-func (s *xmlScanner) qname() error {
-	n, colons, first, err := s.nameColons()
-	if err != nil {
-		return err
+// qname reads prefix:local or local. A name equal to one of the two recent
+// ones is recognised by comparison; recent is updated.
+func (s *xmlScanner) qname(recent *[2]qspan) (qspan, error) {
+	for i, q := range recent {
+		n := q.end - q.start
+		end := s.pos + n
+		if n == 0 || end >= len(s.data) || !endsName(s.data[end]) ||
+			string(s.data[s.pos:end]) != string(s.data[q.start:q.end]) {
+			continue
+		}
+		if i == 1 {
+			recent[0], recent[1] = q, recent[0]
+		}
+		d := s.pos - q.start
+		s.pos = end
+		return qspan{q.start + d, q.local + d, end}, nil
 	}
+	start := s.pos
+	colons, first, err := s.nameColons()
+	if err != nil {
+		return qspan{}, err
+	}
+	q := qspan{start, start, s.pos}
 	switch {
 	case colons == 0:
-		s.prefix, s.local = nil, n
-	case colons > 1 || first == 0 || first == len(n)-1:
-		return scanError("malformed qualified name")
+	case colons > 1 || first == 0 || start+first == s.pos-1:
+		return qspan{}, scanError("malformed qualified name")
 	default:
-		s.prefix, s.local = n[:first], n[first+1:]
+		q.local = start + first + 1
 	}
-	return nil
+	recent[0], recent[1] = q, recent[0]
+	return q, nil
 }
 
-// name reads an XML name.
-func (s *xmlScanner) name() ([]byte, error) {
-	n, _, _, err := s.nameColons()
-	return n, err
+// endsName reports whether c may follow a name in a tag; no name byte may.
+func endsName(c byte) bool {
+	return c == '>' || c == ' ' || c == '=' || c == '/' || c == '\n' || c == '\t' || c == '\r'
 }
 
 // nameColons reads an XML name and counts its colons, giving the offset of
 // the first. Only ASCII names are accepted: SAML and the SSB use no others,
 // and this keeps the check exact.
-func (s *xmlScanner) nameColons() (n []byte, colons, first int, err error) {
+func (s *xmlScanner) nameColons() (colons, first int, err error) {
 	start := s.pos
 	for s.pos < len(s.data) {
 		c := s.data[s.pos]
@@ -448,19 +549,19 @@ func (s *xmlScanner) nameColons() (n []byte, colons, first int, err error) {
 			colons++
 		case c-'0' < 10, c == '-', c == '.':
 			if s.pos == start {
-				return nil, 0, 0, scanError("malformed name")
+				return 0, 0, scanError("malformed name")
 			}
 		case c >= 0x80:
-			return nil, 0, 0, scanError("non-ASCII name")
+			return 0, 0, scanError("non-ASCII name")
 		default:
 			if s.pos == start {
-				return nil, 0, 0, scanError("expected a name")
+				return 0, 0, scanError("expected a name")
 			}
-			return s.data[start:s.pos], colons, first, nil
+			return colons, first, nil
 		}
 		s.pos++
 	}
-	return nil, 0, 0, errScanEOF
+	return 0, 0, errScanEOF
 }
 
 // skipSpace skips white space and reports whether there was any.

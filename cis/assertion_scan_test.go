@@ -46,19 +46,20 @@ func scanTokens(data []byte) (out []string, ok bool) {
 		switch s.kind {
 		case tokStart:
 			var b strings.Builder
-			fmt.Fprintf(&b, "start %s:%s", s.prefix, s.local)
-			for _, a := range s.attrs {
-				fmt.Fprintf(&b, " %s:%s=%q", a.prefix, a.local, a.value)
+			fmt.Fprintf(&b, "start %s:%s", s.prefix(s.name), s.local(s.name))
+			for i := range s.nattrs {
+				a := &s.attrs[i]
+				fmt.Fprintf(&b, " %s:%s=%q", s.prefix(a.name), s.local(a.name), s.attrValue(a))
 			}
 			l.add(b.String())
 		case tokEnd:
-			l.add(fmt.Sprintf("end %s:%s", s.prefix, s.local))
+			l.add(fmt.Sprintf("end %s:%s", s.prefix(s.name), s.local(s.name)))
 		case tokText:
-			l.addText(s.text)
+			l.addText(s.textBytes())
 		case tokComment:
 			l.add("comment")
 		case tokProcInst:
-			l.add(fmt.Sprintf("procinst %s", s.local))
+			l.add(fmt.Sprintf("procinst %s", s.local(s.name)))
 		case tokDirective:
 			l.add("directive")
 			return l.out, true

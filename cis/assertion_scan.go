@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"math/bits"
 	"strconv"
 	"unicode/utf8"
 )
@@ -151,15 +152,11 @@ func (s *xmlScanner) next() error {
 
 // charData reads text up to the next '<'.
 func (s *xmlScanner) charData() error {
-	end := len(s.data)
-	if i := bytes.IndexByte(s.data[s.pos:], '<'); i >= 0 {
-		end = s.pos + i
-	}
-	raw := s.data[s.pos:end]
-	flags, err := classifyRun(raw)
+	end, flags, err := scanTo(s.data, s.pos, '<')
 	if err != nil {
 		return err
 	}
+	raw := s.data[s.pos:end]
 	if flags&runNonASCII != 0 {
 		if err := checkChars(raw); err != nil {
 			return err
@@ -181,7 +178,7 @@ func (s *xmlScanner) charData() error {
 	return nil
 }
 
-// What classifyRun saw in a run of text.
+// What scanTo saw in a run of text.
 const (
 	runAmp      = 1 << iota // &
 	runCR                   // carriage return
@@ -200,42 +197,70 @@ const (
 	spaces8  = lanes1 * ' '
 )
 
-// hasZeroLane reports (non-zero) whether a byte of x is zero.
+// hasZeroLane is non-zero if and only if a byte of x is zero.
 func hasZeroLane(x uint64) uint64 { return (x - lanes1) & ^x & lanesHi }
 
-// lanesEqual has the high bit of each byte of x equal to c set, exactly.
+// lanesEqual has exactly the high bit of each byte of x equal to c set.
 func lanesEqual(x uint64, c byte) uint64 {
 	y := x ^ lanes1*uint64(c)
 	return ^((y&lanesLo7 + lanesLo7) | y) & lanesHi
 }
 
-// classifyRun notes which special bytes b holds, eight at a time where it
-// can. Control characters other than tab, line feed and carriage return
-// are an error.
-func classifyRun(b []byte) (flags uint8, err error) {
-	for len(b) >= 8 {
-		x := binary.LittleEndian.Uint64(b)
-		switch {
-		case x == spaces8:
-		case (x-lanes1*0x20)&^x&lanesHi|x&lanesHi == 0 && // no byte below 0x20 or above 0x7f
-			hasZeroLane(x^lanes1*'&')|hasZeroLane(x^lanes1*'<')|hasZeroLane(x^lanes1*']') == 0:
-			flags |= runNonSpace
-		case lanesEqual(x, ' ')|lanesEqual(x, '\n')|lanesEqual(x, '\t') == lanesHi:
-			flags |= runTabLF
-		default:
-			f, err := classifyBytes(b[:8])
-			if err != nil {
-				return 0, err
-			}
-			flags |= f
+// scanTo finds the first stop byte in data from i on (len(data) if none)
+// and, in the same pass, eight bytes at a time, notes which special bytes
+// come before it. Control characters other than tab, line feed and
+// carriage return are an error.
+func scanTo(data []byte, i int, stop byte) (end int, flags uint8, err error) {
+	for i+8 <= len(data) {
+		x := binary.LittleEndian.Uint64(data[i:])
+		if x == spaces8 {
+			i += 8
+			continue
 		}
-		b = b[8:]
+		if m := lanesEqual(x, stop); m != 0 {
+			// Classify the bytes before the stop; the rest count as spaces.
+			n := bits.TrailingZeros64(m) &^ 7
+			keep := uint64(1)<<n - 1
+			f, err := classifyWord(x&keep | spaces8&^keep)
+			return i + n/8, flags | f, err
+		}
+		f, err := classifyWord(x)
+		if err != nil {
+			return i, 0, err
+		}
+		flags |= f
+		i += 8
 	}
-	f, err := classifyBytes(b)
-	return flags | f, err
+	for ; i < len(data); i++ {
+		if data[i] == stop {
+			return i, flags, nil
+		}
+		f, err := classifyBytes(data[i : i+1])
+		if err != nil {
+			return i, 0, err
+		}
+		flags |= f
+	}
+	return len(data), flags, nil
 }
 
-// classifyBytes is classifyRun a byte at a time.
+// classifyWord classifies eight bytes.
+func classifyWord(x uint64) (uint8, error) {
+	switch {
+	case x == spaces8:
+		return 0, nil
+	case (x-lanes1*0x20)&^x&lanesHi|x&lanesHi == 0 && // no byte below 0x20 or above 0x7f
+		hasZeroLane(x^lanes1*'&')|hasZeroLane(x^lanes1*'<')|hasZeroLane(x^lanes1*']') == 0:
+		return runNonSpace, nil
+	case lanesEqual(x, ' ')|lanesEqual(x, '\n')|lanesEqual(x, '\t') == lanesHi:
+		return runTabLF, nil
+	}
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], x)
+	return classifyBytes(b[:])
+}
+
+// classifyBytes is scanTo's classification a byte at a time.
 func classifyBytes(b []byte) (flags uint8, err error) {
 	for _, c := range b {
 		switch {
@@ -454,19 +479,14 @@ func (s *xmlScanner) attribute(a *scanAttr) error {
 		return scanError("unquoted attribute value")
 	}
 	start := s.pos + 1
-	n := bytes.IndexByte(s.data[start:], q)
-	if n < 0 {
-		if _, err := classifyRun(s.data[start:]); err != nil {
-			return err
-		}
-		return errScanEOF
-	}
-	end := start + n
-	raw := s.data[start:end]
-	flags, err := classifyRun(raw)
+	end, flags, err := scanTo(s.data, start, q)
 	if err != nil {
 		return err
 	}
+	if end == len(s.data) {
+		return errScanEOF
+	}
+	raw := s.data[start:end]
 	if flags&runLT != 0 {
 		return scanError("< in an attribute value")
 	}

@@ -152,11 +152,17 @@ func (p *assertionParser) next() (tokKind, error) {
 			return tokStart, nil
 		case tokEnd:
 			n, d := p.s.name, p.depth
-			if d == 0 || string(p.s.data[n.start:n.end]) != string(p.s.data[p.stack[d-1].name.start:p.stack[d-1].name.end]) {
+			// The scanner compared the name with p.s.expect, the open element's, if expected.
+			if d == 0 || !p.s.expected && (n.end-n.start != p.stack[d-1].name.end-p.stack[d-1].name.start ||
+				!sameAt(p.s.data, n.start, p.stack[d-1].name.start, n.end-n.start)) {
 				return 0, p.errorf("end tag </%s> does not match the open element", p.qname(n))
 			}
 			p.bindings = p.bindings[:p.stack[d-1].nsMark]
 			p.depth--
+			p.s.expect = qspan{}
+			if d > 1 {
+				p.s.expect = p.stack[d-2].name
+			}
 			return tokEnd, nil
 		case tokText:
 			return tokText, nil
@@ -203,6 +209,7 @@ func (p *assertionParser) push() error {
 	}
 	p.stack[p.depth] = openElement{name: name, nsMark: mark}
 	p.depth++
+	s.expect = name
 	// Every prefix used on the element or its attributes must be bound.
 	ns, bind, err := p.resolve(s.prefix(name))
 	if err != nil {
@@ -696,7 +703,7 @@ func (p *assertionParser) attributeStatement(a *Assertion) error {
 	var nameID string
 	p.attrs = assertionBuilder{}
 	// One block per nhsIdCode: size the role list once.
-	if n := bytes.Count(p.s.data, []byte(`"nhsIdCode"`)); n > 0 {
+	if n := countRoleBlocks(p.s.data); n > 0 {
 		p.attrs.user.Roles = make([]RoleProfile, 0, min(n, maxRoleProfiles))
 	}
 	err := p.children("saml:AttributeStatement", func(c startTag) error {
@@ -858,6 +865,23 @@ func (a *stringArena) str(v []byte) string {
 	off := a.b.Len()
 	a.b.Write(v)
 	return a.b.String()[off:]
+}
+
+// countRoleBlocks estimates the number of role profile blocks in data, for
+// the capacity of the role list, by counting "nhsIdCode" (quotes included).
+// It looks for the rare letter I rather than for the whole string.
+func countRoleBlocks(data []byte) int {
+	n := 0
+	for i := 0; ; {
+		j := bytes.IndexByte(data[i:], 'I')
+		if j < 0 {
+			return n
+		}
+		i += j + 1
+		if i >= 5 && bytes.HasPrefix(data[i-5:], []byte(`"nhsIdCode"`)) {
+			n++
+		}
+	}
 }
 
 // isXMLSpace reports whether b holds only XML white space.

@@ -4,8 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
-	"math/bits"
-	"strconv"
 	"unicode/utf8"
 )
 
@@ -38,6 +36,8 @@ type xmlScanner struct {
 	pendingEnd bool                  // the start tag was empty (<x/>): an end tag follows
 	recent     [2]qspan              // the last two distinct element names, tried first
 	recentAttr [2]qspan              // the same for attribute names
+	expect     qspan                 // the end tag the caller expects next, if any
+	expected   bool                  // the end tag is the one expected
 
 	buf  []byte // decoded character data of the current token
 	vals []byte // decoded attribute values; only appended to, so spans stay valid
@@ -152,6 +152,21 @@ func (s *xmlScanner) next() error {
 
 // charData reads text up to the next '<'.
 func (s *xmlScanner) charData() error {
+	// Fast path: a line break and indentation before the next tag.
+	if data, i := s.data, s.pos+1; data[s.pos] == '\n' {
+		for i+8 <= len(data) && binary.LittleEndian.Uint64(data[i:]) == spaces8 {
+			i += 8
+		}
+		for i < len(data) && data[i] == ' ' {
+			i++
+		}
+		if i < len(data) && data[i] == '<' {
+			s.kind, s.space = tokText, true
+			s.text, s.textBuf = span{s.pos, i}, false
+			s.pos = i
+			return nil
+		}
+	}
 	end, flags, err := scanTo(s.data, s.pos, '<')
 	if err != nil {
 		return err
@@ -187,107 +202,53 @@ const (
 	runLT                   // <
 	runNonASCII             // a byte >= 0x80
 	runNonSpace             // anything but XML white space
+	runControl              // a control character XML does not allow
 )
 
-// Word-at-a-time helpers over eight bytes read little-endian.
-const (
-	lanes1   = 0x0101010101010101
-	lanesHi  = 0x8080808080808080
-	lanesLo7 = 0x7f7f7f7f7f7f7f7f
-	spaces8  = lanes1 * ' '
-)
+// spaces8 is eight spaces read as a little-endian word.
+const spaces8 = 0x2020202020202020
 
-// hasZeroLane is non-zero if and only if a byte of x is zero.
-func hasZeroLane(x uint64) uint64 { return (x - lanes1) & ^x & lanesHi }
-
-// lanesEqual has exactly the high bit of each byte of x equal to c set.
-func lanesEqual(x uint64, c byte) uint64 {
-	y := x ^ lanes1*uint64(c)
-	return ^((y&lanesLo7 + lanesLo7) | y) & lanesHi
-}
+// byteClasses holds the run flags of each byte value: one table load per
+// byte classifies a run without branches. It is never written.
+var byteClasses = func() (t [256]uint8) {
+	for c := range t {
+		switch {
+		case c >= 0x80:
+			t[c] = runNonASCII | runNonSpace
+		case c == '&':
+			t[c] = runAmp | runNonSpace
+		case c == ']':
+			t[c] = runBracket | runNonSpace
+		case c == '<':
+			t[c] = runLT | runNonSpace
+		case c > ' ':
+			t[c] = runNonSpace
+		case c == '\t' || c == '\n':
+			t[c] = runTabLF
+		case c == '\r':
+			t[c] = runCR
+		case c < ' ':
+			t[c] = runControl
+		}
+	}
+	return t
+}()
 
 // scanTo finds the first stop byte in data from i on (len(data) if none)
-// and, in the same pass, eight bytes at a time, notes which special bytes
-// come before it. Control characters other than tab, line feed and
-// carriage return are an error.
+// and notes which special bytes come before it. Control characters other
+// than tab, line feed and carriage return are an error.
 func scanTo(data []byte, i int, stop byte) (end int, flags uint8, err error) {
-	for i+8 <= len(data) {
-		x := binary.LittleEndian.Uint64(data[i:])
-		if x == spaces8 {
-			i += 8
-			continue
-		}
-		if m := lanesEqual(x, stop); m != 0 {
-			// Classify the bytes before the stop; the rest count as spaces.
-			n := bits.TrailingZeros64(m) &^ 7
-			keep := uint64(1)<<n - 1
-			f, err := classifyWord(x&keep | spaces8&^keep)
-			return i + n/8, flags | f, err
-		}
-		f, err := classifyWord(x)
-		if err != nil {
-			return i, 0, err
-		}
-		flags |= f
-		i += 8
+	end = len(data)
+	if n := bytes.IndexByte(data[i:], stop); n >= 0 {
+		end = i + n
 	}
-	for ; i < len(data); i++ {
-		if data[i] == stop {
-			return i, flags, nil
-		}
-		f, err := classifyBytes(data[i : i+1])
-		if err != nil {
-			return i, 0, err
-		}
-		flags |= f
+	for _, c := range data[i:end] {
+		flags |= byteClasses[c]
 	}
-	return len(data), flags, nil
-}
-
-// classifyWord classifies eight bytes.
-func classifyWord(x uint64) (uint8, error) {
-	switch {
-	case x == spaces8:
-		return 0, nil
-	case (x-lanes1*0x20)&^x&lanesHi|x&lanesHi == 0 && // no byte below 0x20 or above 0x7f
-		hasZeroLane(x^lanes1*'&')|hasZeroLane(x^lanes1*'<')|hasZeroLane(x^lanes1*']') == 0:
-		return runNonSpace, nil
-	case lanesEqual(x, ' ')|lanesEqual(x, '\n')|lanesEqual(x, '\t') == lanesHi:
-		return runTabLF, nil
+	if flags&runControl != 0 {
+		return i, 0, scanError("control character in the document")
 	}
-	var b [8]byte
-	binary.LittleEndian.PutUint64(b[:], x)
-	return classifyBytes(b[:])
-}
-
-// classifyBytes is scanTo's classification a byte at a time.
-func classifyBytes(b []byte) (flags uint8, err error) {
-	for _, c := range b {
-		switch {
-		case c > ']' && c < 0x80:
-			flags |= runNonSpace // lower-case letters and most punctuation
-		case c >= 0x80:
-			flags |= runNonASCII | runNonSpace
-		case c > ' ':
-			flags |= runNonSpace
-			switch c {
-			case '&':
-				flags |= runAmp
-			case ']':
-				flags |= runBracket
-			case '<':
-				flags |= runLT
-			}
-		case c == ' ':
-		case c == '\t' || c == '\n':
-			flags |= runTabLF
-		case c == '\r':
-			flags |= runCR
-		default:
-			return flags, scanError("control character in the document")
-		}
-	}
-	return flags, nil
+	return end, flags, nil
 }
 
 // normalizeNewlines applies XML's end-of-line handling: CR LF and a lone
@@ -400,7 +361,19 @@ func checkXMLDecl(body []byte) error {
 
 func (s *xmlScanner) endTag() error {
 	s.pos += len("</")
+	// Fast path: the end tag the caller expects, without white space.
+	if q := s.expect; q.end > q.start {
+		end := s.pos + q.end - q.start
+		if end < len(s.data) && s.data[end] == '>' && sameAt(s.data, s.pos, q.start, q.end-q.start) {
+			d := s.pos - q.start
+			s.name = qspan{s.pos, q.local + d, end}
+			s.pos = end + 1
+			s.kind, s.expected = tokEnd, true
+			return nil
+		}
+	}
 	var err error
+	s.expected = false
 	if s.name, err = s.qname(&s.recent); err != nil {
 		return err
 	}
@@ -517,11 +490,11 @@ func (s *xmlScanner) attribute(a *scanAttr) error {
 // qname reads prefix:local or local. A name equal to one of the two recent
 // ones is recognised by comparison; recent is updated.
 func (s *xmlScanner) qname(recent *[2]qspan) (qspan, error) {
+	data := s.data
 	for i, q := range recent {
 		n := q.end - q.start
 		end := s.pos + n
-		if n == 0 || end >= len(s.data) || !endsName(s.data[end]) ||
-			string(s.data[s.pos:end]) != string(s.data[q.start:q.end]) {
+		if n == 0 || end >= len(data) || !endsName(data[end]) || !sameAt(data, s.pos, q.start, n) {
 			continue
 		}
 		if i == 1 {
@@ -547,6 +520,9 @@ func (s *xmlScanner) qname(recent *[2]qspan) (qspan, error) {
 	recent[0], recent[1] = q, recent[0]
 	return q, nil
 }
+
+// sameAt reports whether data[i:i+n] equals data[j:j+n], both in range.
+func sameAt(data []byte, i, j, n int) bool { return string(data[i:i+n]) == string(data[j:j+n]) }
 
 // endsName reports whether c may follow a name in a tag; no name byte may.
 func endsName(c byte) bool {
@@ -663,15 +639,31 @@ func charRef(ref []byte) (rune, bool) {
 	if len(ref) < 2 || ref[0] != '#' {
 		return 0, false
 	}
-	digits, base := ref[1:], 10
+	digits, hex := ref[1:], false
 	if digits[0] == 'x' {
-		digits, base = digits[1:], 16
+		digits, hex = digits[1:], true
 	}
-	if len(digits) == 0 || digits[0] == '+' || digits[0] == '-' {
+	if len(digits) == 0 {
 		return 0, false
 	}
-	n, err := strconv.ParseUint(string(digits), base, 32)
-	if err != nil {
+	var n uint64 // at most 11 digits: no overflow
+	for _, c := range digits {
+		var d byte
+		switch {
+		case c-'0' < 10:
+			d = c - '0'
+		case hex && (c|0x20)-'a' < 6:
+			d = (c | 0x20) - 'a' + 10
+		default:
+			return 0, false
+		}
+		if hex {
+			n = n<<4 | uint64(d)
+		} else {
+			n = n*10 + uint64(d)
+		}
+	}
+	if n > 0x10FFFF {
 		return 0, false
 	}
 	r := rune(n)

@@ -295,6 +295,7 @@ func (p *assertionParser) unexpected(t startTag, where string) error {
 func (p *assertionParser) children(where string, f func(startTag) error) error {
 	depth := p.depth
 	for {
+		p.s.skipIndent() // white space between children needs no token
 		kind, err := p.next()
 		if err != nil {
 			return err

@@ -828,7 +828,11 @@ func (p *assertionParser) attribute(t startTag) error {
 		if kind == attrUnknown {
 			p.values = append(p.values, "")
 		} else {
-			p.values = append(p.values, p.strs.str(bytes.TrimSpace(b)))
+			// bytes.TrimSpace, only called when an end may be (Unicode) space.
+			if n := len(b); n > 0 && (b[0] <= ' ' || b[0] >= 0x80 || b[n-1] <= ' ' || b[n-1] >= 0x80) {
+				b = bytes.TrimSpace(b)
+			}
+			p.values = append(p.values, p.strs.str(b))
 		}
 		return nil
 	})

@@ -33,8 +33,8 @@ type xmlScanner struct {
 	textBuf    bool                  // text is in buf, not in data
 	space      bool                  // text is only white space
 	pendingEnd bool                  // the start tag was empty (<x/>): an end tag follows
-	recent     [2]qspan              // the last two distinct element names, tried first
-	recentAttr [2]qspan              // the same for attribute names
+	recent     nameCache             // recent element names, tried first
+	recentAttr nameCache             // the same for attribute names
 	expect     qspan                 // the end tag the caller expects next, if any
 	expected   bool                  // the end tag is the one expected
 
@@ -510,23 +510,25 @@ func (s *xmlScanner) attribute(a *scanAttr) error {
 	return nil
 }
 
-// qname reads prefix:local or local. A name equal to one of the two recent
-// ones is recognised by comparison; recent is updated.
-func (s *xmlScanner) qname(recent *[2]qspan) (qspan, error) {
+// nameCache holds two names read before, the older replaced first.
+type nameCache struct {
+	q     [2]qspan
+	older int
+}
+
+// qname reads prefix:local or local. A name equal to one in recent is
+// recognised by comparison; a new one replaces the older there.
+func (s *xmlScanner) qname(recent *nameCache) (qspan, error) {
 	data, pos := s.data, s.pos
-	for i := range recent {
-		q := &recent[i]
+	for i := range recent.q {
+		q := &recent.q[i]
 		n := q.end - q.start
 		end := pos + n
 		if n == 0 || end >= len(data) || !endsName(data[end]) || !sameAt(data, pos, q.start, n) {
 			continue
 		}
-		found := qspan{pos, q.local + pos - q.start, end}
-		if i == 1 {
-			recent[0], recent[1] = recent[1], recent[0]
-		}
 		s.pos = end
-		return found, nil
+		return qspan{pos, q.local + pos - q.start, end}, nil
 	}
 	start := s.pos
 	colons, first, err := s.nameColons()
@@ -541,7 +543,8 @@ func (s *xmlScanner) qname(recent *[2]qspan) (qspan, error) {
 	default:
 		q.local = start + first + 1
 	}
-	recent[0], recent[1] = q, recent[0]
+	recent.q[recent.older] = q
+	recent.older ^= 1
 	return q, nil
 }
 
@@ -630,8 +633,14 @@ func decodeEntities(dst, raw []byte) ([]byte, error) {
 		}
 		dst = append(dst, raw[:i]...)
 		raw = raw[i+1:]
-		semi := bytes.IndexByte(raw, ';')
-		if semi < 0 || semi > 12 {
+		semi := -1 // the ';' within the 13 bytes a reference may take
+		for j, c := range raw[:min(len(raw), 13)] {
+			if c == ';' {
+				semi = j
+				break
+			}
+		}
+		if semi < 0 {
 			return dst, scanError("malformed entity reference")
 		}
 		ref := raw[:semi]

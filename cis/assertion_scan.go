@@ -157,7 +157,7 @@ func (s *xmlScanner) skipIndent() {
 	if s.pendingEnd || i >= len(data) || data[i] != '\n' {
 		return
 	}
-	for i++; i+8 <= len(data) && string(data[i:i+8]) == "        "; i += 8 {
+	for i++; i+16 <= len(data) && string(data[i:i+16]) == "                "; i += 16 {
 	}
 	for i < len(data) && data[i] == ' ' {
 		i++

@@ -549,7 +549,15 @@ func (s *xmlScanner) qname(recent *nameCache) (qspan, error) {
 }
 
 // sameAt reports whether data[i:i+n] equals data[j:j+n], both in range.
-func sameAt(data []byte, i, j, n int) bool { return string(data[i:i+n]) == string(data[j:j+n]) }
+// Names of 16 to 24 bytes, most in a RoleAssertion, take two comparisons.
+func sameAt(data []byte, i, j, n int) bool {
+	if n < 16 || n > 24 {
+		return sameAtSlow(data, i, j, n)
+	}
+	return [16]byte(data[i:i+16]) == [16]byte(data[j:j+16]) && [8]byte(data[i+n-8:i+n]) == [8]byte(data[j+n-8:j+n])
+}
+
+func sameAtSlow(data []byte, i, j, n int) bool { return string(data[i:i+n]) == string(data[j:j+n]) }
 
 // endsName reports whether c may follow a name in a tag; no name byte may.
 func endsName(c byte) bool {

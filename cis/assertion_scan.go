@@ -159,6 +159,9 @@ func (s *xmlScanner) skipIndent() {
 	}
 	for i++; i+16 <= len(data) && string(data[i:i+16]) == "                "; i += 16 {
 	}
+	for i+4 <= len(data) && string(data[i:i+4]) == "    " {
+		i += 4
+	}
 	for i < len(data) && data[i] == ' ' {
 		i++
 	}

@@ -389,6 +389,19 @@ func BenchmarkParseRoleAssertion40Roles(b *testing.B) {
 	}
 }
 
+// BenchmarkParseRoleAssertionDemo is the typical case: a user with one
+// role profile (the shape of the development environment's demo users).
+func BenchmarkParseRoleAssertionDemo(b *testing.B) {
+	doc := readFixture(b, "single-role.xml")
+	b.SetBytes(int64(len(doc)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseRoleAssertion(doc); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // stdResponse is the naive peer: plain xml.Unmarshal into structs of the
 // same document, with bare tags that match any namespace and no checks.
 type stdResponse struct {

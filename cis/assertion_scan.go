@@ -115,7 +115,7 @@ func (s *xmlScanner) textBytes() []byte {
 // next reads the next token.
 func (s *xmlScanner) next() error {
 	if s.pendingEnd {
-		s.pendingEnd = false
+		s.pendingEnd, s.expected = false, false
 		s.kind = tokEnd
 		return nil
 	}

@@ -35,13 +35,28 @@ func (l *tokenList) flush() {
 }
 
 // scanTokens renders the scanner's tokens, adjacent text merged, up to the
-// first directive. ok is false if the scanner refused the input.
+// first directive. ok is false if the scanner refused the input. Like the
+// parser, it tells the scanner which end tag to expect (the innermost open
+// element's), so that the scanner's fast path for it is compared too.
 func scanTokens(data []byte) (out []string, ok bool) {
 	s := newXMLScanner(data)
 	var l tokenList
+	var open []qspan
 	for {
 		if err := s.next(); err != nil {
 			return l.out, false
+		}
+		switch s.kind {
+		case tokStart:
+			open = append(open, s.name)
+		case tokEnd:
+			if len(open) > 0 {
+				open = open[:len(open)-1]
+			}
+		}
+		s.expect = qspan{}
+		if len(open) > 0 {
+			s.expect = open[len(open)-1]
 		}
 		switch s.kind {
 		case tokStart:

@@ -95,6 +95,15 @@ type nsBinding struct {
 	kind    nsKind
 }
 
+// nsMemo is the namespace an element name resolved to: the name at
+// position name, under the bindings of generation gen.
+type nsMemo struct {
+	set       bool
+	name, gen int
+	ns        nsKind
+	bind      int
+}
+
 // assertionParser reads a RoleAssertion in one pass over the scanner's
 // tokens, tracking namespace scopes and element nesting itself.
 type assertionParser struct {
@@ -102,7 +111,9 @@ type assertionParser struct {
 	stack    [maxAssertionDepth]openElement
 	depth    int
 	bindings []nsBinding
-	secret   int // > 0 inside SubjectConfirmationData (holds the ticket)
+	nsGen    int       // changes whenever bindings does
+	nsMemo   [2]nsMemo // resolutions of the scanner's recent element names
+	secret   int       // > 0 inside SubjectConfirmationData (holds the ticket)
 	attrs    assertionBuilder
 	values   []string // reused buffer for one saml:Attribute's values
 	text     []byte   // reused buffer for text split over several tokens
@@ -157,7 +168,10 @@ func (p *assertionParser) next() (tokKind, error) {
 				!sameAt(p.s.data, n.start, p.stack[d-1].name.start, n.end-n.start)) {
 				return 0, p.errorf("end tag </%s> does not match the open element", p.qname(n))
 			}
-			p.bindings = p.bindings[:p.stack[d-1].nsMark]
+			if m := p.stack[d-1].nsMark; m != len(p.bindings) {
+				p.bindings = p.bindings[:m]
+				p.nsGen++
+			}
 			p.depth--
 			p.s.expect = qspan{}
 			if d > 1 {
@@ -207,13 +221,26 @@ func (p *assertionParser) push() error {
 			p.bindings = append(p.bindings, p.binding(span{a.name.local, a.name.end}, a))
 		}
 	}
+	if len(p.bindings) != mark {
+		p.nsGen++
+	}
 	p.stack[p.depth] = openElement{name: name, nsMark: mark}
 	p.depth++
 	s.expect = name
 	// Every prefix used on the element or its attributes must be bound.
-	ns, bind, err := p.resolve(s.prefix(name))
-	if err != nil {
-		return err
+	// The element's name is one of the scanner's recent names: the same
+	// bytes, so the same namespace while the bindings are unchanged.
+	var ns nsKind
+	var bind int
+	slot := s.recent.last
+	if m := &p.nsMemo[slot]; m.set && m.name == s.recent.q[slot].start && m.gen == p.nsGen {
+		ns, bind = m.ns, m.bind
+	} else {
+		var err error
+		if ns, bind, err = p.resolve(s.prefix(name)); err != nil {
+			return err
+		}
+		*m = nsMemo{set: true, name: s.recent.q[slot].start, gen: p.nsGen, ns: ns, bind: bind}
 	}
 	p.tag = startTag{name: name, ns: ns, bind: bind}
 	for i := range attrs {

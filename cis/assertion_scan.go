@@ -517,6 +517,7 @@ func (s *xmlScanner) attribute(a *scanAttr) error {
 type nameCache struct {
 	q     [2]qspan
 	older int
+	last  int // the entry that holds the name just read
 }
 
 // qname reads prefix:local or local. A name equal to one in recent is
@@ -531,6 +532,7 @@ func (s *xmlScanner) qname(recent *nameCache) (qspan, error) {
 			continue
 		}
 		s.pos = end
+		recent.last = i
 		return qspan{pos, q.local + pos - q.start, end}, nil
 	}
 	start := s.pos
@@ -547,6 +549,7 @@ func (s *xmlScanner) qname(recent *nameCache) (qspan, error) {
 		q.local = start + first + 1
 	}
 	recent.q[recent.older] = q
+	recent.last = recent.older
 	recent.older ^= 1
 	return q, nil
 }

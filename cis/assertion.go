@@ -395,7 +395,8 @@ func (p *assertionParser) skip() error {
 
 // xmlAttrs calls f with the local name and value of each plain (unprefixed)
 // attribute of t. Namespace declarations are skipped; any other attribute
-// in a namespace is an error, as the SAML 1.1 elements define none.
+// in a namespace is an error, as the SAML 1.1 elements define none. With
+// f nil, it only checks.
 func (p *assertionParser) xmlAttrs(t startTag, f func(local, value []byte) error) error {
 	s := &p.s
 	for i := range s.nattrs {
@@ -405,7 +406,7 @@ func (p *assertionParser) xmlAttrs(t startTag, f func(local, value []byte) error
 		case string(prefix) == "xmlns" || (len(prefix) == 0 && string(local) == "xmlns"):
 		case len(prefix) != 0:
 			return p.errorf("attribute %s on <%.40s> is in a namespace", p.qname(a.name), p.local(t))
-		default:
+		case f != nil:
 			if err := f(local, s.attrValue(a)); err != nil {
 				return err
 			}
@@ -817,19 +818,24 @@ func (p *assertionParser) subjectConfirmation() error {
 // attribute reads one saml:Attribute and hands its values to the attribute
 // dictionary.
 func (p *assertionParser) attribute(t startTag) error {
-	var name, namespace []byte
-	err := p.xmlAttrs(t, func(local, value []byte) error {
-		switch string(local) {
-		case "AttributeName":
-			name = value
-		case "AttributeNamespace":
-			namespace = value
-		}
-		return nil
-	})
-	if err != nil {
+	if err := p.xmlAttrs(t, nil); err != nil {
 		return err
 	}
+	// Read the two by position, not in a callback: the value slices are
+	// then written to locals only, without GC write barriers.
+	s := &p.s
+	var nameAt, nsAt scanAttr
+	for i := range s.nattrs {
+		if a := &s.attrs[i]; a.name.local == a.name.start {
+			switch string(s.local(a.name)) {
+			case "AttributeName":
+				nameAt = *a
+			case "AttributeNamespace":
+				nsAt = *a
+			}
+		}
+	}
+	name, namespace := s.attrValue(&nameAt), s.attrValue(&nsAt)
 	if len(name) == 0 {
 		return p.errorf("saml:Attribute has no AttributeName")
 	}
@@ -838,14 +844,14 @@ func (p *assertionParser) attribute(t startTag) error {
 	}
 	kind := attributeKind(string(name))
 	p.values = p.values[:0]
-	err = p.children("saml:Attribute", func(c startTag) error {
+	err := p.children("saml:Attribute", func(c startTag) error {
 		if !p.is(c, nsSAML, "AttributeValue") {
 			return p.unexpected(c, "saml:Attribute")
 		}
 		if len(p.values) >= maxAttributeValues {
 			return p.errorf("saml:Attribute %.40q has more than %d values", name, maxAttributeValues)
 		}
-		if err := p.xmlAttrs(c, func(_, _ []byte) error { return nil }); err != nil {
+		if err := p.xmlAttrs(c, nil); err != nil {
 			return err
 		}
 		b, err := p.textContent("saml:AttributeValue")

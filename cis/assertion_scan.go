@@ -107,7 +107,7 @@ func (s *xmlScanner) attrValue(a *scanAttr) []byte {
 // the next call.
 func (s *xmlScanner) textBytes() []byte {
 	if s.textBuf {
-		return s.buf[s.text.start:s.text.end]
+		return s.buf[s.text.start:s.text.end] // within cap(s.buf)
 	}
 	return s.data[s.text.start:s.text.end]
 }
@@ -204,10 +204,14 @@ func (s *xmlScanner) charData() error {
 	s.text, s.textBuf = span{s.pos, end}, false
 	s.space = flags&runNonSpace == 0
 	if flags&(runAmp|runCR) != 0 {
-		if s.buf, err = decodeEntities(s.buf[:0], normalizeNewlines(raw)); err != nil {
+		buf, err := decodeEntities(s.buf[:0], normalizeNewlines(raw))
+		if err != nil {
 			return err
 		}
-		s.text, s.textBuf = span{0, len(s.buf)}, true
+		if cap(buf) != cap(s.buf) {
+			s.buf = buf // only when it grew: a pointer write costs a GC write barrier
+		}
+		s.text, s.textBuf = span{0, len(buf)}, true
 	}
 	s.pos = end
 	return nil

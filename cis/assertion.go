@@ -242,7 +242,9 @@ func (p *assertionParser) push() error {
 		}
 		*m = nsMemo{set: true, name: s.recent.q[slot].start, gen: p.nsGen, ns: ns, bind: bind}
 	}
-	p.tag = startTag{name: name, ns: ns, bind: bind}
+	// Field by field: a composite literal is built in a temporary and copied
+	// with wide loads that stall on its narrow stores.
+	p.tag.name, p.tag.ns, p.tag.bind = name, ns, bind
 	for i := range attrs {
 		if prefix := s.prefix(attrs[i].name); len(prefix) != 0 && string(prefix) != "xmlns" {
 			if _, _, err := p.resolve(prefix); err != nil {
@@ -251,6 +253,12 @@ func (p *assertionParser) push() error {
 		}
 	}
 	return nil
+}
+
+// startTag returns p.tag field by field (see push).
+func (p *assertionParser) startTag() startTag {
+	t := &p.tag
+	return startTag{name: qspan{t.name.start, t.name.local, t.name.end}, ns: t.ns, bind: t.bind}
 }
 
 // binding makes the declaration of prefix by the attribute a.
@@ -329,7 +337,7 @@ func (p *assertionParser) children(where string, f func(startTag) error) error {
 		}
 		switch kind {
 		case tokStart:
-			if err := f(p.tag); err != nil {
+			if err := f(p.startTag()); err != nil {
 				return err
 			}
 			if p.depth != depth {
@@ -460,7 +468,7 @@ func (p *assertionParser) prolog() (startTag, error) {
 			if err := p.push(); err != nil {
 				return startTag{}, err
 			}
-			return p.tag, nil
+			return p.startTag(), nil
 		case tokEOF:
 			return startTag{}, p.errorf("no root element")
 		default:

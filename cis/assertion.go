@@ -297,7 +297,7 @@ func (p *assertionParser) resolve(prefix []byte) (nsKind, int, error) {
 
 // element returns the namespace URI of a start element the parser read,
 // for messages.
-func (p *assertionParser) element(t startTag) string {
+func (p *assertionParser) element(t *startTag) string {
 	if t.bind < 0 {
 		if t.ns == nsXML {
 			return xmlReservdNS
@@ -312,15 +312,15 @@ func (p *assertionParser) element(t startTag) string {
 }
 
 // is reports whether t is the element space:local.
-func (p *assertionParser) is(t startTag, space nsKind, local string) bool {
+func (p *assertionParser) is(t *startTag, space nsKind, local string) bool {
 	return t.ns == space && string(p.s.data[t.name.local:t.name.end]) == local
 }
 
 // local returns the local name of t.
-func (p *assertionParser) local(t startTag) []byte { return p.s.local(t.name) }
+func (p *assertionParser) local(t *startTag) []byte { return p.s.local(t.name) }
 
 // unexpected reports an element that has no place where it appears.
-func (p *assertionParser) unexpected(t startTag, where string) error {
+func (p *assertionParser) unexpected(t *startTag, where string) error {
 	return p.errorf("unexpected element {%s}%.40s in %s", p.element(t), p.local(t), where)
 }
 
@@ -405,7 +405,7 @@ func (p *assertionParser) skip() error {
 // attribute of t. Namespace declarations are skipped; any other attribute
 // in a namespace is an error, as the SAML 1.1 elements define none. With
 // f nil, it only checks.
-func (p *assertionParser) xmlAttrs(t startTag, f func(local, value []byte) error) error {
+func (p *assertionParser) xmlAttrs(t *startTag, f func(local, value []byte) error) error {
 	s := &p.s
 	for i := range s.nattrs {
 		a := &s.attrs[i]
@@ -429,8 +429,8 @@ func (p *assertionParser) parse() (*Assertion, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !p.is(root, nsSAMLP, "Response") {
-		return nil, p.errorf("root element is {%s}%s, want {%s}Response", p.element(root), p.local(root), samlpNS)
+	if !p.is(&root, nsSAMLP, "Response") {
+		return nil, p.errorf("root element is {%s}%s, want {%s}Response", p.element(&root), p.local(&root), samlpNS)
 	}
 	a, success, err := p.response(root)
 	if err != nil {
@@ -507,7 +507,7 @@ func (p *assertionParser) epilog() error {
 // saml:Assertion. On any other status the rest is only checked for
 // well-formedness.
 func (p *assertionParser) response(root startTag) (*Assertion, bool, error) {
-	if err := p.versionAttrs(root, nil); err != nil {
+	if err := p.versionAttrs(&root, nil); err != nil {
 		return nil, false, err
 	}
 	var (
@@ -517,8 +517,8 @@ func (p *assertionParser) response(root startTag) (*Assertion, bool, error) {
 	err := p.children("samlp:Response", func(t startTag) error {
 		switch {
 		case !haveStatus:
-			if !p.is(t, nsSAMLP, "Status") {
-				return p.errorf("first child of samlp:Response is {%s}%s, want samlp:Status", p.element(t), p.local(t))
+			if !p.is(&t, nsSAMLP, "Status") {
+				return p.errorf("first child of samlp:Response is {%s}%s, want samlp:Status", p.element(&t), p.local(&t))
 			}
 			haveStatus = true
 			var err error
@@ -526,7 +526,7 @@ func (p *assertionParser) response(root startTag) (*Assertion, bool, error) {
 			return err
 		case !succ:
 			return p.skip()
-		case p.is(t, nsSAML, "Assertion"):
+		case p.is(&t, nsSAML, "Assertion"):
 			if a != nil {
 				return p.errorf("samlp:Response holds more than one saml:Assertion")
 			}
@@ -534,7 +534,7 @@ func (p *assertionParser) response(root startTag) (*Assertion, bool, error) {
 			a, err = p.assertion(t)
 			return err
 		}
-		return p.unexpected(t, "samlp:Response")
+		return p.unexpected(&t, "samlp:Response")
 	})
 	switch {
 	case err != nil:
@@ -549,7 +549,7 @@ func (p *assertionParser) response(root startTag) (*Assertion, bool, error) {
 
 // versionAttrs requires MajorVersion="1" MinorVersion="1" and passes any
 // other plain attribute to f (if not nil).
-func (p *assertionParser) versionAttrs(t startTag, f func(local, value []byte) error) error {
+func (p *assertionParser) versionAttrs(t *startTag, f func(local, value []byte) error) error {
 	var major, minor bool
 	err := p.xmlAttrs(t, func(local, value []byte) error {
 		switch string(local) {
@@ -583,20 +583,20 @@ func (p *assertionParser) status() (bool, error) {
 	var success bool
 	err := p.children("samlp:Status", func(t startTag) error {
 		switch {
-		case !code && p.is(t, nsSAMLP, "StatusCode"):
+		case !code && p.is(&t, nsSAMLP, "StatusCode"):
 			code = true
 			var err error
 			success, err = p.statusCode(t)
 			return err
-		case code && !msg && !detail && p.is(t, nsSAMLP, "StatusMessage"):
+		case code && !msg && !detail && p.is(&t, nsSAMLP, "StatusMessage"):
 			msg = true
 			_, err := p.textContent("samlp:StatusMessage")
 			return err
-		case code && !detail && p.is(t, nsSAMLP, "StatusDetail"):
+		case code && !detail && p.is(&t, nsSAMLP, "StatusDetail"):
 			detail = true
 			return p.skip()
 		}
-		return p.unexpected(t, "samlp:Status")
+		return p.unexpected(&t, "samlp:Status")
 	})
 	if err == nil && !code {
 		err = p.errorf("samlp:Status has no samlp:StatusCode")
@@ -609,7 +609,7 @@ func (p *assertionParser) status() (bool, error) {
 func (p *assertionParser) statusCode(t startTag) (bool, error) {
 	var value string
 	var have bool
-	err := p.xmlAttrs(t, func(local, v []byte) error {
+	err := p.xmlAttrs(&t, func(local, v []byte) error {
 		if string(local) == "Value" {
 			value, have = string(v), true
 		}
@@ -631,8 +631,8 @@ func (p *assertionParser) statusCode(t startTag) (bool, error) {
 	}
 	success := ns == nsSAMLP && local == "Success"
 	err = p.children("samlp:StatusCode", func(c startTag) error {
-		if !p.is(c, nsSAMLP, "StatusCode") {
-			return p.unexpected(c, "samlp:StatusCode")
+		if !p.is(&c, nsSAMLP, "StatusCode") {
+			return p.unexpected(&c, "samlp:StatusCode")
 		}
 		_, err := p.statusCode(c)
 		return err
@@ -645,7 +645,7 @@ func (p *assertionParser) statusCode(t startTag) (bool, error) {
 func (p *assertionParser) assertion(t startTag) (*Assertion, error) {
 	a := &Assertion{}
 	var issueInstant string
-	err := p.versionAttrs(t, func(local, value []byte) error {
+	err := p.versionAttrs(&t, func(local, value []byte) error {
 		switch string(local) {
 		case "AssertionID":
 			a.AssertionID = string(value)
@@ -668,16 +668,16 @@ func (p *assertionParser) assertion(t startTag) (*Assertion, error) {
 	var conditions, statement bool
 	err = p.children("saml:Assertion", func(c startTag) error {
 		switch {
-		case !conditions && !statement && p.is(c, nsSAML, "Conditions"):
+		case !conditions && !statement && p.is(&c, nsSAML, "Conditions"):
 			conditions = true
 			return p.conditions(c, a)
-		case conditions && !statement && p.is(c, nsSAML, "AttributeStatement"):
+		case conditions && !statement && p.is(&c, nsSAML, "AttributeStatement"):
 			statement = true
 			return p.attributeStatement(a)
-		case p.is(c, nsSAML, "Assertion"):
+		case p.is(&c, nsSAML, "Assertion"):
 			return p.errorf("saml:Assertion nested in saml:Assertion")
 		}
-		return p.unexpected(c, "saml:Assertion")
+		return p.unexpected(&c, "saml:Assertion")
 	})
 	switch {
 	case err != nil:
@@ -694,7 +694,7 @@ func (p *assertionParser) assertion(t startTag) (*Assertion, error) {
 // required, and no condition elements (none is defined for the SSB).
 func (p *assertionParser) conditions(t startTag, a *Assertion) error {
 	var nb, noa string
-	err := p.xmlAttrs(t, func(local, value []byte) error {
+	err := p.xmlAttrs(&t, func(local, value []byte) error {
 		switch string(local) {
 		case "NotBefore":
 			nb = string(value)
@@ -719,7 +719,7 @@ func (p *assertionParser) conditions(t startTag, a *Assertion) error {
 		return p.errorf("saml:Conditions NotOnOrAfter is not after NotBefore")
 	}
 	return p.children("saml:Conditions", func(c startTag) error {
-		return p.unexpected(c, "saml:Conditions")
+		return p.unexpected(&c, "saml:Conditions")
 	})
 }
 
@@ -745,15 +745,15 @@ func (p *assertionParser) attributeStatement(a *Assertion) error {
 	}
 	err := p.children("saml:AttributeStatement", func(c startTag) error {
 		switch {
-		case !subject && p.is(c, nsSAML, "Subject"):
+		case !subject && p.is(&c, nsSAML, "Subject"):
 			subject = true
 			var err error
 			nameID, err = p.subject()
 			return err
-		case subject && p.is(c, nsSAML, "Attribute"):
+		case subject && p.is(&c, nsSAML, "Attribute"):
 			return p.attribute(c)
 		}
-		return p.unexpected(c, "saml:AttributeStatement")
+		return p.unexpected(&c, "saml:AttributeStatement")
 	})
 	if err != nil {
 		return err
@@ -782,16 +782,16 @@ func (p *assertionParser) subject() (string, error) {
 	var haveName, haveConf bool
 	err := p.children("saml:Subject", func(c startTag) error {
 		switch {
-		case !haveName && !haveConf && p.is(c, nsSAML, "NameIdentifier"):
+		case !haveName && !haveConf && p.is(&c, nsSAML, "NameIdentifier"):
 			haveName = true
 			b, err := p.textContent("saml:NameIdentifier")
 			nameID = strings.TrimSpace(string(b))
 			return err
-		case haveName && !haveConf && p.is(c, nsSAML, "SubjectConfirmation"):
+		case haveName && !haveConf && p.is(&c, nsSAML, "SubjectConfirmation"):
 			haveConf = true
 			return p.subjectConfirmation()
 		}
-		return p.unexpected(c, "saml:Subject")
+		return p.unexpected(&c, "saml:Subject")
 	})
 	if err == nil && nameID == "" {
 		err = p.errorf("saml:Subject has no saml:NameIdentifier")
@@ -804,18 +804,18 @@ func (p *assertionParser) subjectConfirmation() error {
 	var data bool
 	err := p.children("saml:SubjectConfirmation", func(c startTag) error {
 		switch {
-		case !data && p.is(c, nsSAML, "ConfirmationMethod"):
+		case !data && p.is(&c, nsSAML, "ConfirmationMethod"):
 			methods++
 			_, err := p.textContent("saml:ConfirmationMethod")
 			return err
-		case methods > 0 && !data && p.is(c, nsSAML, "SubjectConfirmationData"):
+		case methods > 0 && !data && p.is(&c, nsSAML, "SubjectConfirmationData"):
 			data = true
 			p.secret++
 			err := p.skip()
 			p.secret--
 			return err
 		}
-		return p.unexpected(c, "saml:SubjectConfirmation")
+		return p.unexpected(&c, "saml:SubjectConfirmation")
 	})
 	if err == nil && methods == 0 {
 		err = p.errorf("saml:SubjectConfirmation has no saml:ConfirmationMethod")
@@ -826,24 +826,23 @@ func (p *assertionParser) subjectConfirmation() error {
 // attribute reads one saml:Attribute and hands its values to the attribute
 // dictionary.
 func (p *assertionParser) attribute(t startTag) error {
-	if err := p.xmlAttrs(t, nil); err != nil {
+	if err := p.xmlAttrs(&t, nil); err != nil {
 		return err
 	}
 	// Read the two by position, not in a callback: the value slices are
 	// then written to locals only, without GC write barriers.
 	s := &p.s
-	var nameAt, nsAt scanAttr
+	var name, namespace []byte
 	for i := range s.nattrs {
 		if a := &s.attrs[i]; a.name.local == a.name.start {
 			switch string(s.local(a.name)) {
 			case "AttributeName":
-				nameAt = *a
+				name = s.attrValue(a)
 			case "AttributeNamespace":
-				nsAt = *a
+				namespace = s.attrValue(a)
 			}
 		}
 	}
-	name, namespace := s.attrValue(&nameAt), s.attrValue(&nsAt)
 	if len(name) == 0 {
 		return p.errorf("saml:Attribute has no AttributeName")
 	}
@@ -853,13 +852,13 @@ func (p *assertionParser) attribute(t startTag) error {
 	kind := attributeKind(string(name))
 	p.values = p.values[:0]
 	err := p.children("saml:Attribute", func(c startTag) error {
-		if !p.is(c, nsSAML, "AttributeValue") {
-			return p.unexpected(c, "saml:Attribute")
+		if !p.is(&c, nsSAML, "AttributeValue") {
+			return p.unexpected(&c, "saml:Attribute")
 		}
 		if len(p.values) >= maxAttributeValues {
 			return p.errorf("saml:Attribute %.40q has more than %d values", name, maxAttributeValues)
 		}
-		if err := p.xmlAttrs(c, nil); err != nil {
+		if err := p.xmlAttrs(&c, nil); err != nil {
 			return err
 		}
 		b, err := p.textContent("saml:AttributeValue")

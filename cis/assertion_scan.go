@@ -232,9 +232,10 @@ const (
 // spaces8 is eight spaces read as a little-endian word.
 const spaces8 = 0x2020202020202020
 
-// byteClasses holds the run flags of each byte value: one table load per
-// byte classifies a run without branches. It is never written.
-var byteClasses = func() (t [256]uint8) {
+// byteClasses holds the run flags of each byte value (low eight bits) and
+// marks the bytes scanTo may stop at (stopAt): one table load per byte
+// finds the end of a run and classifies it. It is never written.
+var byteClasses = func() (t [256]uint16) {
 	for c := range t {
 		switch {
 		case c >= 0x80:
@@ -255,30 +256,51 @@ var byteClasses = func() (t [256]uint8) {
 			t[c] = runControl
 		}
 	}
+	for _, c := range []byte{'<', '"', '\''} {
+		t[c] |= stopAt(c)
+	}
 	return t
 }()
 
-// scanTo finds the first stop byte in data from i on (len(data) if none)
-// and notes which special bytes come before it. Control characters other
-// than tab, line feed and carriage return are an error.
+// stopAt is the byteClasses bit of a byte scanTo stops at.
+func stopAt(stop byte) uint16 {
+	switch stop {
+	case '<':
+		return 1 << 8
+	case '"':
+		return 1 << 9
+	}
+	return 1 << 10 // '\''
+}
+
+// scanTo finds the first stop byte ('<' or a quote) in data from i on
+// (len(data) if none) and, in the same pass, notes which special bytes
+// come before it. Control characters other than tab, line feed and
+// carriage return are an error.
 func scanTo(data []byte, i int, stop byte) (end int, flags uint8, err error) {
-	end = len(data)
-	if n := bytes.IndexByte(data[i:], stop); n >= 0 {
-		end = i + n
+	t, mask := &byteClasses, stopAt(stop)
+	var f uint16
+	j := i
+	for j+8 <= len(data) { // eight at a time: about half the instructions
+		b := data[j : j+8 : j+8]
+		w := t[b[0]] | t[b[1]] | t[b[2]] | t[b[3]] | t[b[4]] | t[b[5]] | t[b[6]] | t[b[7]]
+		if w&mask != 0 {
+			break
+		}
+		f |= w
+		j += 8
 	}
-	b := data[i:end]
-	for len(b) >= 8 { // unrolled: about half the instructions of the plain loop
-		t := &byteClasses
-		flags |= t[b[0]] | t[b[1]] | t[b[2]] | t[b[3]] | t[b[4]] | t[b[5]] | t[b[6]] | t[b[7]]
-		b = b[8:]
+	for ; j < len(data); j++ {
+		w := t[data[j]]
+		if w&mask != 0 {
+			break
+		}
+		f |= w
 	}
-	for _, c := range b {
-		flags |= byteClasses[c]
-	}
-	if flags&runControl != 0 {
+	if f&runControl != 0 {
 		return i, 0, scanError("control character in the document")
 	}
-	return end, flags, nil
+	return j, uint8(f), nil
 }
 
 // normalizeNewlines applies XML's end-of-line handling: CR LF and a lone

@@ -445,3 +445,18 @@ func BenchmarkParseRoleAssertion40RolesStdUnmarshal(b *testing.B) {
 		}
 	}
 }
+
+// TestCountRoleBlocks checks the role list sizing against a plain count.
+func TestCountRoleBlocks(t *testing.T) {
+	for _, name := range []string{"single-role.xml", "two-roles-selected-last.xml", "forty-roles.xml", "rare-attributes.xml"} {
+		doc := readFixture(t, name)
+		if got, want := countRoleBlocks(doc), bytes.Count(doc, []byte(`"nhsIdCode"`)); got != want {
+			t.Errorf("%s: countRoleBlocks = %d, want %d", name, got, want)
+		}
+	}
+	for _, in := range []string{"", "I", `IdCode"`, `"nhsIdCode"`, `"nhsIdCode""nhsIdCode"x`, `nhsIdCode"`} {
+		if got, want := countRoleBlocks([]byte(in)), bytes.Count([]byte(in), []byte(`"nhsIdCode"`)); got != want {
+			t.Errorf("%q: countRoleBlocks = %d, want %d", in, got, want)
+		}
+	}
+}

@@ -302,7 +302,8 @@ func (a *listArena) nonEmpty(values []string) []string {
 		return nil
 	}
 	if cap(a.chunk)-len(a.chunk) < n {
-		a.chunk = make([]string, 0, max(n, listChunk))
+		// Chunks double up to listChunk: small for a user with few roles.
+		a.chunk = make([]string, 0, max(n, min(max(2*cap(a.chunk), 16), listChunk)))
 	}
 	start := len(a.chunk)
 	for _, v := range values {

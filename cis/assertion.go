@@ -861,18 +861,14 @@ func (p *assertionParser) attribute(t startTag) error {
 		if err := p.xmlAttrs(&c, nil); err != nil {
 			return err
 		}
+		plain := p.s.nattrs == 0 // read before the scanner moves on
 		b, err := p.textContent("saml:AttributeValue")
 		if err != nil {
 			return err
 		}
-		if kind == attrUnknown {
-			p.values = append(p.values, "")
-		} else {
-			// bytes.TrimSpace, only called when an end may be (Unicode) space.
-			if n := len(b); n > 0 && (b[0] <= ' ' || b[0] >= 0x80 || b[n-1] <= ' ' || b[n-1] >= 0x80) {
-				b = bytes.TrimSpace(b)
-			}
-			p.values = append(p.values, p.strs.str(b))
+		p.addValue(kind, b)
+		// The next values are most likely written the same way.
+		for plain && p.nextPlainValue(c.name, kind) {
 		}
 		return nil
 	})
@@ -886,6 +882,64 @@ func (p *assertionParser) attribute(t startTag) error {
 		return p.dictionaryError(err)
 	}
 	return nil
+}
+
+// addValue records the text of one saml:AttributeValue.
+func (p *assertionParser) addValue(kind attrKind, b []byte) {
+	if kind == attrUnknown {
+		p.values = append(p.values, "")
+		return
+	}
+	// bytes.TrimSpace, only called when an end may be (Unicode) space.
+	if n := len(b); n > 0 && (b[0] <= ' ' || b[0] >= 0x80 || b[n-1] <= ' ' || b[n-1] >= 0x80) {
+		b = bytes.TrimSpace(b)
+	}
+	p.values = append(p.values, p.strs.str(b))
+}
+
+// nextPlainValue reads the next saml:AttributeValue sibling in one step if
+// it is written exactly like the one just read at name (same name bytes,
+// no attributes, plain text, no white space in the tags): then its name,
+// namespace (the same scope: neither declares any), depth and end tag
+// need no new checks beyond comparing bytes. Anything else, including any
+// error, leaves the scanner where it was for the general path, and it
+// reports false.
+func (p *assertionParser) nextPlainValue(name qspan, kind attrKind) bool {
+	s := &p.s
+	if len(p.values) >= maxAttributeValues || s.pendingEnd {
+		return false
+	}
+	s.skipIndent()
+	data, i, n := s.data, s.pos, name.end-name.start
+	// <name>
+	if i+n+2 > len(data) || data[i] != '<' || data[i+n+1] != '>' || !sameAt(data, i+1, name.start, n) {
+		return false
+	}
+	start := i + n + 2
+	end, flags, err := scanTo(data, start, '<')
+	// </name>
+	if err != nil || end+n+3 > len(data) || data[end+1] != '/' || data[end+n+2] != '>' || !sameAt(data, end+2, name.start, n) {
+		return false
+	}
+	text := data[start:end]
+	switch {
+	case flags&runNonASCII != 0 && checkChars(text) != nil:
+		return false
+	case flags&runBracket != 0 && bytes.Contains(text, []byte("]]>")):
+		return false
+	case flags&(runAmp|runCR) != 0:
+		buf, err := decodeEntities(s.buf[:0], normalizeNewlines(text))
+		if err != nil {
+			return false
+		}
+		if cap(buf) != cap(s.buf) {
+			s.buf = buf
+		}
+		text = buf
+	}
+	p.addValue(kind, text)
+	s.pos = end + n + 3
+	return true
 }
 
 // stringArena makes strings for many short values with few allocations:

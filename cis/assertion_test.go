@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -452,5 +453,60 @@ func TestCountRoleBlocks(t *testing.T) {
 		if got, want := countRoleBlocks([]byte(in)), bytes.Count([]byte(in), []byte(`"nhsIdCode"`)); got != want {
 			t.Errorf("%q: countRoleBlocks = %d, want %d", in, got, want)
 		}
+	}
+}
+
+// TestParseRoleAssertionValueVariants: the values of one attribute, written
+// in every way the general path reads (the parser takes a shortcut for
+// values written exactly like the one before), give the same list; and
+// errors in any of them are still found.
+func TestParseRoleAssertionValueVariants(t *testing.T) {
+	doc := readFixture(t, "single-role.xml")
+	const orig = `<saml:AttributeValue>Execute Management Reports</saml:AttributeValue>
+                <saml:AttributeValue>View non-ETP Clinical Data within CSA</saml:AttributeValue>
+                <saml:AttributeValue>Manage Detailed Health Records</saml:AttributeValue>`
+	if !bytes.Contains(doc, []byte(orig)) {
+		t.Fatal("fixture changed: nhsBusinessFunctions values not found")
+	}
+	variants := `<saml:AttributeValue>Execute Management Reports</saml:AttributeValue>
+                <saml:AttributeValue>View &amp; non-ETP&#x21;</saml:AttributeValue>
+                <saml:AttributeValue >Manage</saml:AttributeValue >
+                <saml:AttributeValue>A<!-- c -->B</saml:AttributeValue>
+                <saml:AttributeValue></saml:AttributeValue>
+                <saml:AttributeValue>  padded  </saml:AttributeValue>
+                <saml:AttributeValue>C<![CDATA[<D>]]></saml:AttributeValue>
+                <saml:AttributeValue xmlns:q="urn:x">Q</saml:AttributeValue>
+                <saml:AttributeValue>Ünïcode</saml:AttributeValue>
+                <saml:AttributeValue/>
+                <saml:AttributeValue>Last</saml:AttributeValue>`
+	a, err := ParseRoleAssertion(bytes.Replace(doc, []byte(orig), []byte(variants), 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"Execute Management Reports", "View & non-ETP!", "Manage", "AB", "padded", "C<D>", "Q", "Ünïcode", "Last"}
+	if got := a.User.Roles[0].ActivityNames; !slices.Equal(got, want) {
+		t.Errorf("ActivityNames %q, want %q", got, want)
+	}
+	for _, bad := range []string{
+		"<saml:AttributeValue>bad\x01</saml:AttributeValue>",
+		"<saml:AttributeValue>bad]]></saml:AttributeValue>",
+		"<saml:AttributeValue>&bad;</saml:AttributeValue>",
+		"<saml:AttributeValue>\xff</saml:AttributeValue>",
+		"<saml:AttributeValue>x</saml:AttributeValu>",
+		"<saml:AttributeValue>x</saml:AttributeValueX>",
+		"<saml:AttributeValue>x<saml:AttributeValue>y</saml:AttributeValue></saml:AttributeValue>",
+		"<saml:AttributeValues>x</saml:AttributeValues>",
+		"<samlx:AttributeValue>x</samlx:AttributeValue>",
+	} {
+		v := "<saml:AttributeValue>one</saml:AttributeValue>\n                " + bad
+		_, err := ParseRoleAssertion(bytes.Replace(doc, []byte(orig), []byte(v), 1))
+		if !errors.Is(err, ErrMalformed) {
+			t.Errorf("%q: err = %v, want ErrMalformed", bad, err)
+		}
+	}
+	many := strings.Repeat("<saml:AttributeValue>v</saml:AttributeValue>\n", maxAttributeValues+1)
+	_, err = ParseRoleAssertion(bytes.Replace(doc, []byte(orig), []byte(many), 1))
+	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "more than") {
+		t.Errorf("%d values: err = %v, want the value limit", maxAttributeValues+1, err)
 	}
 }

@@ -356,6 +356,13 @@ func FuzzParseRoleAssertion(f *testing.F) {
 	f.Add(readFixture(f, "single-role.xml"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		a, err := ParseRoleAssertion(data)
+		// The shortcut for attribute values changes nothing.
+		if len(data) <= MaxAssertionSize {
+			g, gerr := parseRoleAssertion(data, true)
+			if fmt.Sprint(err) != fmt.Sprint(gerr) || !reflect.DeepEqual(a, g) {
+				t.Fatalf("with the value shortcut: %v, %+v\nwithout: %v, %+v", err, a, gerr, g)
+			}
+		}
 		if err != nil {
 			if a != nil {
 				t.Fatal("assertion with error")
@@ -479,9 +486,13 @@ func TestParseRoleAssertionValueVariants(t *testing.T) {
                 <saml:AttributeValue>Ünïcode</saml:AttributeValue>
                 <saml:AttributeValue/>
                 <saml:AttributeValue>Last</saml:AttributeValue>`
-	a, err := ParseRoleAssertion(bytes.Replace(doc, []byte(orig), []byte(variants), 1))
+	vdoc := bytes.Replace(doc, []byte(orig), []byte(variants), 1)
+	a, err := ParseRoleAssertion(vdoc)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if g, err := parseRoleAssertion(vdoc, true); err != nil || !reflect.DeepEqual(a, g) {
+		t.Errorf("without the value shortcut: %v, %+v", err, g)
 	}
 	want := []string{"Execute Management Reports", "View & non-ETP!", "Manage", "AB", "padded", "C<D>", "Q", "Ünïcode", "Last"}
 	if got := a.User.Roles[0].ActivityNames; !slices.Equal(got, want) {

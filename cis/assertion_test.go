@@ -521,3 +521,24 @@ func TestParseRoleAssertionValueVariants(t *testing.T) {
 		t.Errorf("%d values: err = %v, want the value limit", maxAttributeValues+1, err)
 	}
 }
+
+// TestAttributeKind: every dictionary name maps to its kind, near misses to
+// none.
+func TestAttributeKind(t *testing.T) {
+	for k := attrUnknown + 1; k < attrKinds; k++ {
+		if got := attributeKind(k.String()); got != k {
+			t.Errorf("attributeKind(%q) = %v", k.String(), got)
+		}
+		name := k.String()
+		for _, miss := range []string{strings.ToUpper(name), name[:len(name)-1] + "x", name + "s", "x" + name[1:]} {
+			if got := attributeKind(miss); got != attrUnknown {
+				t.Errorf("attributeKind(%q) = %v, want unknown", miss, got)
+			}
+		}
+	}
+	for _, miss := range []string{"", "(unknown)", "nhsIdCodes", "nhsXreaOfWork", "nhsOrgXloseDate"} {
+		if got := attributeKind(miss); got != attrUnknown {
+			t.Errorf("attributeKind(%q) = %v, want unknown", miss, got)
+		}
+	}
+}

@@ -758,7 +758,17 @@ func (p *assertionParser) attributeStatement(a *Assertion) error {
 			nameID, err = p.subject()
 			return err
 		case subject && p.is(&c, nsSAML, "Attribute"):
-			return p.attribute(c)
+			tmpl, plain := p.attributeTemplate(&c)
+			if err := p.attribute(c); err != nil {
+				return err
+			}
+			// The next attributes are most likely written the same way.
+			for plain && !p.general {
+				if ok, err := p.nextPlainAttribute(&tmpl); !ok || err != nil {
+					return err
+				}
+			}
+			return nil
 		}
 		return p.unexpected(&c, "saml:AttributeStatement")
 	})
@@ -856,6 +866,12 @@ func (p *assertionParser) attribute(t startTag) error {
 	if string(namespace) != syntegraNS {
 		return p.errorf("saml:Attribute %.40q has AttributeNamespace %.60q, want %s", name, namespace, syntegraNS)
 	}
+	return p.attributeValues(name)
+}
+
+// attributeValues reads the values of the saml:Attribute just opened, whose
+// AttributeName is name, and hands them to the attribute dictionary.
+func (p *assertionParser) attributeValues(name []byte) error {
 	kind := attributeKind(string(name))
 	p.values = p.values[:0]
 	err := p.children("saml:Attribute", func(c startTag) error {
@@ -889,6 +905,64 @@ func (p *assertionParser) attribute(t startTag) error {
 		return p.dictionaryError(err)
 	}
 	return nil
+}
+
+// attrTemplate is the start tag of a saml:Attribute the general path read:
+// data[start:value] runs from its '<' to the AttributeName value,
+// data[valueEnd:end] from the closing quote past the '>'; name is the
+// element name.
+type attrTemplate struct {
+	start, value, valueEnd, end int
+	name                        qspan
+}
+
+// attributeTemplate describes the start tag t of a saml:Attribute just read
+// if nextPlainAttribute may use it: exactly AttributeName and
+// AttributeNamespace, in that order, neither decoded, no namespace
+// declarations, not empty.
+func (p *assertionParser) attributeTemplate(t *startTag) (attrTemplate, bool) {
+	s := &p.s
+	if s.nattrs != 2 || s.pendingEnd {
+		return attrTemplate{}, false
+	}
+	a, b := &s.attrs[0], &s.attrs[1]
+	if a.decoded || b.decoded || string(s.data[a.name.start:a.name.end]) != "AttributeName" ||
+		string(s.data[b.name.start:b.name.end]) != "AttributeNamespace" {
+		return attrTemplate{}, false
+	}
+	return attrTemplate{start: t.name.start - 1, value: a.value.start, valueEnd: a.value.end, end: s.pos, name: t.name}, true
+}
+
+// nextPlainAttribute reads the next saml:Attribute sibling if its start tag
+// is byte for byte the one of tmpl but for a plain AttributeName value (no
+// entity, white space other than spaces, '<', control or non-ASCII
+// character): then its name, namespace (the same scope: neither declares
+// any), attributes and depth need no new checks. It opens the element as
+// push would and reads the values by the general path. Otherwise it leaves
+// the scanner where it was and reports false.
+func (p *assertionParser) nextPlainAttribute(tmpl *attrTemplate) (bool, error) {
+	s := &p.s
+	if s.pendingEnd {
+		return false, nil
+	}
+	s.skipIndent()
+	data, i := s.data, s.pos
+	head, tail := tmpl.value-tmpl.start, tmpl.end-tmpl.valueEnd
+	if i+head > len(data) || !sameAt(data, i, tmpl.start, head) {
+		return false, nil
+	}
+	valueEnd, flags, err := scanTo(data, i+head, data[tmpl.value-1])
+	if err != nil || valueEnd == i+head || flags&(runAmp|runCR|runTabLF|runLT|runNonASCII) != 0 ||
+		valueEnd+tail > len(data) || !sameAt(data, valueEnd, tmpl.valueEnd, tail) {
+		return false, nil
+	}
+	d := i - tmpl.start
+	name := qspan{tmpl.name.start + d, tmpl.name.local + d, tmpl.name.end + d}
+	p.stack[p.depth].name, p.stack[p.depth].nsMark = name, len(p.bindings)
+	p.depth++
+	s.expect = name
+	s.pos = valueEnd + tail
+	return true, p.attributeValues(data[i+head : valueEnd])
 }
 
 // addValue records the text of one saml:AttributeValue.

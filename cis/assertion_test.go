@@ -542,3 +542,52 @@ func TestAttributeKind(t *testing.T) {
 		}
 	}
 }
+
+// TestParseRoleAssertionAttributeVariants: saml:Attribute start tags written
+// in ways the shortcut for attributes written like the one before does not
+// take give the same result as the general path, and errors in them are
+// still found.
+func TestParseRoleAssertionAttributeVariants(t *testing.T) {
+	doc := readFixture(t, "single-role.xml")
+	const orig = `<saml:Attribute AttributeName="nhsJobRoleCode" AttributeNamespace="http://www.syntegra.com">`
+	if !bytes.Contains(doc, []byte(orig)) {
+		t.Fatal("fixture changed: nhsJobRoleCode attribute not found")
+	}
+	for _, ok := range []string{
+		`<saml:Attribute AttributeName="nhsJobRole&#67;ode" AttributeNamespace="http://www.syntegra.com">`,
+		`<saml:Attribute AttributeName='nhsJobRoleCode' AttributeNamespace="http://www.syntegra.com">`,
+		`<saml:Attribute  AttributeName="nhsJobRoleCode" AttributeNamespace="http://www.syntegra.com" >`,
+		`<saml:Attribute AttributeNamespace="http://www.syntegra.com" AttributeName="nhsJobRoleCode">`,
+		`<saml:Attribute AttributeName="nhsJobRoleCode" AttributeNamespace="http://www.syntegra.com" xmlns:x="urn:x">`,
+		`<saml:Attribute xmlns:saml="urn:oasis:names:tc:SAML:1.0:assertion" AttributeName="nhsJobRoleCode" AttributeNamespace="http://www.syntegra.com">`,
+	} {
+		vdoc := bytes.Replace(doc, []byte(orig), []byte(ok), 1)
+		a, err := ParseRoleAssertion(vdoc)
+		if err != nil {
+			t.Errorf("%s: %v", ok, err)
+			continue
+		}
+		if g, err := parseRoleAssertion(vdoc, true); err != nil || !reflect.DeepEqual(a, g) {
+			t.Errorf("%s: without the shortcuts: %v, %+v", ok, err, g)
+		}
+		if a.User.Roles[0].JobRoleCode == "" {
+			t.Errorf("%s: JobRoleCode lost", ok)
+		}
+	}
+	for _, bad := range []string{
+		`<saml:Attribute AttributeName="" AttributeNamespace="http://www.syntegra.com">`,
+		`<saml:Attribute AttributeName="a<b" AttributeNamespace="http://www.syntegra.com">`,
+		"<saml:Attribute AttributeName=\"a\x01b\" AttributeNamespace=\"http://www.syntegra.com\">",
+		`<saml:Attribute AttributeName="nhsJobRoleCode" AttributeNamespace="http://www.syntegra.org">`,
+		`<saml:Attribute AttributeName="nhsJobRoleCode" AttributeName="x" AttributeNamespace="http://www.syntegra.com">`,
+		`<saml:Attribute AttributeName="nhsJobRoleCode" AttributeNamespace="http://www.syntegra.com"/>`,
+		`<saml:Attributes AttributeName="nhsJobRoleCode" AttributeNamespace="http://www.syntegra.com">`,
+		`<samlx:Attribute AttributeName="nhsJobRoleCode" AttributeNamespace="http://www.syntegra.com">`,
+		`<saml:Attribute AttributeName="uid" AttributeNamespace="http://www.syntegra.com">`,
+	} {
+		_, err := ParseRoleAssertion(bytes.Replace(doc, []byte(orig), []byte(bad), 1))
+		if !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: err = %v, want ErrMalformed", bad, err)
+		}
+	}
+}

@@ -52,7 +52,13 @@ func ParseRoleAssertion(data []byte) (*Assertion, error) {
 		return nil, &ParseError{What: roleAssertionWhat, Offset: -1,
 			Msg: fmt.Sprintf("document is %d bytes, limit %d", len(data), MaxAssertionSize), Err: ErrTooLarge}
 	}
-	p := &assertionParser{s: newXMLScanner(data)}
+	return parseRoleAssertion(data, false)
+}
+
+// parseRoleAssertion is ParseRoleAssertion after the size check; general
+// turns the shortcut for attribute values off, for tests to compare.
+func parseRoleAssertion(data []byte, general bool) (*Assertion, error) {
+	p := &assertionParser{s: newXMLScanner(data), general: general}
 	a, err := p.parse()
 	if err != nil {
 		return nil, err
@@ -60,39 +66,66 @@ func ParseRoleAssertion(data []byte) (*Assertion, error) {
 	return a, nil
 }
 
-// startTag is the start tag the parser just read. Names alias the input;
-// attribute values may alias scanner buffers and are read at once.
+// startTag is the start tag the parser just read. Its name is a position
+// in the input; its attributes are the scanner's until the next token.
 type startTag struct {
-	prefix, local []byte
-	attrs         []scanAttr
-	ns            string // the element's namespace, resolved in push
+	name qspan
+	ns   nsKind // the element's namespace, resolved in push
+	bind int    // the binding that gave it, or -1 (no namespace, xml)
 }
 
 // openElement is an element the parser is inside of.
 type openElement struct {
-	prefix, local []byte // raw name, to match the end tag
-	nsMark        int    // length of bindings before this element's declarations
+	name   qspan // raw name, to match the end tag
+	nsMark int   // length of bindings before this element's declarations
 }
 
+// nsKind is a namespace URI the parser tells apart.
+type nsKind uint8
+
+const (
+	nsNone  nsKind = iota // no namespace
+	nsOther               // any namespace not below
+	nsSAMLP
+	nsSAML
+	nsXML
+)
+
 // nsBinding is one namespace declaration in scope; an empty prefix is the
-// default namespace.
+// default namespace. Positions are in the input (uri in the scanner's
+// decoded values if decoded).
 type nsBinding struct {
-	prefix []byte
-	uri    string
+	prefix  span
+	uri     span
+	decoded bool
+	kind    nsKind
+}
+
+// nsMemo is the namespace an element name resolved to: the name at
+// position name, under the bindings of generation gen.
+type nsMemo struct {
+	set       bool
+	name, gen int
+	ns        nsKind
+	bind      int
 }
 
 // assertionParser reads a RoleAssertion in one pass over the scanner's
 // tokens, tracking namespace scopes and element nesting itself.
 type assertionParser struct {
-	s        xmlScanner // by value: the parser lives on the stack, so token writes need no GC write barriers
-	stack    []openElement
+	s        xmlScanner
+	stack    [maxAssertionDepth]openElement
+	depth    int
 	bindings []nsBinding
-	secret   int // > 0 inside SubjectConfirmationData (holds the ticket)
+	nsGen    int       // changes whenever bindings does
+	nsMemo   [2]nsMemo // resolutions of the scanner's recent element names
+	secret   int       // > 0 inside SubjectConfirmationData (holds the ticket)
 	attrs    assertionBuilder
 	values   []string // reused buffer for one saml:Attribute's values
 	text     []byte   // reused buffer for text split over several tokens
 	tag      startTag // the start tag just read
 	strs     stringArena
+	general  bool // never take the shortcut of nextPlainValue (tests)
 }
 
 // errorf returns a *ParseError at the scanner's current offset. Inside
@@ -118,7 +151,7 @@ func (p *assertionParser) syntaxError(err error) error {
 }
 
 // next reads the next start tag (into p.tag), end tag or character data
-// (p.s.text). It skips comments, refuses directives and processing
+// (p.s.textBytes). It skips comments, refuses directives and processing
 // instructions, checks that end tags match, and maintains namespace scopes
 // and the depth limit.
 func (p *assertionParser) next() (tokKind, error) {
@@ -128,7 +161,7 @@ func (p *assertionParser) next() (tokKind, error) {
 		}
 		switch p.s.kind {
 		case tokStart:
-			if len(p.stack) >= maxAssertionDepth {
+			if p.depth >= maxAssertionDepth {
 				return 0, p.errorf("elements nested deeper than %d", maxAssertionDepth)
 			}
 			if err := p.push(); err != nil {
@@ -136,19 +169,28 @@ func (p *assertionParser) next() (tokKind, error) {
 			}
 			return tokStart, nil
 		case tokEnd:
-			n := len(p.stack)
-			if n == 0 || !bytes.Equal(p.stack[n-1].prefix, p.s.prefix) || !bytes.Equal(p.stack[n-1].local, p.s.local) {
-				return 0, p.errorf("end tag </%s> does not match the open element", qname(p.s.prefix, p.s.local))
+			n, d := p.s.name, p.depth
+			// The scanner compared the name with p.s.expect, the open element's, if expected.
+			if d == 0 || !p.s.expected && (n.end-n.start != p.stack[d-1].name.end-p.stack[d-1].name.start ||
+				!sameAt(p.s.data, n.start, p.stack[d-1].name.start, n.end-n.start)) {
+				return 0, p.errorf("end tag </%s> does not match the open element", p.qname(n))
 			}
-			p.bindings = p.bindings[:p.stack[n-1].nsMark]
-			p.stack = p.stack[:n-1]
+			if m := p.stack[d-1].nsMark; m != len(p.bindings) {
+				p.bindings = p.bindings[:m]
+				p.nsGen++
+			}
+			p.depth--
+			p.s.expect = qspan{}
+			if d > 1 {
+				p.s.expect = p.stack[d-2].name
+			}
 			return tokEnd, nil
 		case tokText:
 			return tokText, nil
 		case tokComment:
 			continue
 		case tokProcInst:
-			return 0, p.errorf("processing instruction <?%.20s?> not allowed", p.s.local)
+			return 0, p.errorf("processing instruction <?%.20s?> not allowed", p.s.local(p.s.name))
 		case tokDirective:
 			return 0, p.errorf("DOCTYPE or other <!…> directive not allowed")
 		case tokEOF:
@@ -162,35 +204,57 @@ func (p *assertionParser) next() (tokKind, error) {
 // (no duplicates, bound prefixes; the scanner bounds their number) and
 // declares its namespaces.
 func (p *assertionParser) push() error {
-	t := startTag{prefix: p.s.prefix, local: p.s.local, attrs: p.s.attrs}
-	p.tag = t
+	s := &p.s
+	name := s.name
 	mark := len(p.bindings)
-	for i, a := range t.attrs {
-		for _, b := range t.attrs[:i] {
-			if bytes.Equal(a.prefix, b.prefix) && bytes.Equal(a.local, b.local) {
-				return p.errorf("element <%s> repeats attribute %s", qname(t.prefix, t.local), qname(a.prefix, a.local))
+	attrs := s.attrs[:s.nattrs]
+	for i := range attrs {
+		a := &attrs[i]
+		an := s.data[a.name.start:a.name.end]
+		for j := range attrs[:i] {
+			if b := &attrs[j]; b.name.end-b.name.start == len(an) && string(s.data[b.name.start:b.name.end]) == string(an) {
+				return p.errorf("element <%s> repeats attribute %s", p.qname(name), p.qname(a.name))
 			}
 		}
+		prefix, local := s.prefix(a.name), s.local(a.name)
 		switch {
-		case len(a.prefix) == 0 && string(a.local) == "xmlns":
-			p.bindings = append(p.bindings, nsBinding{nil, string(a.value)})
-		case string(a.prefix) == "xmlns":
-			if len(a.value) == 0 || string(a.local) == "xmlns" || (string(a.local) == "xml") != (string(a.value) == xmlReservdNS) {
-				return p.errorf("invalid namespace declaration xmlns:%s", a.local)
+		case len(prefix) == 0 && string(local) == "xmlns":
+			p.bindings = append(p.bindings, p.binding(span{}, a))
+		case string(prefix) == "xmlns":
+			v := s.attrValue(a)
+			if len(v) == 0 || string(local) == "xmlns" || (string(local) == "xml") != (string(v) == xmlReservdNS) {
+				return p.errorf("invalid namespace declaration xmlns:%s", local)
 			}
-			p.bindings = append(p.bindings, nsBinding{a.local, string(a.value)})
+			p.bindings = append(p.bindings, p.binding(span{a.name.local, a.name.end}, a))
 		}
 	}
-	p.stack = append(p.stack, openElement{prefix: t.prefix, local: t.local, nsMark: mark})
-	// Every prefix used on the element or its attributes must be bound.
-	ns, err := p.resolve(t.prefix)
-	if err != nil {
-		return err
+	if len(p.bindings) != mark {
+		p.nsGen++
 	}
-	p.tag.ns = ns
-	for _, a := range t.attrs {
-		if len(a.prefix) != 0 && string(a.prefix) != "xmlns" {
-			if _, err := p.resolve(a.prefix); err != nil {
+	p.stack[p.depth] = openElement{name: name, nsMark: mark}
+	p.depth++
+	s.expect = name
+	// Every prefix used on the element or its attributes must be bound.
+	// The element's name is one of the scanner's recent names: the same
+	// bytes, so the same namespace while the bindings are unchanged.
+	var ns nsKind
+	var bind int
+	slot := s.recent.last
+	if m := &p.nsMemo[slot]; m.set && m.name == s.recent.q[slot].start && m.gen == p.nsGen {
+		ns, bind = m.ns, m.bind
+	} else {
+		var err error
+		if ns, bind, err = p.resolve(s.prefix(name)); err != nil {
+			return err
+		}
+		*m = nsMemo{set: true, name: s.recent.q[slot].start, gen: p.nsGen, ns: ns, bind: bind}
+	}
+	// Field by field: a composite literal is built in a temporary and copied
+	// with wide loads that stall on its narrow stores.
+	p.tag.name, p.tag.ns, p.tag.bind = name, ns, bind
+	for i := range attrs {
+		if prefix := s.prefix(attrs[i].name); len(prefix) != 0 && string(prefix) != "xmlns" {
+			if _, _, err := p.resolve(prefix); err != nil {
 				return err
 			}
 		}
@@ -198,57 +262,98 @@ func (p *assertionParser) push() error {
 	return nil
 }
 
-// resolve returns the namespace bound to prefix in the current scope.
-func (p *assertionParser) resolve(prefix []byte) (string, error) {
+// startTag returns p.tag field by field (see push).
+func (p *assertionParser) startTag() startTag {
+	t := &p.tag
+	return startTag{name: qspan{t.name.start, t.name.local, t.name.end}, ns: t.ns, bind: t.bind}
+}
+
+// binding makes the declaration of prefix by the attribute a.
+func (p *assertionParser) binding(prefix span, a *scanAttr) nsBinding {
+	b := nsBinding{prefix: prefix, uri: a.value, decoded: a.decoded, kind: nsOther}
+	switch string(p.s.attrValue(a)) {
+	case "":
+		b.kind = nsNone
+	case samlpNS:
+		b.kind = nsSAMLP
+	case samlNS:
+		b.kind = nsSAML
+	case xmlReservdNS:
+		b.kind = nsXML
+	}
+	return b
+}
+
+// resolve returns the namespace bound to prefix in the current scope, and
+// the index of its binding (-1 for the predefined ones).
+func (p *assertionParser) resolve(prefix []byte) (nsKind, int, error) {
 	for i := len(p.bindings) - 1; i >= 0; i-- {
-		if bytes.Equal(p.bindings[i].prefix, prefix) {
-			return p.bindings[i].uri, nil
+		b := &p.bindings[i]
+		if b.prefix.end-b.prefix.start == len(prefix) && string(p.s.data[b.prefix.start:b.prefix.end]) == string(prefix) {
+			return b.kind, i, nil
 		}
 	}
 	switch string(prefix) {
 	case "":
-		return "", nil
+		return nsNone, -1, nil
 	case "xml":
-		return xmlReservdNS, nil
+		return nsXML, -1, nil
 	}
-	return "", p.errorf("namespace prefix %.40q is not declared", prefix)
+	return 0, 0, p.errorf("namespace prefix %.40q is not declared", prefix)
 }
 
-// element returns the namespace of a start element the parser read.
-func (p *assertionParser) element(t startTag) string { return t.ns }
+// element returns the namespace URI of a start element the parser read,
+// for messages.
+func (p *assertionParser) element(t *startTag) string {
+	if t.bind < 0 {
+		if t.ns == nsXML {
+			return xmlReservdNS
+		}
+		return ""
+	}
+	b := &p.bindings[t.bind]
+	if b.decoded {
+		return string(p.s.vals[b.uri.start:b.uri.end])
+	}
+	return string(p.s.data[b.uri.start:b.uri.end])
+}
 
 // is reports whether t is the element space:local.
-func (p *assertionParser) is(t startTag, space, local string) bool {
-	return string(t.local) == local && p.element(t) == space
+func (p *assertionParser) is(t *startTag, space nsKind, local string) bool {
+	return t.ns == space && string(p.s.data[t.name.local:t.name.end]) == local
 }
 
+// local returns the local name of t.
+func (p *assertionParser) local(t *startTag) []byte { return p.s.local(t.name) }
+
 // unexpected reports an element that has no place where it appears.
-func (p *assertionParser) unexpected(t startTag, where string) error {
-	return p.errorf("unexpected element {%s}%.40s in %s", p.element(t), t.local, where)
+func (p *assertionParser) unexpected(t *startTag, where string) error {
+	return p.errorf("unexpected element {%s}%.40s in %s", p.element(t), p.local(t), where)
 }
 
 // children calls f for each child element of the element just opened and
 // returns after its end tag. Text between children must be white space.
 // f must consume the child (through its end tag) before returning.
 func (p *assertionParser) children(where string, f func(startTag) error) error {
-	depth := len(p.stack)
+	depth := p.depth
 	for {
+		p.s.skipIndent() // white space between children needs no token
 		kind, err := p.next()
 		if err != nil {
 			return err
 		}
 		switch kind {
 		case tokStart:
-			if err := f(p.tag); err != nil {
+			if err := f(p.startTag()); err != nil {
 				return err
 			}
-			if len(p.stack) != depth {
+			if p.depth != depth {
 				return p.errorf("internal: child of %s not consumed", where)
 			}
 		case tokEnd:
 			return nil
 		case tokText:
-			if !p.s.space && !isXMLSpace(p.s.text) {
+			if !p.s.space && !isXMLSpace(p.s.textBytes()) {
 				return p.errorf("unexpected text in %s", where)
 			}
 		}
@@ -260,6 +365,8 @@ func (p *assertionParser) children(where string, f func(startTag) error) error {
 // next call; callers convert it with string() or the arena.
 func (p *assertionParser) textContent(where string) ([]byte, error) {
 	p.text = p.text[:0]
+	var held span // the only piece so far, in the input: not copied yet
+	var holding bool
 	for {
 		kind, err := p.next()
 		if err != nil {
@@ -269,11 +376,22 @@ func (p *assertionParser) textContent(where string) ([]byte, error) {
 		case tokStart:
 			return nil, p.errorf("unexpected element in %s: want text", where)
 		case tokEnd:
+			if holding {
+				return p.s.data[held.start:held.end], nil
+			}
 			return p.text, nil
 		case tokText:
+			if len(p.text) == 0 && !holding && !p.s.textBuf {
+				held, holding = p.s.text, true
+				continue
+			}
+			if holding {
+				p.text = append(p.text, p.s.data[held.start:held.end]...)
+				holding = false
+			}
 			// Copy: the scanner reuses its buffer for the next piece of text
 			// (comments and CDATA sections split text into pieces).
-			p.text = append(p.text, p.s.text...)
+			p.text = append(p.text, p.s.textBytes()...)
 		}
 	}
 }
@@ -281,8 +399,8 @@ func (p *assertionParser) textContent(where string) ([]byte, error) {
 // skip consumes the element just opened, whatever it holds, still checking
 // well-formedness, namespaces and depth.
 func (p *assertionParser) skip() error {
-	depth := len(p.stack)
-	for len(p.stack) >= depth {
+	depth := p.depth
+	for p.depth >= depth {
 		if _, err := p.next(); err != nil {
 			return err
 		}
@@ -292,15 +410,19 @@ func (p *assertionParser) skip() error {
 
 // xmlAttrs calls f with the local name and value of each plain (unprefixed)
 // attribute of t. Namespace declarations are skipped; any other attribute
-// in a namespace is an error, as the SAML 1.1 elements define none.
-func (p *assertionParser) xmlAttrs(t startTag, f func(local, value []byte) error) error {
-	for _, a := range t.attrs {
+// in a namespace is an error, as the SAML 1.1 elements define none. With
+// f nil, it only checks.
+func (p *assertionParser) xmlAttrs(t *startTag, f func(local, value []byte) error) error {
+	s := &p.s
+	for i := range s.nattrs {
+		a := &s.attrs[i]
+		prefix, local := s.prefix(a.name), s.local(a.name)
 		switch {
-		case string(a.prefix) == "xmlns" || (len(a.prefix) == 0 && string(a.local) == "xmlns"):
-		case len(a.prefix) != 0:
-			return p.errorf("attribute %s on <%.40s> is in a namespace", qname(a.prefix, a.local), t.local)
-		default:
-			if err := f(a.local, a.value); err != nil {
+		case string(prefix) == "xmlns" || (len(prefix) == 0 && string(local) == "xmlns"):
+		case len(prefix) != 0:
+			return p.errorf("attribute %s on <%.40s> is in a namespace", p.qname(a.name), p.local(t))
+		case f != nil:
+			if err := f(local, s.attrValue(a)); err != nil {
 				return err
 			}
 		}
@@ -314,8 +436,8 @@ func (p *assertionParser) parse() (*Assertion, error) {
 	if err != nil {
 		return nil, err
 	}
-	if !p.is(root, samlpNS, "Response") {
-		return nil, p.errorf("root element is {%s}%s, want {%s}Response", p.element(root), root.local, samlpNS)
+	if !p.is(&root, nsSAMLP, "Response") {
+		return nil, p.errorf("root element is {%s}%s, want {%s}Response", p.element(&root), p.local(&root), samlpNS)
 	}
 	a, success, err := p.response(root)
 	if err != nil {
@@ -339,12 +461,12 @@ func (p *assertionParser) prolog() (startTag, error) {
 		}
 		switch p.s.kind {
 		case tokProcInst:
-			if string(p.s.local) != "xml" || !first {
-				return startTag{}, p.errorf("processing instruction <?%.20s?> not allowed", p.s.local)
+			if string(p.s.local(p.s.name)) != "xml" || !first {
+				return startTag{}, p.errorf("processing instruction <?%.20s?> not allowed", p.s.local(p.s.name))
 			}
 		case tokComment:
 		case tokText:
-			if !isXMLSpace(p.s.text) {
+			if !isXMLSpace(p.s.textBytes()) {
 				return startTag{}, p.errorf("text before the root element")
 			}
 		case tokDirective:
@@ -353,7 +475,7 @@ func (p *assertionParser) prolog() (startTag, error) {
 			if err := p.push(); err != nil {
 				return startTag{}, err
 			}
-			return p.tag, nil
+			return p.startTag(), nil
 		case tokEOF:
 			return startTag{}, p.errorf("no root element")
 		default:
@@ -373,15 +495,15 @@ func (p *assertionParser) epilog() error {
 			return nil
 		case tokComment:
 		case tokText:
-			if !isXMLSpace(p.s.text) {
+			if !isXMLSpace(p.s.textBytes()) {
 				return p.errorf("text after the root element")
 			}
 		case tokStart:
-			return p.errorf("second root element <%s>", qname(p.s.prefix, p.s.local))
+			return p.errorf("second root element <%s>", p.qname(p.s.name))
 		case tokDirective:
 			return p.errorf("DOCTYPE or other <!…> directive not allowed")
 		case tokProcInst:
-			return p.errorf("processing instruction <?%.20s?> not allowed", p.s.local)
+			return p.errorf("processing instruction <?%.20s?> not allowed", p.s.local(p.s.name))
 		default:
 			return p.errorf("unexpected token after the root element")
 		}
@@ -392,7 +514,7 @@ func (p *assertionParser) epilog() error {
 // saml:Assertion. On any other status the rest is only checked for
 // well-formedness.
 func (p *assertionParser) response(root startTag) (*Assertion, bool, error) {
-	if err := p.versionAttrs(root, nil); err != nil {
+	if err := p.versionAttrs(&root, nil); err != nil {
 		return nil, false, err
 	}
 	var (
@@ -402,8 +524,8 @@ func (p *assertionParser) response(root startTag) (*Assertion, bool, error) {
 	err := p.children("samlp:Response", func(t startTag) error {
 		switch {
 		case !haveStatus:
-			if !p.is(t, samlpNS, "Status") {
-				return p.errorf("first child of samlp:Response is {%s}%s, want samlp:Status", p.element(t), t.local)
+			if !p.is(&t, nsSAMLP, "Status") {
+				return p.errorf("first child of samlp:Response is {%s}%s, want samlp:Status", p.element(&t), p.local(&t))
 			}
 			haveStatus = true
 			var err error
@@ -411,7 +533,7 @@ func (p *assertionParser) response(root startTag) (*Assertion, bool, error) {
 			return err
 		case !succ:
 			return p.skip()
-		case p.is(t, samlNS, "Assertion"):
+		case p.is(&t, nsSAML, "Assertion"):
 			if a != nil {
 				return p.errorf("samlp:Response holds more than one saml:Assertion")
 			}
@@ -419,7 +541,7 @@ func (p *assertionParser) response(root startTag) (*Assertion, bool, error) {
 			a, err = p.assertion(t)
 			return err
 		}
-		return p.unexpected(t, "samlp:Response")
+		return p.unexpected(&t, "samlp:Response")
 	})
 	switch {
 	case err != nil:
@@ -434,19 +556,19 @@ func (p *assertionParser) response(root startTag) (*Assertion, bool, error) {
 
 // versionAttrs requires MajorVersion="1" MinorVersion="1" and passes any
 // other plain attribute to f (if not nil).
-func (p *assertionParser) versionAttrs(t startTag, f func(local, value []byte) error) error {
+func (p *assertionParser) versionAttrs(t *startTag, f func(local, value []byte) error) error {
 	var major, minor bool
 	err := p.xmlAttrs(t, func(local, value []byte) error {
 		switch string(local) {
 		case "MajorVersion":
 			major = true
 			if string(value) != "1" {
-				return p.errorf("<%s> MajorVersion %.10q, want 1", t.local, value)
+				return p.errorf("<%s> MajorVersion %.10q, want 1", p.local(t), value)
 			}
 		case "MinorVersion":
 			minor = true
 			if string(value) != "1" {
-				return p.errorf("<%s> MinorVersion %.10q, want 1", t.local, value)
+				return p.errorf("<%s> MinorVersion %.10q, want 1", p.local(t), value)
 			}
 		default:
 			if f != nil {
@@ -456,7 +578,7 @@ func (p *assertionParser) versionAttrs(t startTag, f func(local, value []byte) e
 		return nil
 	})
 	if err == nil && !(major && minor) {
-		err = p.errorf("<%s> lacks MajorVersion or MinorVersion", t.local)
+		err = p.errorf("<%s> lacks MajorVersion or MinorVersion", p.local(t))
 	}
 	return err
 }
@@ -468,20 +590,20 @@ func (p *assertionParser) status() (bool, error) {
 	var success bool
 	err := p.children("samlp:Status", func(t startTag) error {
 		switch {
-		case !code && p.is(t, samlpNS, "StatusCode"):
+		case !code && p.is(&t, nsSAMLP, "StatusCode"):
 			code = true
 			var err error
 			success, err = p.statusCode(t)
 			return err
-		case code && !msg && !detail && p.is(t, samlpNS, "StatusMessage"):
+		case code && !msg && !detail && p.is(&t, nsSAMLP, "StatusMessage"):
 			msg = true
 			_, err := p.textContent("samlp:StatusMessage")
 			return err
-		case code && !detail && p.is(t, samlpNS, "StatusDetail"):
+		case code && !detail && p.is(&t, nsSAMLP, "StatusDetail"):
 			detail = true
 			return p.skip()
 		}
-		return p.unexpected(t, "samlp:Status")
+		return p.unexpected(&t, "samlp:Status")
 	})
 	if err == nil && !code {
 		err = p.errorf("samlp:Status has no samlp:StatusCode")
@@ -494,7 +616,7 @@ func (p *assertionParser) status() (bool, error) {
 func (p *assertionParser) statusCode(t startTag) (bool, error) {
 	var value string
 	var have bool
-	err := p.xmlAttrs(t, func(local, v []byte) error {
+	err := p.xmlAttrs(&t, func(local, v []byte) error {
 		if string(local) == "Value" {
 			value, have = string(v), true
 		}
@@ -510,14 +632,14 @@ func (p *assertionParser) statusCode(t startTag) (bool, error) {
 	if !ok {
 		prefix, local = "", value
 	}
-	ns, err := p.resolve([]byte(prefix))
+	ns, _, err := p.resolve([]byte(prefix))
 	if err != nil {
 		return false, err
 	}
-	success := ns == samlpNS && local == "Success"
+	success := ns == nsSAMLP && local == "Success"
 	err = p.children("samlp:StatusCode", func(c startTag) error {
-		if !p.is(c, samlpNS, "StatusCode") {
-			return p.unexpected(c, "samlp:StatusCode")
+		if !p.is(&c, nsSAMLP, "StatusCode") {
+			return p.unexpected(&c, "samlp:StatusCode")
 		}
 		_, err := p.statusCode(c)
 		return err
@@ -530,7 +652,7 @@ func (p *assertionParser) statusCode(t startTag) (bool, error) {
 func (p *assertionParser) assertion(t startTag) (*Assertion, error) {
 	a := &Assertion{}
 	var issueInstant string
-	err := p.versionAttrs(t, func(local, value []byte) error {
+	err := p.versionAttrs(&t, func(local, value []byte) error {
 		switch string(local) {
 		case "AssertionID":
 			a.AssertionID = string(value)
@@ -553,16 +675,16 @@ func (p *assertionParser) assertion(t startTag) (*Assertion, error) {
 	var conditions, statement bool
 	err = p.children("saml:Assertion", func(c startTag) error {
 		switch {
-		case !conditions && !statement && p.is(c, samlNS, "Conditions"):
+		case !conditions && !statement && p.is(&c, nsSAML, "Conditions"):
 			conditions = true
 			return p.conditions(c, a)
-		case conditions && !statement && p.is(c, samlNS, "AttributeStatement"):
+		case conditions && !statement && p.is(&c, nsSAML, "AttributeStatement"):
 			statement = true
 			return p.attributeStatement(a)
-		case p.is(c, samlNS, "Assertion"):
+		case p.is(&c, nsSAML, "Assertion"):
 			return p.errorf("saml:Assertion nested in saml:Assertion")
 		}
-		return p.unexpected(c, "saml:Assertion")
+		return p.unexpected(&c, "saml:Assertion")
 	})
 	switch {
 	case err != nil:
@@ -579,7 +701,7 @@ func (p *assertionParser) assertion(t startTag) (*Assertion, error) {
 // required, and no condition elements (none is defined for the SSB).
 func (p *assertionParser) conditions(t startTag, a *Assertion) error {
 	var nb, noa string
-	err := p.xmlAttrs(t, func(local, value []byte) error {
+	err := p.xmlAttrs(&t, func(local, value []byte) error {
 		switch string(local) {
 		case "NotBefore":
 			nb = string(value)
@@ -604,7 +726,7 @@ func (p *assertionParser) conditions(t startTag, a *Assertion) error {
 		return p.errorf("saml:Conditions NotOnOrAfter is not after NotBefore")
 	}
 	return p.children("saml:Conditions", func(c startTag) error {
-		return p.unexpected(c, "saml:Conditions")
+		return p.unexpected(&c, "saml:Conditions")
 	})
 }
 
@@ -625,20 +747,30 @@ func (p *assertionParser) attributeStatement(a *Assertion) error {
 	var nameID string
 	p.attrs = assertionBuilder{}
 	// One block per nhsIdCode: size the role list once.
-	if n := bytes.Count(p.s.data, []byte(`"nhsIdCode"`)); n > 0 {
+	if n := countRoleBlocks(p.s.data); n > 0 {
 		p.attrs.user.Roles = make([]RoleProfile, 0, min(n, maxRoleProfiles))
 	}
 	err := p.children("saml:AttributeStatement", func(c startTag) error {
 		switch {
-		case !subject && p.is(c, samlNS, "Subject"):
+		case !subject && p.is(&c, nsSAML, "Subject"):
 			subject = true
 			var err error
 			nameID, err = p.subject()
 			return err
-		case subject && p.is(c, samlNS, "Attribute"):
-			return p.attribute(c)
+		case subject && p.is(&c, nsSAML, "Attribute"):
+			tmpl, plain := p.attributeTemplate(&c)
+			if err := p.attribute(c); err != nil {
+				return err
+			}
+			// The next attributes are most likely written the same way.
+			for plain && !p.general {
+				if ok, err := p.nextPlainAttribute(&tmpl); !ok || err != nil {
+					return err
+				}
+			}
+			return nil
 		}
-		return p.unexpected(c, "saml:AttributeStatement")
+		return p.unexpected(&c, "saml:AttributeStatement")
 	})
 	if err != nil {
 		return err
@@ -667,16 +799,16 @@ func (p *assertionParser) subject() (string, error) {
 	var haveName, haveConf bool
 	err := p.children("saml:Subject", func(c startTag) error {
 		switch {
-		case !haveName && !haveConf && p.is(c, samlNS, "NameIdentifier"):
+		case !haveName && !haveConf && p.is(&c, nsSAML, "NameIdentifier"):
 			haveName = true
 			b, err := p.textContent("saml:NameIdentifier")
 			nameID = strings.TrimSpace(string(b))
 			return err
-		case haveName && !haveConf && p.is(c, samlNS, "SubjectConfirmation"):
+		case haveName && !haveConf && p.is(&c, nsSAML, "SubjectConfirmation"):
 			haveConf = true
 			return p.subjectConfirmation()
 		}
-		return p.unexpected(c, "saml:Subject")
+		return p.unexpected(&c, "saml:Subject")
 	})
 	if err == nil && nameID == "" {
 		err = p.errorf("saml:Subject has no saml:NameIdentifier")
@@ -689,18 +821,18 @@ func (p *assertionParser) subjectConfirmation() error {
 	var data bool
 	err := p.children("saml:SubjectConfirmation", func(c startTag) error {
 		switch {
-		case !data && p.is(c, samlNS, "ConfirmationMethod"):
+		case !data && p.is(&c, nsSAML, "ConfirmationMethod"):
 			methods++
 			_, err := p.textContent("saml:ConfirmationMethod")
 			return err
-		case methods > 0 && !data && p.is(c, samlNS, "SubjectConfirmationData"):
+		case methods > 0 && !data && p.is(&c, nsSAML, "SubjectConfirmationData"):
 			data = true
 			p.secret++
 			err := p.skip()
 			p.secret--
 			return err
 		}
-		return p.unexpected(c, "saml:SubjectConfirmation")
+		return p.unexpected(&c, "saml:SubjectConfirmation")
 	})
 	if err == nil && methods == 0 {
 		err = p.errorf("saml:SubjectConfirmation has no saml:ConfirmationMethod")
@@ -711,18 +843,22 @@ func (p *assertionParser) subjectConfirmation() error {
 // attribute reads one saml:Attribute and hands its values to the attribute
 // dictionary.
 func (p *assertionParser) attribute(t startTag) error {
-	var name, namespace []byte
-	err := p.xmlAttrs(t, func(local, value []byte) error {
-		switch string(local) {
-		case "AttributeName":
-			name = value
-		case "AttributeNamespace":
-			namespace = value
-		}
-		return nil
-	})
-	if err != nil {
+	if err := p.xmlAttrs(&t, nil); err != nil {
 		return err
+	}
+	// Read the two by position, not in a callback: the value slices are
+	// then written to locals only, without GC write barriers.
+	s := &p.s
+	var name, namespace []byte
+	for i := range s.nattrs {
+		if a := &s.attrs[i]; a.name.local == a.name.start {
+			switch string(s.local(a.name)) {
+			case "AttributeName":
+				name = s.attrValue(a)
+			case "AttributeNamespace":
+				namespace = s.attrValue(a)
+			}
+		}
 	}
 	if len(name) == 0 {
 		return p.errorf("saml:Attribute has no AttributeName")
@@ -730,26 +866,32 @@ func (p *assertionParser) attribute(t startTag) error {
 	if string(namespace) != syntegraNS {
 		return p.errorf("saml:Attribute %.40q has AttributeNamespace %.60q, want %s", name, namespace, syntegraNS)
 	}
+	return p.attributeValues(name)
+}
+
+// attributeValues reads the values of the saml:Attribute just opened, whose
+// AttributeName is name, and hands them to the attribute dictionary.
+func (p *assertionParser) attributeValues(name []byte) error {
 	kind := attributeKind(string(name))
 	p.values = p.values[:0]
-	err = p.children("saml:Attribute", func(c startTag) error {
-		if !p.is(c, samlNS, "AttributeValue") {
-			return p.unexpected(c, "saml:Attribute")
+	err := p.children("saml:Attribute", func(c startTag) error {
+		if !p.is(&c, nsSAML, "AttributeValue") {
+			return p.unexpected(&c, "saml:Attribute")
 		}
 		if len(p.values) >= maxAttributeValues {
 			return p.errorf("saml:Attribute %.40q has more than %d values", name, maxAttributeValues)
 		}
-		if err := p.xmlAttrs(c, func(_, _ []byte) error { return nil }); err != nil {
+		if err := p.xmlAttrs(&c, nil); err != nil {
 			return err
 		}
+		plain := p.s.nattrs == 0 && !p.general // read before the scanner moves on
 		b, err := p.textContent("saml:AttributeValue")
 		if err != nil {
 			return err
 		}
-		if kind == attrUnknown {
-			p.values = append(p.values, "")
-		} else {
-			p.values = append(p.values, p.strs.str(bytes.TrimSpace(b)))
+		p.addValue(kind, b)
+		// The next values are most likely written the same way.
+		for plain && p.nextPlainValue(c.name, kind) {
 		}
 		return nil
 	})
@@ -763,6 +905,122 @@ func (p *assertionParser) attribute(t startTag) error {
 		return p.dictionaryError(err)
 	}
 	return nil
+}
+
+// attrTemplate is the start tag of a saml:Attribute the general path read:
+// data[start:value] runs from its '<' to the AttributeName value,
+// data[valueEnd:end] from the closing quote past the '>'; name is the
+// element name.
+type attrTemplate struct {
+	start, value, valueEnd, end int
+	name                        qspan
+}
+
+// attributeTemplate describes the start tag t of a saml:Attribute just read
+// if nextPlainAttribute may use it: exactly AttributeName and
+// AttributeNamespace, in that order, neither decoded, no namespace
+// declarations, not empty.
+func (p *assertionParser) attributeTemplate(t *startTag) (attrTemplate, bool) {
+	s := &p.s
+	if s.nattrs != 2 || s.pendingEnd {
+		return attrTemplate{}, false
+	}
+	a, b := &s.attrs[0], &s.attrs[1]
+	if a.decoded || b.decoded || string(s.data[a.name.start:a.name.end]) != "AttributeName" ||
+		string(s.data[b.name.start:b.name.end]) != "AttributeNamespace" {
+		return attrTemplate{}, false
+	}
+	return attrTemplate{start: t.name.start - 1, value: a.value.start, valueEnd: a.value.end, end: s.pos, name: t.name}, true
+}
+
+// nextPlainAttribute reads the next saml:Attribute sibling if its start tag
+// is byte for byte the one of tmpl but for a plain AttributeName value (no
+// entity, white space other than spaces, '<', control or non-ASCII
+// character): then its name, namespace (the same scope: neither declares
+// any), attributes and depth need no new checks. It opens the element as
+// push would and reads the values by the general path. Otherwise it leaves
+// the scanner where it was and reports false.
+func (p *assertionParser) nextPlainAttribute(tmpl *attrTemplate) (bool, error) {
+	s := &p.s
+	if s.pendingEnd {
+		return false, nil
+	}
+	s.skipIndent()
+	data, i := s.data, s.pos
+	head, tail := tmpl.value-tmpl.start, tmpl.end-tmpl.valueEnd
+	if i+head > len(data) || !sameAt(data, i, tmpl.start, head) {
+		return false, nil
+	}
+	valueEnd, flags, err := scanTo(data, i+head, data[tmpl.value-1])
+	if err != nil || valueEnd == i+head || flags&(runAmp|runCR|runTabLF|runLT|runNonASCII) != 0 ||
+		valueEnd+tail > len(data) || !sameAt(data, valueEnd, tmpl.valueEnd, tail) {
+		return false, nil
+	}
+	d := i - tmpl.start
+	name := qspan{tmpl.name.start + d, tmpl.name.local + d, tmpl.name.end + d}
+	p.stack[p.depth].name, p.stack[p.depth].nsMark = name, len(p.bindings)
+	p.depth++
+	s.expect = name
+	s.pos = valueEnd + tail
+	return true, p.attributeValues(data[i+head : valueEnd])
+}
+
+// addValue records the text of one saml:AttributeValue.
+func (p *assertionParser) addValue(kind attrKind, b []byte) {
+	if kind == attrUnknown {
+		p.values = append(p.values, "")
+		return
+	}
+	// bytes.TrimSpace, only called when an end may be (Unicode) space.
+	if n := len(b); n > 0 && (b[0] <= ' ' || b[0] >= 0x80 || b[n-1] <= ' ' || b[n-1] >= 0x80) {
+		b = bytes.TrimSpace(b)
+	}
+	p.values = append(p.values, p.strs.str(b))
+}
+
+// nextPlainValue reads the next saml:AttributeValue sibling in one step if
+// it is written exactly like the one just read at name (same name bytes,
+// no attributes, plain text, no white space in the tags): then its name,
+// namespace (the same scope: neither declares any), depth and end tag
+// need no new checks beyond comparing bytes. Anything else, including any
+// error, leaves the scanner where it was for the general path, and it
+// reports false.
+func (p *assertionParser) nextPlainValue(name qspan, kind attrKind) bool {
+	s := &p.s
+	if len(p.values) >= maxAttributeValues || s.pendingEnd {
+		return false
+	}
+	s.skipIndent()
+	data, i, n := s.data, s.pos, name.end-name.start
+	// <name>
+	if i+n+2 > len(data) || data[i] != '<' || data[i+n+1] != '>' || !sameAt(data, i+1, name.start, n) {
+		return false
+	}
+	start := i + n + 2
+	end, flags, err := scanTo(data, start, '<')
+	// </name>
+	if err != nil || end+n+3 > len(data) || data[end+1] != '/' || data[end+n+2] != '>' || !sameAt(data, end+2, name.start, n) {
+		return false
+	}
+	text := data[start:end]
+	switch {
+	case flags&runNonASCII != 0 && checkChars(text) != nil:
+		return false
+	case flags&runBracket != 0 && bytes.Contains(text, []byte("]]>")):
+		return false
+	case flags&(runAmp|runCR) != 0:
+		buf, err := decodeEntities(s.buf[:0], normalizeNewlines(text))
+		if err != nil {
+			return false
+		}
+		if cap(buf) != cap(s.buf) {
+			s.buf = buf
+		}
+		text = buf
+	}
+	p.addValue(kind, text)
+	s.pos = end + n + 3
+	return true
 }
 
 // stringArena makes strings for many short values with few allocations:
@@ -789,6 +1047,23 @@ func (a *stringArena) str(v []byte) string {
 	return a.b.String()[off:]
 }
 
+// countRoleBlocks estimates the number of role profile blocks in data, for
+// the capacity of the role list, by counting "nhsIdCode" (quotes included).
+// It looks for the rare letter I rather than for the whole string.
+func countRoleBlocks(data []byte) int {
+	n := 0
+	for i := 0; ; {
+		j := bytes.IndexByte(data[i:], 'I')
+		if j < 0 {
+			return n
+		}
+		i += j + 1
+		if i >= 5 && bytes.HasPrefix(data[i-5:], []byte(`"nhsIdCode"`)) {
+			n++
+		}
+	}
+}
+
 // isXMLSpace reports whether b holds only XML white space.
 func isXMLSpace(b []byte) bool {
 	for _, c := range b {
@@ -800,11 +1075,8 @@ func isXMLSpace(b []byte) bool {
 }
 
 // qname prints a raw element or attribute name, bounded.
-func qname(prefix, local []byte) string {
-	s := string(local)
-	if len(prefix) != 0 {
-		s = string(prefix) + ":" + s
-	}
+func (p *assertionParser) qname(q qspan) string {
+	s := string(p.s.data[q.start:q.end])
 	if len(s) > 64 {
 		s = s[:64] + "…"
 	}

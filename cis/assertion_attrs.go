@@ -3,7 +3,6 @@ package cis
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 )
 
@@ -124,6 +123,7 @@ type assertionBuilder struct {
 	seen        uint32 // person-level kinds seen, by bit
 	blockSeen   uint32 // kinds seen in the current block, by bit
 	attributes  int
+	lists       listArena
 }
 
 // add records one attribute with its (trimmed) values.
@@ -223,17 +223,17 @@ func (b *assertionBuilder) role(r *RoleProfile, k attrKind, name string, values 
 	case attrPersonStatus:
 		r.PersonStatus = values[0]
 	case attrActivityNames:
-		r.ActivityNames = nonEmpty(values)
+		r.ActivityNames = b.lists.nonEmpty(values)
 	case attrActivities:
-		r.Activities = nonEmpty(values)
+		r.Activities = b.lists.nonEmpty(values)
 	case attrAreasOfWork:
-		r.AreasOfWork = nonEmpty(values)
+		r.AreasOfWork = b.lists.nonEmpty(values)
 	case attrAreaOfWorkCodes:
-		r.AreaOfWorkCodes = nonEmpty(values)
+		r.AreaOfWorkCodes = b.lists.nonEmpty(values)
 	case attrWorkgroups:
-		r.Workgroups = nonEmpty(values)
+		r.Workgroups = b.lists.nonEmpty(values)
 	case attrWorkgroupCodes:
-		r.WorkgroupCodes = nonEmpty(values)
+		r.WorkgroupCodes = b.lists.nonEmpty(values)
 	}
 	return nil
 }
@@ -281,18 +281,37 @@ func (b *assertionBuilder) finish(a *Assertion) error {
 	return nil
 }
 
+// listArena hands out the value lists of role profiles from shared
+// chunks: one allocation for many lists. Each list is capped at its length,
+// so appending to one never writes into another.
+type listArena struct {
+	chunk []string
+}
+
+const listChunk = 256
+
 // nonEmpty returns a copy of the non-empty values, or nil if there are none.
-func nonEmpty(values []string) []string {
-	var out []string
+func (a *listArena) nonEmpty(values []string) []string {
+	n := 0
 	for _, v := range values {
 		if v != "" {
-			if out == nil {
-				out = make([]string, 0, len(values))
-			}
-			out = append(out, v)
+			n++
 		}
 	}
-	return slices.Clip(out)
+	if n == 0 {
+		return nil
+	}
+	if cap(a.chunk)-len(a.chunk) < n {
+		// Chunks double up to listChunk: small for a user with few roles.
+		a.chunk = make([]string, 0, max(n, min(max(2*cap(a.chunk), 16), listChunk)))
+	}
+	start := len(a.chunk)
+	for _, v := range values {
+		if v != "" {
+			a.chunk = append(a.chunk, v)
+		}
+	}
+	return a.chunk[start:len(a.chunk):len(a.chunk)]
 }
 
 // checkIdentifier accepts a user id, role profile id or ODS code: 1 to

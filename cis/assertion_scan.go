@@ -2,9 +2,7 @@ package cis
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
-	"strconv"
 	"unicode/utf8"
 )
 
@@ -13,11 +11,16 @@ import (
 // predefined entities and character references, CDATA sections, comments
 // and processing instructions (reported, for the parser to refuse). It
 // reports a DOCTYPE or any other <!…> as a directive and never expands
-// entities. Input must be UTF-8. Tokens alias the input or the scanner's
-// buffers and are valid until the next call.
+// entities. Input must be UTF-8. A token is a set of positions in the
+// input (or in the scanner's buffers for decoded text), valid until the
+// next call; attribute values and names stay valid longer.
 //
-// It replaces encoding/xml's Decoder, with which the parser took about six
-// times as long and ninety times as many allocations (see
+// A caller that knows which end tag comes next sets expect: the scanner
+// then reads it by one comparison and sets expected. Names equal to one of
+// the last two read are recognised by comparison too.
+//
+// It replaces encoding/xml's Decoder, with which the parser took about
+// fifteen times as long and several hundred times as many allocations (see
 // docs/benchmarks-assertion.md). It may refuse more than encoding/xml (for
 // example non-ASCII names); the fuzz test FuzzXMLScannerMatchesEncodingXML
 // checks that whatever it accepts, encoding/xml reads as the same tokens.
@@ -25,16 +28,23 @@ type xmlScanner struct {
 	data []byte
 	pos  int
 
-	// the current token
+	// The current token. Positions are offsets, not slices: writing a
+	// token stores no pointers, so it costs no GC write barriers.
 	kind       tokKind
-	prefix     []byte // element name prefix ("" if none)
-	local      []byte // element local name, or processing instruction target
-	attrs      []scanAttr
-	text       []byte // character data, decoded
-	space      bool   // text is only white space
-	pendingEnd bool   // the start tag was empty (<x/>): an end tag follows
+	name       qspan                 // element name, or processing instruction target
+	attrs      [maxXMLAttrs]scanAttr // the start tag's attributes
+	nattrs     int                   // how many of attrs are in use
+	text       span                  // character data, decoded (in buf if textBuf)
+	textBuf    bool                  // text is in buf, not in data
+	space      bool                  // text is only white space
+	pendingEnd bool                  // the start tag was empty (<x/>): an end tag follows
+	recent     nameCache             // recent element names, tried first
+	recentAttr nameCache             // the same for attribute names
+	expect     qspan                 // the end tag the caller expects next, if any
+	expected   bool                  // the end tag just read is expect
 
-	buf []byte // decoded character data
+	buf  []byte // decoded character data of the current token
+	vals []byte // decoded attribute values; only appended to, so spans stay valid
 }
 
 type tokKind uint8
@@ -49,11 +59,20 @@ const (
 	tokEOF
 )
 
-// scanAttr is one XML attribute of the current start tag. Its slices stay
-// valid after the next token: they alias the input, or a fresh copy when
-// the value had to be decoded.
+// span is data[start:end] (or buf or vals, as the holder says).
+type span struct{ start, end int }
+
+// qspan is a name data[start:end]; its local part starts at local, and its
+// prefix, if any, is data[start:local-1].
+type qspan struct{ start, local, end int }
+
+// scanAttr is one XML attribute of the current start tag. Its value is
+// data[value.start:value.end], or the same range of vals if decoded; both
+// stay valid after the next token.
 type scanAttr struct {
-	prefix, local, value []byte
+	name    qspan
+	value   span
+	decoded bool
 }
 
 var errScanEOF = errors.New("unexpected EOF")
@@ -64,16 +83,44 @@ type scanError string
 func (e scanError) Error() string { return string(e) }
 
 func newXMLScanner(data []byte) xmlScanner {
-	return xmlScanner{data: data, attrs: make([]scanAttr, 0, 8)}
+	return xmlScanner{data: data}
 }
 
 // offset is the byte offset of the scanner in the input.
 func (s *xmlScanner) offset() int64 { return int64(s.pos) }
 
+// prefix returns the prefix of the name q ("" if none).
+func (s *xmlScanner) prefix(q qspan) []byte {
+	if q.local == q.start {
+		return nil
+	}
+	return s.data[q.start : q.local-1]
+}
+
+// local returns the local part of the name q.
+func (s *xmlScanner) local(q qspan) []byte { return s.data[q.local:q.end] }
+
+// attrValue returns the value of a.
+func (s *xmlScanner) attrValue(a *scanAttr) []byte {
+	if a.decoded {
+		return s.vals[a.value.start:a.value.end]
+	}
+	return s.data[a.value.start:a.value.end]
+}
+
+// textBytes returns the character data of the current token, valid until
+// the next call.
+func (s *xmlScanner) textBytes() []byte {
+	if s.textBuf {
+		return s.buf[s.text.start:s.text.end] // within cap(s.buf)
+	}
+	return s.data[s.text.start:s.text.end]
+}
+
 // next reads the next token.
 func (s *xmlScanner) next() error {
 	if s.pendingEnd {
-		s.pendingEnd = false
+		s.pendingEnd, s.expected = false, false
 		s.kind = tokEnd
 		return nil
 	}
@@ -84,45 +131,68 @@ func (s *xmlScanner) next() error {
 	if s.data[s.pos] != '<' {
 		return s.charData()
 	}
-	rest := s.data[s.pos:]
-	switch {
-	case bytes.HasPrefix(rest, []byte("</")):
-		return s.endTag()
-	case bytes.HasPrefix(rest, []byte("<!--")):
-		return s.comment()
-	case bytes.HasPrefix(rest, []byte("<![CDATA[")):
-		return s.cdata()
-	case bytes.HasPrefix(rest, []byte("<!")):
-		// Not parsed further: the caller refuses it. Scanning stops here.
-		s.kind = tokDirective
-		s.pos = len(s.data)
-		return nil
-	case bytes.HasPrefix(rest, []byte("<?")):
-		return s.procInst()
+	if s.pos+1 < len(s.data) {
+		switch s.data[s.pos+1] {
+		case '/':
+			return s.endTag()
+		case '!':
+			rest := s.data[s.pos:]
+			switch {
+			case bytes.HasPrefix(rest, []byte("<!--")):
+				return s.comment()
+			case bytes.HasPrefix(rest, []byte("<![CDATA[")):
+				return s.cdata()
+			}
+			// Not parsed further: the caller refuses it. Scanning stops here.
+			s.kind = tokDirective
+			s.pos = len(s.data)
+			return nil
+		case '?':
+			return s.procInst()
+		}
 	}
 	return s.startTag()
 }
 
-// charData reads text up to the next '<'.
-func (s *xmlScanner) charData() error {
-	// Fast path for the indentation between tags, most of a RoleAssertion.
-	i := s.pos
-	for i < len(s.data) {
-		if i+8 <= len(s.data) && binary.LittleEndian.Uint64(s.data[i:]) == 0x2020202020202020 {
-			i += 8 // eight spaces at a time
-			continue
-		}
-		if c := s.data[i]; c != ' ' && c != '\n' && c != '\t' {
-			break
-		}
+// skipIndent skips a line break and the spaces after it if a tag follows,
+// without making a token of them: for a caller that ignores white space
+// between elements.
+func (s *xmlScanner) skipIndent() {
+	data, i := s.data, s.pos
+	if s.pendingEnd || i >= len(data) || data[i] != '\n' {
+		return
+	}
+	for i++; i+16 <= len(data) && string(data[i:i+16]) == "                "; i += 16 {
+	}
+	for i+4 <= len(data) && string(data[i:i+4]) == "    " {
+		i += 4
+	}
+	for i < len(data) && data[i] == ' ' {
 		i++
 	}
-	if i == len(s.data) || s.data[i] == '<' {
-		s.kind, s.text, s.space = tokText, s.data[s.pos:i], true
+	if i < len(data) && data[i] == '<' {
 		s.pos = i
-		return nil
 	}
-	end, flags, err := scanRun(s.data, s.pos, '<')
+}
+
+// charData reads text up to the next '<'.
+func (s *xmlScanner) charData() error {
+	// Fast path: a line break and indentation before the next tag.
+	if data, i := s.data, s.pos+1; data[s.pos] == '\n' {
+		for i+8 <= len(data) && string(data[i:i+8]) == "        " {
+			i += 8
+		}
+		for i < len(data) && data[i] == ' ' {
+			i++
+		}
+		if i < len(data) && data[i] == '<' {
+			s.kind, s.space = tokText, true
+			s.text, s.textBuf = span{s.pos, i}, false
+			s.pos = i
+			return nil
+		}
+	}
+	end, flags, err := scanTo(s.data, s.pos, '<')
 	if err != nil {
 		return err
 	}
@@ -136,19 +206,23 @@ func (s *xmlScanner) charData() error {
 		return scanError("]]> in character data")
 	}
 	s.kind = tokText
-	s.text = raw
-	s.space = false
+	s.text, s.textBuf = span{s.pos, end}, false
+	s.space = flags&runNonSpace == 0
 	if flags&(runAmp|runCR) != 0 {
-		if s.buf, err = decodeEntities(s.buf[:0], normalizeNewlines(raw)); err != nil {
+		buf, err := decodeEntities(s.buf[:0], normalizeNewlines(raw))
+		if err != nil {
 			return err
 		}
-		s.text = s.buf
+		if cap(buf) != cap(s.buf) {
+			s.buf = buf // only when it grew: a pointer write costs a GC write barrier
+		}
+		s.text, s.textBuf = span{0, len(buf)}, true
 	}
 	s.pos = end
 	return nil
 }
 
-// What scanRun saw in a run of text.
+// What scanTo saw in a run of text.
 const (
 	runAmp      = 1 << iota // &
 	runCR                   // carriage return
@@ -156,40 +230,79 @@ const (
 	runBracket              // ]
 	runLT                   // <
 	runNonASCII             // a byte >= 0x80
+	runNonSpace             // anything but XML white space
+	runControl              // a control character XML does not allow
 )
 
-// scanRun finds the first stop byte in data from i on (len(data) if none)
-// and, in the same pass, notes which special bytes come before it. Control
-// characters other than tab, line feed and carriage return are an error.
-func scanRun(data []byte, i int, stop byte) (end int, flags uint8, err error) {
-	for ; i < len(data); i++ {
-		c := data[i]
-		if c > ']' && c < 0x80 {
-			continue // lower-case letters and most punctuation
-		}
+// byteClasses holds the run flags of each byte value (low eight bits) and
+// marks the bytes scanTo may stop at (stopAt): one table load per byte
+// finds the end of a run and classifies it. It is never written.
+var byteClasses = func() (t [256]uint16) {
+	for c := range t {
 		switch {
-		case c == stop:
-			return i, flags, nil
 		case c >= 0x80:
-			flags |= runNonASCII
-		case c >= 0x20:
-			switch c {
-			case '&':
-				flags |= runAmp
-			case ']':
-				flags |= runBracket
-			case '<':
-				flags |= runLT
-			}
+			t[c] = runNonASCII | runNonSpace
+		case c == '&':
+			t[c] = runAmp | runNonSpace
+		case c == ']':
+			t[c] = runBracket | runNonSpace
+		case c == '<':
+			t[c] = runLT | runNonSpace
+		case c > ' ':
+			t[c] = runNonSpace
 		case c == '\t' || c == '\n':
-			flags |= runTabLF
+			t[c] = runTabLF
 		case c == '\r':
-			flags |= runCR
-		default:
-			return i, flags, scanError("control character in the document")
+			t[c] = runCR
+		case c < ' ':
+			t[c] = runControl
 		}
 	}
-	return len(data), flags, nil
+	for _, c := range []byte{'<', '"', '\''} {
+		t[c] |= stopAt(c)
+	}
+	return t
+}()
+
+// stopAt is the byteClasses bit of a byte scanTo stops at.
+func stopAt(stop byte) uint16 {
+	switch stop {
+	case '<':
+		return 1 << 8
+	case '"':
+		return 1 << 9
+	}
+	return 1 << 10 // '\''
+}
+
+// scanTo finds the first stop byte ('<' or a quote) in data from i on
+// (len(data) if none) and, in the same pass, notes which special bytes
+// come before it. Control characters other than tab, line feed and
+// carriage return are an error.
+func scanTo(data []byte, i int, stop byte) (end int, flags uint8, err error) {
+	t, mask := &byteClasses, stopAt(stop)
+	var f uint16
+	j := i
+	for j+8 <= len(data) { // eight at a time: about half the instructions
+		b := data[j : j+8 : j+8]
+		w := t[b[0]] | t[b[1]] | t[b[2]] | t[b[3]] | t[b[4]] | t[b[5]] | t[b[6]] | t[b[7]]
+		if w&mask != 0 {
+			break
+		}
+		f |= w
+		j += 8
+	}
+	for ; j < len(data); j++ {
+		w := t[data[j]]
+		if w&mask != 0 {
+			break
+		}
+		f |= w
+	}
+	if f&runControl != 0 {
+		return i, 0, scanError("control character in the document")
+	}
+	return j, uint8(f), nil
 }
 
 // normalizeNewlines applies XML's end-of-line handling: CR LF and a lone
@@ -222,7 +335,12 @@ func (s *xmlScanner) cdata() error {
 	if err := checkChars(raw); err != nil {
 		return err
 	}
-	s.kind, s.text, s.space = tokText, normalizeNewlines(raw), false
+	s.kind, s.space = tokText, false
+	s.text, s.textBuf = span{start, start + end}, false
+	if bytes.IndexByte(raw, '\r') >= 0 {
+		s.buf = append(s.buf[:0], normalizeNewlines(raw)...)
+		s.text, s.textBuf = span{0, len(s.buf)}, true
+	}
 	s.pos = start + end + len("]]>")
 	return nil
 }
@@ -251,10 +369,11 @@ func (s *xmlScanner) comment() error {
 // must be UTF-8.
 func (s *xmlScanner) procInst() error {
 	s.pos += len("<?")
-	name, err := s.name()
-	if err != nil {
+	start := s.pos
+	if _, _, err := s.nameColons(); err != nil {
 		return err
 	}
+	name := s.data[start:s.pos]
 	end := bytes.Index(s.data[s.pos:], []byte("?>"))
 	if end < 0 {
 		return errScanEOF
@@ -271,7 +390,7 @@ func (s *xmlScanner) procInst() error {
 			return err
 		}
 	}
-	s.kind, s.prefix, s.local = tokProcInst, nil, name
+	s.kind, s.name = tokProcInst, qspan{start, start, start + len(name)}
 	s.pos += end + len("?>")
 	return nil
 }
@@ -296,7 +415,20 @@ func checkXMLDecl(body []byte) error {
 
 func (s *xmlScanner) endTag() error {
 	s.pos += len("</")
-	if err := s.qname(); err != nil {
+	// Fast path: the end tag the caller expects, without white space.
+	if q := s.expect; q.end > q.start {
+		end := s.pos + q.end - q.start
+		if end < len(s.data) && s.data[end] == '>' && sameAt(s.data, s.pos, q.start, q.end-q.start) {
+			d := s.pos - q.start
+			s.name = qspan{s.pos, q.local + d, end}
+			s.pos = end + 1
+			s.kind, s.expected = tokEnd, true
+			return nil
+		}
+	}
+	var err error
+	s.expected = false
+	if s.name, err = s.qname(&s.recent); err != nil {
 		return err
 	}
 	s.skipSpace()
@@ -313,10 +445,11 @@ func (s *xmlScanner) endTag() error {
 
 func (s *xmlScanner) startTag() error {
 	s.pos++
-	if err := s.qname(); err != nil {
+	var err error
+	if s.name, err = s.qname(&s.recent); err != nil {
 		return err
 	}
-	s.attrs = s.attrs[:0]
+	s.nattrs = 0
 	for {
 		spaced := s.skipSpace()
 		if s.pos >= len(s.data) {
@@ -340,23 +473,22 @@ func (s *xmlScanner) startTag() error {
 		case !spaced:
 			return scanError("attributes must be separated by white space")
 		}
-		if len(s.attrs) >= maxXMLAttrs {
+		if s.nattrs >= maxXMLAttrs {
 			return scanError("too many attributes on one element")
 		}
-		if err := s.attribute(); err != nil {
+		if err := s.attribute(&s.attrs[s.nattrs]); err != nil {
 			return err
 		}
+		s.nattrs++
 	}
 }
 
-// attribute reads name="value" (or 'value').
-func (s *xmlScanner) attribute() error {
-	prefix, local := s.prefix, s.local // the element's, restored below
-	if err := s.qname(); err != nil {
+// attribute reads name="value" (or 'value') into a.
+func (s *xmlScanner) attribute(a *scanAttr) error {
+	var err error
+	if a.name, err = s.qname(&s.recentAttr); err != nil {
 		return err
 	}
-	a := scanAttr{prefix: s.prefix, local: s.local}
-	s.prefix, s.local = prefix, local
 	s.skipSpace()
 	if s.pos >= len(s.data) {
 		return errScanEOF
@@ -374,7 +506,7 @@ func (s *xmlScanner) attribute() error {
 		return scanError("unquoted attribute value")
 	}
 	start := s.pos + 1
-	end, flags, err := scanRun(s.data, start, q)
+	end, flags, err := scanTo(s.data, start, q)
 	if err != nil {
 		return err
 	}
@@ -390,52 +522,86 @@ func (s *xmlScanner) attribute() error {
 			return err
 		}
 	}
-	a.value = raw
+	a.value, a.decoded = span{start, end}, false
 	if flags&(runAmp|runCR|runTabLF) != 0 {
-		v, err := decodeEntities(make([]byte, 0, len(raw)), normalizeNewlines(raw))
-		if err != nil {
+		from := len(s.vals)
+		if s.vals, err = decodeEntities(s.vals, normalizeNewlines(raw)); err != nil {
 			return err
 		}
 		// Attribute-value normalisation: each white space character is a space.
+		v := s.vals[from:]
 		for i, c := range v {
 			if c == '\t' || c == '\n' || c == '\r' {
 				v[i] = ' '
 			}
 		}
-		a.value = v
+		a.value, a.decoded = span{from, len(s.vals)}, true
 	}
 	s.pos = end + 1
-	s.attrs = append(s.attrs, a)
 	return nil
 }
 
-// qname reads prefix:local or local into s.prefix, s.local.
-func (s *xmlScanner) qname() error {
-	n, colons, first, err := s.nameColons()
-	if err != nil {
-		return err
+// nameCache holds two names read before, the older replaced first.
+type nameCache struct {
+	q     [2]qspan
+	older int
+	last  int // the entry that holds the name just read
+}
+
+// qname reads prefix:local or local. A name equal to one in recent is
+// recognised by comparison; a new one replaces the older there.
+func (s *xmlScanner) qname(recent *nameCache) (qspan, error) {
+	data, pos := s.data, s.pos
+	for i := range recent.q {
+		q := &recent.q[i]
+		n := q.end - q.start
+		end := pos + n
+		if n == 0 || end >= len(data) || !endsName(data[end]) || !sameAt(data, pos, q.start, n) {
+			continue
+		}
+		s.pos = end
+		recent.last = i
+		return qspan{pos, q.local + pos - q.start, end}, nil
 	}
+	start := s.pos
+	colons, first, err := s.nameColons()
+	if err != nil {
+		return qspan{}, err
+	}
+	q := qspan{start, start, s.pos}
 	switch {
 	case colons == 0:
-		s.prefix, s.local = nil, n
-	case colons > 1 || first == 0 || first == len(n)-1:
-		return scanError("malformed qualified name")
+	case colons > 1 || first == 0 || start+first == s.pos-1:
+		return qspan{}, scanError("malformed qualified name")
 	default:
-		s.prefix, s.local = n[:first], n[first+1:]
+		q.local = start + first + 1
 	}
-	return nil
+	recent.q[recent.older] = q
+	recent.last = recent.older
+	recent.older ^= 1
+	return q, nil
 }
 
-// name reads an XML name.
-func (s *xmlScanner) name() ([]byte, error) {
-	n, _, _, err := s.nameColons()
-	return n, err
+// sameAt reports whether data[i:i+n] equals data[j:j+n], both in range.
+// Names of 16 to 24 bytes, most in a RoleAssertion, take two comparisons.
+func sameAt(data []byte, i, j, n int) bool {
+	if n < 16 || n > 24 {
+		return sameAtSlow(data, i, j, n)
+	}
+	return [16]byte(data[i:i+16]) == [16]byte(data[j:j+16]) && [8]byte(data[i+n-8:i+n]) == [8]byte(data[j+n-8:j+n])
+}
+
+func sameAtSlow(data []byte, i, j, n int) bool { return string(data[i:i+n]) == string(data[j:j+n]) }
+
+// endsName reports whether c may follow a name in a tag; no name byte may.
+func endsName(c byte) bool {
+	return c == '>' || c == ' ' || c == '=' || c == '/' || c == '\n' || c == '\t' || c == '\r'
 }
 
 // nameColons reads an XML name and counts its colons, giving the offset of
 // the first. Only ASCII names are accepted: SAML and the SSB use no others,
 // and this keeps the check exact.
-func (s *xmlScanner) nameColons() (n []byte, colons, first int, err error) {
+func (s *xmlScanner) nameColons() (colons, first int, err error) {
 	start := s.pos
 	for s.pos < len(s.data) {
 		c := s.data[s.pos]
@@ -448,19 +614,19 @@ func (s *xmlScanner) nameColons() (n []byte, colons, first int, err error) {
 			colons++
 		case c-'0' < 10, c == '-', c == '.':
 			if s.pos == start {
-				return nil, 0, 0, scanError("malformed name")
+				return 0, 0, scanError("malformed name")
 			}
 		case c >= 0x80:
-			return nil, 0, 0, scanError("non-ASCII name")
+			return 0, 0, scanError("non-ASCII name")
 		default:
 			if s.pos == start {
-				return nil, 0, 0, scanError("expected a name")
+				return 0, 0, scanError("expected a name")
 			}
-			return s.data[start:s.pos], colons, first, nil
+			return colons, first, nil
 		}
 		s.pos++
 	}
-	return nil, 0, 0, errScanEOF
+	return 0, 0, errScanEOF
 }
 
 // skipSpace skips white space and reports whether there was any.
@@ -509,8 +675,14 @@ func decodeEntities(dst, raw []byte) ([]byte, error) {
 		}
 		dst = append(dst, raw[:i]...)
 		raw = raw[i+1:]
-		semi := bytes.IndexByte(raw, ';')
-		if semi < 0 || semi > 12 {
+		semi := -1 // the ';' within the 13 bytes a reference may take
+		for j, c := range raw[:min(len(raw), 13)] {
+			if c == ';' {
+				semi = j
+				break
+			}
+		}
+		if semi < 0 {
 			return dst, scanError("malformed entity reference")
 		}
 		ref := raw[:semi]
@@ -542,15 +714,31 @@ func charRef(ref []byte) (rune, bool) {
 	if len(ref) < 2 || ref[0] != '#' {
 		return 0, false
 	}
-	digits, base := ref[1:], 10
+	digits, hex := ref[1:], false
 	if digits[0] == 'x' {
-		digits, base = digits[1:], 16
+		digits, hex = digits[1:], true
 	}
-	if len(digits) == 0 || digits[0] == '+' || digits[0] == '-' {
+	if len(digits) == 0 {
 		return 0, false
 	}
-	n, err := strconv.ParseUint(string(digits), base, 32)
-	if err != nil {
+	var n uint64 // at most 11 digits: no overflow
+	for _, c := range digits {
+		var d byte
+		switch {
+		case c-'0' < 10:
+			d = c - '0'
+		case hex && (c|0x20)-'a' < 6:
+			d = (c | 0x20) - 'a' + 10
+		default:
+			return 0, false
+		}
+		if hex {
+			n = n<<4 | uint64(d)
+		} else {
+			n = n*10 + uint64(d)
+		}
+	}
+	if n > 0x10FFFF {
 		return 0, false
 	}
 	r := rune(n)

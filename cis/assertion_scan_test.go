@@ -35,30 +35,46 @@ func (l *tokenList) flush() {
 }
 
 // scanTokens renders the scanner's tokens, adjacent text merged, up to the
-// first directive. ok is false if the scanner refused the input.
+// first directive. ok is false if the scanner refused the input. Like the
+// parser, it tells the scanner which end tag to expect (the innermost open
+// element's), so that the scanner's fast path for it is compared too.
 func scanTokens(data []byte) (out []string, ok bool) {
 	s := newXMLScanner(data)
 	var l tokenList
+	var open []qspan
 	for {
 		if err := s.next(); err != nil {
 			return l.out, false
 		}
 		switch s.kind {
 		case tokStart:
+			open = append(open, s.name)
+		case tokEnd:
+			if len(open) > 0 {
+				open = open[:len(open)-1]
+			}
+		}
+		s.expect = qspan{}
+		if len(open) > 0 {
+			s.expect = open[len(open)-1]
+		}
+		switch s.kind {
+		case tokStart:
 			var b strings.Builder
-			fmt.Fprintf(&b, "start %s:%s", s.prefix, s.local)
-			for _, a := range s.attrs {
-				fmt.Fprintf(&b, " %s:%s=%q", a.prefix, a.local, a.value)
+			fmt.Fprintf(&b, "start %s:%s", s.prefix(s.name), s.local(s.name))
+			for i := range s.nattrs {
+				a := &s.attrs[i]
+				fmt.Fprintf(&b, " %s:%s=%q", s.prefix(a.name), s.local(a.name), s.attrValue(a))
 			}
 			l.add(b.String())
 		case tokEnd:
-			l.add(fmt.Sprintf("end %s:%s", s.prefix, s.local))
+			l.add(fmt.Sprintf("end %s:%s", s.prefix(s.name), s.local(s.name)))
 		case tokText:
-			l.addText(s.text)
+			l.addText(s.textBytes())
 		case tokComment:
 			l.add("comment")
 		case tokProcInst:
-			l.add(fmt.Sprintf("procinst %s", s.local))
+			l.add(fmt.Sprintf("procinst %s", s.local(s.name)))
 		case tokDirective:
 			l.add("directive")
 			return l.out, true

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -355,6 +356,13 @@ func FuzzParseRoleAssertion(f *testing.F) {
 	f.Add(readFixture(f, "single-role.xml"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		a, err := ParseRoleAssertion(data)
+		// The shortcut for attribute values changes nothing.
+		if len(data) <= MaxAssertionSize {
+			g, gerr := parseRoleAssertion(data, true)
+			if fmt.Sprint(err) != fmt.Sprint(gerr) || !reflect.DeepEqual(a, g) {
+				t.Fatalf("with the value shortcut: %v, %+v\nwithout: %v, %+v", err, a, gerr, g)
+			}
+		}
 		if err != nil {
 			if a != nil {
 				t.Fatal("assertion with error")
@@ -378,8 +386,9 @@ func FuzzParseRoleAssertion(f *testing.F) {
 	})
 }
 
-func BenchmarkParseRoleAssertion40Roles(b *testing.B) {
-	doc := readFixture(b, "forty-roles.xml")
+// benchmarkParse measures ParseRoleAssertion on one fixture.
+func benchmarkParse(b *testing.B, fixture string) {
+	doc := readFixture(b, fixture)
 	b.SetBytes(int64(len(doc)))
 	b.ReportAllocs()
 	for b.Loop() {
@@ -388,6 +397,12 @@ func BenchmarkParseRoleAssertion40Roles(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkParseRoleAssertion40Roles(b *testing.B) { benchmarkParse(b, "forty-roles.xml") }
+
+// BenchmarkParseRoleAssertionDemo is the typical case: a user with one
+// role profile (the shape of the development environment's demo users).
+func BenchmarkParseRoleAssertionDemo(b *testing.B) { benchmarkParse(b, "single-role.xml") }
 
 // stdResponse is the naive peer: plain xml.Unmarshal into structs of the
 // same document, with bare tags that match any namespace and no checks.
@@ -429,6 +444,150 @@ func BenchmarkParseRoleAssertion40RolesStdUnmarshal(b *testing.B) {
 		}
 		if len(r.Assertion.AttributeStatement.Attribute) < 40 {
 			b.Fatal("too few attributes")
+		}
+	}
+}
+
+// TestCountRoleBlocks checks the role list sizing against a plain count.
+func TestCountRoleBlocks(t *testing.T) {
+	for _, name := range []string{"single-role.xml", "two-roles-selected-last.xml", "forty-roles.xml", "rare-attributes.xml"} {
+		doc := readFixture(t, name)
+		if got, want := countRoleBlocks(doc), bytes.Count(doc, []byte(`"nhsIdCode"`)); got != want {
+			t.Errorf("%s: countRoleBlocks = %d, want %d", name, got, want)
+		}
+	}
+	for _, in := range []string{"", "I", `IdCode"`, `"nhsIdCode"`, `"nhsIdCode""nhsIdCode"x`, `nhsIdCode"`} {
+		if got, want := countRoleBlocks([]byte(in)), bytes.Count([]byte(in), []byte(`"nhsIdCode"`)); got != want {
+			t.Errorf("%q: countRoleBlocks = %d, want %d", in, got, want)
+		}
+	}
+}
+
+// TestParseRoleAssertionValueVariants: the values of one attribute, written
+// in every way the general path reads (the parser takes a shortcut for
+// values written exactly like the one before), give the same list; and
+// errors in any of them are still found.
+func TestParseRoleAssertionValueVariants(t *testing.T) {
+	doc := readFixture(t, "single-role.xml")
+	const orig = `<saml:AttributeValue>Execute Management Reports</saml:AttributeValue>
+                <saml:AttributeValue>View non-ETP Clinical Data within CSA</saml:AttributeValue>
+                <saml:AttributeValue>Manage Detailed Health Records</saml:AttributeValue>`
+	if !bytes.Contains(doc, []byte(orig)) {
+		t.Fatal("fixture changed: nhsBusinessFunctions values not found")
+	}
+	variants := `<saml:AttributeValue>Execute Management Reports</saml:AttributeValue>
+                <saml:AttributeValue>View &amp; non-ETP&#x21;</saml:AttributeValue>
+                <saml:AttributeValue >Manage</saml:AttributeValue >
+                <saml:AttributeValue>A<!-- c -->B</saml:AttributeValue>
+                <saml:AttributeValue></saml:AttributeValue>
+                <saml:AttributeValue>  padded  </saml:AttributeValue>
+                <saml:AttributeValue>C<![CDATA[<D>]]></saml:AttributeValue>
+                <saml:AttributeValue xmlns:q="urn:x">Q</saml:AttributeValue>
+                <saml:AttributeValue>Ünïcode</saml:AttributeValue>
+                <saml:AttributeValue/>
+                <saml:AttributeValue>Last</saml:AttributeValue>`
+	vdoc := bytes.Replace(doc, []byte(orig), []byte(variants), 1)
+	a, err := ParseRoleAssertion(vdoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, err := parseRoleAssertion(vdoc, true); err != nil || !reflect.DeepEqual(a, g) {
+		t.Errorf("without the value shortcut: %v, %+v", err, g)
+	}
+	want := []string{"Execute Management Reports", "View & non-ETP!", "Manage", "AB", "padded", "C<D>", "Q", "Ünïcode", "Last"}
+	if got := a.User.Roles[0].ActivityNames; !slices.Equal(got, want) {
+		t.Errorf("ActivityNames %q, want %q", got, want)
+	}
+	for _, bad := range []string{
+		"<saml:AttributeValue>bad\x01</saml:AttributeValue>",
+		"<saml:AttributeValue>bad]]></saml:AttributeValue>",
+		"<saml:AttributeValue>&bad;</saml:AttributeValue>",
+		"<saml:AttributeValue>\xff</saml:AttributeValue>",
+		"<saml:AttributeValue>x</saml:AttributeValu>",
+		"<saml:AttributeValue>x</saml:AttributeValueX>",
+		"<saml:AttributeValue>x<saml:AttributeValue>y</saml:AttributeValue></saml:AttributeValue>",
+		"<saml:AttributeValues>x</saml:AttributeValues>",
+		"<samlx:AttributeValue>x</samlx:AttributeValue>",
+	} {
+		v := "<saml:AttributeValue>one</saml:AttributeValue>\n                " + bad
+		_, err := ParseRoleAssertion(bytes.Replace(doc, []byte(orig), []byte(v), 1))
+		if !errors.Is(err, ErrMalformed) {
+			t.Errorf("%q: err = %v, want ErrMalformed", bad, err)
+		}
+	}
+	many := strings.Repeat("<saml:AttributeValue>v</saml:AttributeValue>\n", maxAttributeValues+1)
+	_, err = ParseRoleAssertion(bytes.Replace(doc, []byte(orig), []byte(many), 1))
+	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "more than") {
+		t.Errorf("%d values: err = %v, want the value limit", maxAttributeValues+1, err)
+	}
+}
+
+// TestAttributeKind: every dictionary name maps to its kind, near misses to
+// none.
+func TestAttributeKind(t *testing.T) {
+	for k := attrUnknown + 1; k < attrKinds; k++ {
+		if got := attributeKind(k.String()); got != k {
+			t.Errorf("attributeKind(%q) = %v", k.String(), got)
+		}
+		name := k.String()
+		for _, miss := range []string{strings.ToUpper(name), name[:len(name)-1] + "x", name + "s", "x" + name[1:]} {
+			if got := attributeKind(miss); got != attrUnknown {
+				t.Errorf("attributeKind(%q) = %v, want unknown", miss, got)
+			}
+		}
+	}
+	for _, miss := range []string{"", "(unknown)", "nhsIdCodes", "nhsXreaOfWork", "nhsOrgXloseDate"} {
+		if got := attributeKind(miss); got != attrUnknown {
+			t.Errorf("attributeKind(%q) = %v, want unknown", miss, got)
+		}
+	}
+}
+
+// TestParseRoleAssertionAttributeVariants: saml:Attribute start tags written
+// in ways the shortcut for attributes written like the one before does not
+// take give the same result as the general path, and errors in them are
+// still found.
+func TestParseRoleAssertionAttributeVariants(t *testing.T) {
+	doc := readFixture(t, "single-role.xml")
+	const orig = `<saml:Attribute AttributeName="nhsJobRoleCode" AttributeNamespace="http://www.syntegra.com">`
+	if !bytes.Contains(doc, []byte(orig)) {
+		t.Fatal("fixture changed: nhsJobRoleCode attribute not found")
+	}
+	for _, ok := range []string{
+		`<saml:Attribute AttributeName="nhsJobRole&#67;ode" AttributeNamespace="http://www.syntegra.com">`,
+		`<saml:Attribute AttributeName='nhsJobRoleCode' AttributeNamespace="http://www.syntegra.com">`,
+		`<saml:Attribute  AttributeName="nhsJobRoleCode" AttributeNamespace="http://www.syntegra.com" >`,
+		`<saml:Attribute AttributeNamespace="http://www.syntegra.com" AttributeName="nhsJobRoleCode">`,
+		`<saml:Attribute AttributeName="nhsJobRoleCode" AttributeNamespace="http://www.syntegra.com" xmlns:x="urn:x">`,
+		`<saml:Attribute xmlns:saml="urn:oasis:names:tc:SAML:1.0:assertion" AttributeName="nhsJobRoleCode" AttributeNamespace="http://www.syntegra.com">`,
+	} {
+		vdoc := bytes.Replace(doc, []byte(orig), []byte(ok), 1)
+		a, err := ParseRoleAssertion(vdoc)
+		if err != nil {
+			t.Errorf("%s: %v", ok, err)
+			continue
+		}
+		if g, err := parseRoleAssertion(vdoc, true); err != nil || !reflect.DeepEqual(a, g) {
+			t.Errorf("%s: without the shortcuts: %v, %+v", ok, err, g)
+		}
+		if a.User.Roles[0].JobRoleCode == "" {
+			t.Errorf("%s: JobRoleCode lost", ok)
+		}
+	}
+	for _, bad := range []string{
+		`<saml:Attribute AttributeName="" AttributeNamespace="http://www.syntegra.com">`,
+		`<saml:Attribute AttributeName="a<b" AttributeNamespace="http://www.syntegra.com">`,
+		"<saml:Attribute AttributeName=\"a\x01b\" AttributeNamespace=\"http://www.syntegra.com\">",
+		`<saml:Attribute AttributeName="nhsJobRoleCode" AttributeNamespace="http://www.syntegra.org">`,
+		`<saml:Attribute AttributeName="nhsJobRoleCode" AttributeName="x" AttributeNamespace="http://www.syntegra.com">`,
+		`<saml:Attribute AttributeName="nhsJobRoleCode" AttributeNamespace="http://www.syntegra.com"/>`,
+		`<saml:Attributes AttributeName="nhsJobRoleCode" AttributeNamespace="http://www.syntegra.com">`,
+		`<samlx:Attribute AttributeName="nhsJobRoleCode" AttributeNamespace="http://www.syntegra.com">`,
+		`<saml:Attribute AttributeName="uid" AttributeNamespace="http://www.syntegra.com">`,
+	} {
+		_, err := ParseRoleAssertion(bytes.Replace(doc, []byte(orig), []byte(bad), 1))
+		if !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: err = %v, want ErrMalformed", bad, err)
 		}
 	}
 }

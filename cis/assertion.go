@@ -126,6 +126,17 @@ type assertionParser struct {
 	tag      startTag // the start tag just read
 	strs     stringArena
 	general  bool // never take the shortcut of nextPlainValue (tests)
+	valTmpl  valueTemplate
+}
+
+// valueTemplate is a plain saml:AttributeValue (no attributes) the general
+// path read: its name, and the bindings generation and depth it was read
+// under. The first value of a later saml:Attribute written the same way,
+// at the same depth under the same bindings, may take nextPlainValue.
+type valueTemplate struct {
+	set        bool
+	name       qspan
+	gen, depth int
 }
 
 // errorf returns a *ParseError at the scanner's current offset. Inside
@@ -874,6 +885,11 @@ func (p *assertionParser) attribute(t startTag) error {
 func (p *assertionParser) attributeValues(name []byte) error {
 	kind := attributeKind(string(name))
 	p.values = p.values[:0]
+	// The first values, if written like those of an attribute before.
+	if t := &p.valTmpl; t.set && t.gen == p.nsGen && t.depth == p.depth && !p.general {
+		for p.nextPlainValue(t.name, kind) {
+		}
+	}
 	err := p.children("saml:Attribute", func(c startTag) error {
 		if !p.is(&c, nsSAML, "AttributeValue") {
 			return p.unexpected(&c, "saml:Attribute")
@@ -888,6 +904,9 @@ func (p *assertionParser) attributeValues(name []byte) error {
 		b, err := p.textContent("saml:AttributeValue")
 		if err != nil {
 			return err
+		}
+		if plain {
+			p.valTmpl = valueTemplate{set: true, name: c.name, gen: p.nsGen, depth: p.depth}
 		}
 		p.addValue(kind, b)
 		// The next values are most likely written the same way.

@@ -1028,7 +1028,11 @@ func (p *assertionParser) nextPlainValue(name qspan, kind attrKind) bool {
 	case flags&runBracket != 0 && bytes.Contains(text, []byte("]]>")):
 		return false
 	case flags&(runAmp|runCR) != 0:
-		buf, err := decodeEntities(s.buf[:0], normalizeNewlines(text))
+		raw := text
+		if flags&runCR != 0 {
+			raw = normalizeNewlines(raw)
+		}
+		buf, err := decodeEntities(s.buf[:0], raw)
 		if err != nil {
 			return false
 		}

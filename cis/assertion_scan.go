@@ -2,7 +2,10 @@ package cis
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"math/bits"
+	"slices"
 	"unicode/utf8"
 )
 
@@ -162,30 +165,31 @@ func (s *xmlScanner) skipIndent() {
 	if s.pendingEnd || i >= len(data) || data[i] != '\n' {
 		return
 	}
-	for i++; i+16 <= len(data) && string(data[i:i+16]) == "                "; i += 16 {
+	if i = skipSpaces(data, i+1); i < len(data) && data[i] == '<' {
+		s.pos = i
 	}
-	for i+4 <= len(data) && string(data[i:i+4]) == "    " {
-		i += 4
+}
+
+// skipSpaces returns the offset of the first byte from i on that is not a
+// space (len(data) if none), testing eight bytes at a time.
+func skipSpaces(data []byte, i int) int {
+	const spaces = 0x2020202020202020
+	for ; i+8 <= len(data); i += 8 {
+		if x := binary.LittleEndian.Uint64(data[i:]) ^ spaces; x != 0 {
+			return i + bits.TrailingZeros64(x)/8
+		}
 	}
 	for i < len(data) && data[i] == ' ' {
 		i++
 	}
-	if i < len(data) && data[i] == '<' {
-		s.pos = i
-	}
+	return i
 }
 
 // charData reads text up to the next '<'.
 func (s *xmlScanner) charData() error {
 	// Fast path: a line break and indentation before the next tag.
-	if data, i := s.data, s.pos+1; data[s.pos] == '\n' {
-		for i+8 <= len(data) && string(data[i:i+8]) == "        " {
-			i += 8
-		}
-		for i < len(data) && data[i] == ' ' {
-			i++
-		}
-		if i < len(data) && data[i] == '<' {
+	if data := s.data; data[s.pos] == '\n' {
+		if i := skipSpaces(data, s.pos+1); i < len(data) && data[i] == '<' {
 			s.kind, s.space = tokText, true
 			s.text, s.textBuf = span{s.pos, i}, false
 			s.pos = i
@@ -209,7 +213,10 @@ func (s *xmlScanner) charData() error {
 	s.text, s.textBuf = span{s.pos, end}, false
 	s.space = flags&runNonSpace == 0
 	if flags&(runAmp|runCR) != 0 {
-		buf, err := decodeEntities(s.buf[:0], normalizeNewlines(raw))
+		if flags&runCR != 0 {
+			raw = normalizeNewlines(raw)
+		}
+		buf, err := decodeEntities(s.buf[:0], raw)
 		if err != nil {
 			return err
 		}
@@ -666,47 +673,71 @@ func checkChars(b []byte) error {
 }
 
 // decodeEntities appends raw to dst with the predefined entities and
-// character references replaced. Any other entity is an error.
+// character references replaced. Any other entity is an error. The output
+// is never longer than raw (no reference is shorter than what it stands
+// for), so it is written in place after one capacity check.
 func decodeEntities(dst, raw []byte) ([]byte, error) {
-	for len(raw) > 0 {
-		i := bytes.IndexByte(raw, '&')
+	n := len(dst)
+	out := slices.Grow(dst, len(raw))[:n+len(raw)]
+	for k := 0; k < len(raw); {
+		i := bytes.IndexByte(raw[k:], '&')
 		if i < 0 {
-			return append(dst, raw...), nil
+			n += copy(out[n:], raw[k:])
+			break
 		}
-		dst = append(dst, raw[:i]...)
-		raw = raw[i+1:]
+		n += copy(out[n:], raw[k:k+i])
+		k += i
+		// The common references first, each compared as a whole.
+		rest := raw[k+1:]
+		switch {
+		case len(rest) >= 4 && string(rest[:4]) == "amp;":
+			out[n], n, k = '&', n+1, k+5
+			continue
+		case len(rest) >= 4 && string(rest[:4]) == "#34;":
+			out[n], n, k = '"', n+1, k+5
+			continue
+		case len(rest) >= 3 && string(rest[:3]) == "lt;":
+			out[n], n, k = '<', n+1, k+4
+			continue
+		case len(rest) >= 3 && string(rest[:3]) == "gt;":
+			out[n], n, k = '>', n+1, k+4
+			continue
+		}
 		semi := -1 // the ';' within the 13 bytes a reference may take
-		for j, c := range raw[:min(len(raw), 13)] {
+		for j, c := range rest[:min(len(rest), 13)] {
 			if c == ';' {
 				semi = j
 				break
 			}
 		}
 		if semi < 0 {
-			return dst, scanError("malformed entity reference")
+			return out[:n], scanError("malformed entity reference")
 		}
-		ref := raw[:semi]
-		raw = raw[semi+1:]
+		ref := rest[:semi]
+		k += semi + 2
 		switch string(ref) {
 		case "lt":
-			dst = append(dst, '<')
+			out[n] = '<'
 		case "gt":
-			dst = append(dst, '>')
+			out[n] = '>'
 		case "amp":
-			dst = append(dst, '&')
+			out[n] = '&'
 		case "apos":
-			dst = append(dst, '\'')
+			out[n] = '\''
 		case "quot":
-			dst = append(dst, '"')
+			out[n] = '"'
 		default:
 			r, ok := charRef(ref)
 			if !ok {
-				return dst, scanError("unknown or invalid entity reference")
+				return out[:n], scanError("unknown or invalid entity reference")
 			}
-			dst = utf8.AppendRune(dst, r)
+			// Within out: the reference took at least as many bytes.
+			n = len(utf8.AppendRune(out[:n], r))
+			continue
 		}
+		n++
 	}
-	return dst, nil
+	return out[:n], nil
 }
 
 // charRef decodes #123 or #x7B to an XML character.

@@ -184,3 +184,31 @@ func TestXMLScannerAttributeLimit(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestDecodeEntities covers the references decoded in place, at the ends of
+// the text and cut short, against the general reference path.
+func TestDecodeEntities(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"", ""},
+		{"plain", "plain"},
+		{"&amp;", "&"},
+		{"a&amp;b&lt;c&gt;d&#34;e", `a&b<c>d"e`},
+		{"&apos;&quot;&#x41;&#65;&#x10000;", "'\"AA\U00010000"},
+		{"&#34;&#34;", `""`},
+		{"x&amp", "!"},
+		{"x&#34", "!"},
+		{"x&lt", "!"},
+		{"&am;", "!"},
+		{"&#0;", "!"},
+		{"&;", "!"},
+		{"&", "!"},
+	} {
+		got, err := decodeEntities([]byte("pre:"), []byte(tt.in))
+		switch {
+		case tt.want == "!" && err == nil:
+			t.Errorf("%q: decoded to %q, want an error", tt.in, got)
+		case tt.want != "!" && (err != nil || string(got) != "pre:"+tt.want):
+			t.Errorf("%q: %q, %v, want %q", tt.in, got, err, "pre:"+tt.want)
+		}
+	}
+}

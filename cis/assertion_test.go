@@ -498,6 +498,24 @@ func TestParseRoleAssertionValueVariants(t *testing.T) {
 	if got := a.User.Roles[0].ActivityNames; !slices.Equal(got, want) {
 		t.Errorf("ActivityNames %q, want %q", got, want)
 	}
+	// The first value of an attribute may take the shortcut too, after a
+	// value of an earlier attribute (here the fixture's nhsIdCode, o, …).
+	for _, first := range []string{
+		`<saml:AttributeValue>View &amp; non-ETP&#x21;</saml:AttributeValue>`,
+		`<saml:AttributeValue>  padded  </saml:AttributeValue>`,
+		`<saml:AttributeValue></saml:AttributeValue>`,
+		`<saml:AttributeValue xmlns:saml="urn:oasis:names:tc:SAML:1.0:assertion">Declared</saml:AttributeValue>`,
+	} {
+		fdoc := bytes.Replace(doc, []byte(orig), []byte(first+"\n                "+orig), 1)
+		a, err := ParseRoleAssertion(fdoc)
+		if err != nil {
+			t.Errorf("first value %s: %v", first, err)
+			continue
+		}
+		if g, err := parseRoleAssertion(fdoc, true); err != nil || !reflect.DeepEqual(a, g) {
+			t.Errorf("first value %s: without the value shortcut: %v, %+v", first, err, g)
+		}
+	}
 	for _, bad := range []string{
 		"<saml:AttributeValue>bad\x01</saml:AttributeValue>",
 		"<saml:AttributeValue>bad]]></saml:AttributeValue>",
@@ -509,10 +527,12 @@ func TestParseRoleAssertionValueVariants(t *testing.T) {
 		"<saml:AttributeValues>x</saml:AttributeValues>",
 		"<samlx:AttributeValue>x</samlx:AttributeValue>",
 	} {
-		v := "<saml:AttributeValue>one</saml:AttributeValue>\n                " + bad
-		_, err := ParseRoleAssertion(bytes.Replace(doc, []byte(orig), []byte(v), 1))
-		if !errors.Is(err, ErrMalformed) {
-			t.Errorf("%q: err = %v, want ErrMalformed", bad, err)
+		// As a later value and as the first (see above).
+		for _, v := range []string{"<saml:AttributeValue>one</saml:AttributeValue>\n                " + bad, bad} {
+			_, err := ParseRoleAssertion(bytes.Replace(doc, []byte(orig), []byte(v), 1))
+			if !errors.Is(err, ErrMalformed) {
+				t.Errorf("%q: err = %v, want ErrMalformed", v, err)
+			}
 		}
 	}
 	many := strings.Repeat("<saml:AttributeValue>v</saml:AttributeValue>\n", maxAttributeValues+1)

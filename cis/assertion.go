@@ -121,7 +121,8 @@ type assertionParser struct {
 	nsMemo   [2]nsMemo // resolutions of the scanner's recent element names
 	secret   int       // > 0 inside SubjectConfirmationData (holds the ticket)
 	attrs    assertionBuilder
-	values   []string // reused buffer for one saml:Attribute's values
+	nvalues  int      // values of the saml:Attribute being read
+	first    string   // its first value (for the single-valued kinds)
 	text     []byte   // reused buffer for text split over several tokens
 	tag      startTag // the start tag just read
 	strs     stringArena
@@ -884,7 +885,10 @@ func (p *assertionParser) attribute(t startTag) error {
 // AttributeName is name, and hands them to the attribute dictionary.
 func (p *assertionParser) attributeValues(name []byte) error {
 	kind := attributeKind(string(name))
-	p.values = p.values[:0]
+	p.nvalues, p.first = 0, ""
+	if kind.multiValued() {
+		p.attrs.lists.begin()
+	}
 	// The first values, if written like those of an attribute before.
 	if t := &p.valTmpl; t.set && t.gen == p.nsGen && t.depth == p.depth && !p.general {
 		for p.nextPlainValue(t.name, kind) {
@@ -894,7 +898,7 @@ func (p *assertionParser) attributeValues(name []byte) error {
 		if !p.is(&c, nsSAML, "AttributeValue") {
 			return p.unexpected(&c, "saml:Attribute")
 		}
-		if len(p.values) >= maxAttributeValues {
+		if p.nvalues >= maxAttributeValues {
 			return p.errorf("saml:Attribute %.40q has more than %d values", name, maxAttributeValues)
 		}
 		if err := p.xmlAttrs(&c, nil); err != nil {
@@ -917,10 +921,10 @@ func (p *assertionParser) attributeValues(name []byte) error {
 	if err != nil {
 		return err
 	}
-	if len(p.values) == 0 {
+	if p.nvalues == 0 {
 		return p.errorf("saml:Attribute %.40q has no saml:AttributeValue", name)
 	}
-	if err := p.attrs.add(kind, p.values); err != nil {
+	if err := p.attrs.add(kind, p.nvalues, p.first); err != nil {
 		return p.dictionaryError(err)
 	}
 	return nil
@@ -987,14 +991,24 @@ func (p *assertionParser) nextPlainAttribute(tmpl *attrTemplate) (bool, error) {
 // addValue records the text of one saml:AttributeValue.
 func (p *assertionParser) addValue(kind attrKind, b []byte) {
 	if kind == attrUnknown {
-		p.values = append(p.values, "")
+		p.nvalues++
 		return
 	}
 	// bytes.TrimSpace, only called when an end may be (Unicode) space.
 	if n := len(b); n > 0 && (b[0] <= ' ' || b[0] >= 0x80 || b[n-1] <= ' ' || b[n-1] >= 0x80) {
 		b = bytes.TrimSpace(b)
 	}
-	p.values = append(p.values, p.strs.str(b))
+	// Lists take their values as read, into the list arena; the other
+	// kinds need only the first (more are an error in add).
+	v := p.strs.str(b)
+	switch p.nvalues++; {
+	case kind.multiValued():
+		if v != "" {
+			p.attrs.lists.push(v)
+		}
+	case p.nvalues == 1:
+		p.first = v
+	}
 }
 
 // nextPlainValue reads the next saml:AttributeValue sibling in one step if
@@ -1006,7 +1020,7 @@ func (p *assertionParser) addValue(kind attrKind, b []byte) {
 // reports false.
 func (p *assertionParser) nextPlainValue(name qspan, kind attrKind) bool {
 	s := &p.s
-	if len(p.values) >= maxAttributeValues || s.pendingEnd {
+	if p.nvalues >= maxAttributeValues || s.pendingEnd {
 		return false
 	}
 	s.skipIndent()

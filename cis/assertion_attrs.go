@@ -126,8 +126,9 @@ type assertionBuilder struct {
 	lists       listArena
 }
 
-// add records one attribute with its (trimmed) values.
-func (b *assertionBuilder) add(k attrKind, values []string) error {
+// add records one attribute with n (trimmed) values: first is the first;
+// for a multi-valued kind the non-empty ones are in b.lists since begin.
+func (b *assertionBuilder) add(k attrKind, n int, first string) error {
 	b.attributes++
 	if b.attributes > maxAttributes {
 		return fmt.Errorf("more than %d attributes", maxAttributes)
@@ -136,8 +137,8 @@ func (b *assertionBuilder) add(k attrKind, values []string) error {
 		return nil
 	}
 	name := k.String()
-	if !k.multiValued() && len(values) != 1 {
-		return fmt.Errorf("attribute %s has %d values, want 1", name, len(values))
+	if !k.multiValued() && n != 1 {
+		return fmt.Errorf("attribute %s has %d values, want 1", name, n)
 	}
 	bit := uint32(1) << k
 	if !k.roleLevel() {
@@ -145,16 +146,16 @@ func (b *assertionBuilder) add(k attrKind, values []string) error {
 			return fmt.Errorf("attribute %s given twice", name)
 		}
 		b.seen |= bit
-		return b.person(k, values[0])
+		return b.person(k, first)
 	}
 	if k == attrOrgCode {
 		if len(b.user.Roles) >= maxRoleProfiles {
 			return fmt.Errorf("more than %d role profiles", maxRoleProfiles)
 		}
-		if err := checkIdentifier(name, values[0]); err != nil {
+		if err := checkIdentifier(name, first); err != nil {
 			return err
 		}
-		b.user.Roles = append(b.user.Roles, RoleProfile{OrgCode: values[0]})
+		b.user.Roles = append(b.user.Roles, RoleProfile{OrgCode: first})
 		b.blockSeen = bit
 		return nil
 	}
@@ -165,7 +166,7 @@ func (b *assertionBuilder) add(k attrKind, values []string) error {
 		return fmt.Errorf("attribute %s given twice in the role profile block %d", name, len(b.user.Roles))
 	}
 	b.blockSeen |= bit
-	return b.role(&b.user.Roles[len(b.user.Roles)-1], k, name, values)
+	return b.role(&b.user.Roles[len(b.user.Roles)-1], k, name, first)
 }
 
 // person records a header or person attribute. The header,
@@ -200,40 +201,40 @@ func (b *assertionBuilder) person(k attrKind, v string) error {
 }
 
 // role records a role profile attribute in r.
-func (b *assertionBuilder) role(r *RoleProfile, k attrKind, name string, values []string) error {
+func (b *assertionBuilder) role(r *RoleProfile, k attrKind, name string, v string) error {
 	switch k {
 	case attrOrgName:
-		r.OrgName = values[0]
+		r.OrgName = v
 	case attrJobRole:
 		var err error
-		if r.StaffGroup, r.SubGroup, r.JobRole, err = splitJobRole(values[0]); err != nil {
+		if r.StaffGroup, r.SubGroup, r.JobRole, err = splitJobRole(v); err != nil {
 			return fmt.Errorf("role profile block %d: nhsJobRole: %w", len(b.user.Roles), err)
 		}
 	case attrJobRoleCode:
-		r.JobRoleCode = values[0]
+		r.JobRoleCode = v
 	case attrRoleID:
-		if err := checkIdentifier(name, values[0]); err != nil {
+		if err := checkIdentifier(name, v); err != nil {
 			return err
 		}
-		r.ID = values[0]
+		r.ID = v
 	case attrOrgOpenDate:
-		r.OrgOpenDate = values[0]
+		r.OrgOpenDate = v
 	case attrOrgCloseDate:
-		r.OrgCloseDate = values[0]
+		r.OrgCloseDate = v
 	case attrPersonStatus:
-		r.PersonStatus = values[0]
+		r.PersonStatus = v
 	case attrActivityNames:
-		r.ActivityNames = b.lists.nonEmpty(values)
+		r.ActivityNames = b.lists.end()
 	case attrActivities:
-		r.Activities = b.lists.nonEmpty(values)
+		r.Activities = b.lists.end()
 	case attrAreasOfWork:
-		r.AreasOfWork = b.lists.nonEmpty(values)
+		r.AreasOfWork = b.lists.end()
 	case attrAreaOfWorkCodes:
-		r.AreaOfWorkCodes = b.lists.nonEmpty(values)
+		r.AreaOfWorkCodes = b.lists.end()
 	case attrWorkgroups:
-		r.Workgroups = b.lists.nonEmpty(values)
+		r.Workgroups = b.lists.end()
 	case attrWorkgroupCodes:
-		r.WorkgroupCodes = b.lists.nonEmpty(values)
+		r.WorkgroupCodes = b.lists.end()
 	}
 	return nil
 }
@@ -282,36 +283,38 @@ func (b *assertionBuilder) finish(a *Assertion) error {
 }
 
 // listArena hands out the value lists of role profiles from shared
-// chunks: one allocation for many lists. Each list is capped at its length,
-// so appending to one never writes into another.
+// chunks: one allocation for many lists. The values of one list are pushed
+// as they are read, between begin and end; each list is capped at its
+// length, so appending to one never writes into another.
 type listArena struct {
 	chunk []string
+	start int // where the list being read starts in chunk
 }
 
 const listChunk = 256
 
-// nonEmpty returns a copy of the non-empty values, or nil if there are none.
-func (a *listArena) nonEmpty(values []string) []string {
-	n := 0
-	for _, v := range values {
-		if v != "" {
-			n++
-		}
+// begin starts a list.
+func (a *listArena) begin() { a.start = len(a.chunk) }
+
+// push adds v to the list being read.
+func (a *listArena) push(v string) {
+	if len(a.chunk) == cap(a.chunk) {
+		// Chunks double up to listChunk: small for a user with few roles.
+		// The list so far moves to the new chunk.
+		n := len(a.chunk) - a.start
+		c := make([]string, n, max(2*(n+1), min(max(2*cap(a.chunk), 16), listChunk)))
+		copy(c, a.chunk[a.start:])
+		a.chunk, a.start = c, 0
 	}
-	if n == 0 {
+	a.chunk = append(a.chunk, v)
+}
+
+// end returns the list being read, or nil if it is empty.
+func (a *listArena) end() []string {
+	if len(a.chunk) == a.start {
 		return nil
 	}
-	if cap(a.chunk)-len(a.chunk) < n {
-		// Chunks double up to listChunk: small for a user with few roles.
-		a.chunk = make([]string, 0, max(n, min(max(2*cap(a.chunk), 16), listChunk)))
-	}
-	start := len(a.chunk)
-	for _, v := range values {
-		if v != "" {
-			a.chunk = append(a.chunk, v)
-		}
-	}
-	return a.chunk[start:len(a.chunk):len(a.chunk)]
+	return a.chunk[a.start:len(a.chunk):len(a.chunk)]
 }
 
 // checkIdentifier accepts a user id, role profile id or ODS code: 1 to

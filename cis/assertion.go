@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unsafe"
 )
 
 // MaxAssertionSize bounds the size of a RoleAssertion document that
@@ -1061,10 +1062,15 @@ func (p *assertionParser) nextPlainValue(name qspan, kind attrKind) bool {
 }
 
 // stringArena makes strings for many short values with few allocations:
-// each is a substring of a chunk that is never written again once full.
-// A strings.Builder keeps the strings it returned valid when it grows.
+// each is a substring of a chunk private to the arena, made with
+// unsafe.String as strings.Builder does. Bytes of a chunk are written once,
+// before the string over them is made, and never again (the arena only
+// writes past used), so the strings are immutable as Go requires; no
+// string aliases the input. Writing a value stores no pointer, so it costs
+// no GC write barrier (a strings.Builder stores its buffer on every Write).
 type stringArena struct {
-	b strings.Builder
+	chunk []byte // full length; chunk[:used] is taken
+	used  int
 }
 
 const arenaChunk = 4096
@@ -1075,13 +1081,12 @@ func (a *stringArena) str(v []byte) string {
 		return ""
 	case len(v) > arenaChunk/4:
 		return string(v)
-	case a.b.Cap()-a.b.Len() < len(v):
-		a.b = strings.Builder{}
-		a.b.Grow(arenaChunk)
+	case len(a.chunk)-a.used < len(v):
+		a.chunk, a.used = make([]byte, arenaChunk), 0
 	}
-	off := a.b.Len()
-	a.b.Write(v)
-	return a.b.String()[off:]
+	off := a.used
+	a.used += copy(a.chunk[off:], v)
+	return unsafe.String(&a.chunk[off], len(v))
 }
 
 // countRoleBlocks estimates the number of role profile blocks in data, for

@@ -611,3 +611,31 @@ func TestParseRoleAssertionAttributeVariants(t *testing.T) {
 		}
 	}
 }
+
+// TestParseRoleAssertionCopiesStrings: the result shares no memory with the
+// input, which callers may reuse: overwriting the input after the parse
+// changes nothing in it.
+func TestParseRoleAssertionCopiesStrings(t *testing.T) {
+	for _, name := range []string{"single-role.xml", "forty-roles.xml", "rare-attributes.xml"} {
+		doc := readFixture(t, name)
+		buf := bytes.Clone(doc)
+		a, err := ParseRoleAssertion(buf)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		for i := range buf {
+			buf[i] = 'x'
+		}
+		// Another parse in between must not disturb the first result either.
+		if _, err := ParseRoleAssertion(readFixture(t, "two-roles-selected-last.xml")); err != nil {
+			t.Fatal(err)
+		}
+		want, err := ParseRoleAssertion(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(a, want) {
+			t.Errorf("%s: result changed with the input buffer:\n%+v\nwant\n%+v", name, a, want)
+		}
+	}
+}

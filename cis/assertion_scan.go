@@ -687,20 +687,9 @@ func decodeEntities(dst, raw []byte) ([]byte, error) {
 		}
 		n += copy(out[n:], raw[k:k+i])
 		k += i
-		// The common references first, each compared as a whole.
 		rest := raw[k+1:]
-		switch {
-		case len(rest) >= 4 && string(rest[:4]) == "amp;":
-			out[n], n, k = '&', n+1, k+5
-			continue
-		case len(rest) >= 4 && string(rest[:4]) == "#34;":
-			out[n], n, k = '"', n+1, k+5
-			continue
-		case len(rest) >= 3 && string(rest[:3]) == "lt;":
-			out[n], n, k = '<', n+1, k+4
-			continue
-		case len(rest) >= 3 && string(rest[:3]) == "gt;":
-			out[n], n, k = '>', n+1, k+4
+		if c, w := commonRef(rest); w > 0 {
+			out[n], n, k = c, n+1, k+1+w
 			continue
 		}
 		semi := -1 // the ';' within the 13 bytes a reference may take
@@ -738,6 +727,23 @@ func decodeEntities(dst, raw []byte) ([]byte, error) {
 		n++
 	}
 	return out[:n], nil
+}
+
+// commonRef decodes the references most frequent in a RoleAssertion, each
+// compared as a whole, at the start of b (just past the '&'): the byte and
+// the reference's length, or 0, 0 for the general path.
+func commonRef(b []byte) (byte, int) {
+	switch {
+	case len(b) >= 4 && string(b[:4]) == "amp;":
+		return '&', 4
+	case len(b) >= 4 && string(b[:4]) == "#34;":
+		return '"', 4
+	case len(b) >= 3 && string(b[:3]) == "lt;":
+		return '<', 3
+	case len(b) >= 3 && string(b[:3]) == "gt;":
+		return '>', 3
+	}
+	return 0, 0
 }
 
 // charRef decodes #123 or #x7B to an XML character.

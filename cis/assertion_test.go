@@ -506,15 +506,7 @@ func TestParseRoleAssertionValueVariants(t *testing.T) {
 		`<saml:AttributeValue></saml:AttributeValue>`,
 		`<saml:AttributeValue xmlns:saml="urn:oasis:names:tc:SAML:1.0:assertion">Declared</saml:AttributeValue>`,
 	} {
-		fdoc := bytes.Replace(doc, []byte(orig), []byte(first+"\n                "+orig), 1)
-		a, err := ParseRoleAssertion(fdoc)
-		if err != nil {
-			t.Errorf("first value %s: %v", first, err)
-			continue
-		}
-		if g, err := parseRoleAssertion(fdoc, true); err != nil || !reflect.DeepEqual(a, g) {
-			t.Errorf("first value %s: without the value shortcut: %v, %+v", first, err, g)
-		}
+		parseBothWays(t, "first value "+first, bytes.Replace(doc, []byte(orig), []byte(first+"\n                "+orig), 1))
 	}
 	for _, bad := range []string{
 		"<saml:AttributeValue>bad\x01</saml:AttributeValue>",
@@ -581,16 +573,7 @@ func TestParseRoleAssertionAttributeVariants(t *testing.T) {
 		`<saml:Attribute AttributeName="nhsJobRoleCode" AttributeNamespace="http://www.syntegra.com" xmlns:x="urn:x">`,
 		`<saml:Attribute xmlns:saml="urn:oasis:names:tc:SAML:1.0:assertion" AttributeName="nhsJobRoleCode" AttributeNamespace="http://www.syntegra.com">`,
 	} {
-		vdoc := bytes.Replace(doc, []byte(orig), []byte(ok), 1)
-		a, err := ParseRoleAssertion(vdoc)
-		if err != nil {
-			t.Errorf("%s: %v", ok, err)
-			continue
-		}
-		if g, err := parseRoleAssertion(vdoc, true); err != nil || !reflect.DeepEqual(a, g) {
-			t.Errorf("%s: without the shortcuts: %v, %+v", ok, err, g)
-		}
-		if a.User.Roles[0].JobRoleCode == "" {
+		if a := parseBothWays(t, ok, bytes.Replace(doc, []byte(orig), []byte(ok), 1)); a != nil && a.User.Roles[0].JobRoleCode == "" {
 			t.Errorf("%s: JobRoleCode lost", ok)
 		}
 	}
@@ -638,4 +621,19 @@ func TestParseRoleAssertionCopiesStrings(t *testing.T) {
 			t.Errorf("%s: result changed with the input buffer:\n%+v\nwant\n%+v", name, a, want)
 		}
 	}
+}
+
+// parseBothWays parses doc with and without the shortcuts, reports an
+// error or a difference, and returns the result (nil on error).
+func parseBothWays(t *testing.T, label string, doc []byte) *Assertion {
+	t.Helper()
+	a, err := ParseRoleAssertion(doc)
+	if err != nil {
+		t.Errorf("%s: %v", label, err)
+		return nil
+	}
+	if g, err := parseRoleAssertion(doc, true); err != nil || !reflect.DeepEqual(a, g) {
+		t.Errorf("%s: without the shortcuts: %v, %+v", label, err, g)
+	}
+	return a
 }

@@ -24,7 +24,7 @@ import (
 //
 // It replaces encoding/xml's Decoder, with which the parser took about
 // fifteen times as long and several hundred times as many allocations (see
-// docs/benchmarks-assertion.md). It may refuse more than encoding/xml (for
+// docs/benchmarks.md). It may refuse more than encoding/xml (for
 // example non-ASCII names); the fuzz test FuzzXMLScannerMatchesEncodingXML
 // checks that whatever it accepts, encoding/xml reads as the same tokens.
 type xmlScanner struct {

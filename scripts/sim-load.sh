@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Load test of cis-sim's RoleAssertion over TLS on loopback, against a bare
 # net/http TLS server answering a fixed body of the same size, in the same
-# run (docs/benchmarks-sim.md). Needs go, wrk, curl, openssl.
+# run (docs/benchmarks.md). Needs go, wrk, curl, openssl.
 #
 # usage: scripts/sim-load.sh [DURATION [ROUNDS]]   (default 5s, 1 round; wrk -t2 -c32 --latency)
 # Prints req/s and p99 for both, round by round (baseline and cis-sim

@@ -12,7 +12,7 @@ import (
 // make test (CISAUTH_MAKE_TEST=1) or when CISAUTH_LOAD_TEST=1: it checks
 // that the load test works end to end and that no request failed. The
 // ratio is logged, not asserted (a shared CI machine is too noisy for it);
-// docs/benchmarks-sim.md has the figures from a quiet machine.
+// docs/benchmarks.md has the figures from a quiet machine.
 func TestLoadScript(t *testing.T) {
 	if os.Getenv("CISAUTH_MAKE_TEST") != "1" && os.Getenv("CISAUTH_LOAD_TEST") != "1" {
 		t.Skip("set CISAUTH_LOAD_TEST=1 (make test does) to run the wrk load test")

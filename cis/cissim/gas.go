@@ -68,15 +68,15 @@ func (s *Simulator) gasFailure(w http.ResponseWriter, r *http.Request, req *cis.
 		s.metrics.logins.WithLabelValues(result).Inc()
 	}
 	base := s.baseURL(r)
-	g := newGPWriter(nil, base)
+	g := &cis.GPObject{}
 	if req != nil {
-		g.param("log_session_id", req.Get("log_session_id"))
+		g.Add("log_session_id", req.Get("log_session_id"))
 	}
-	g.param("error_url", base+"/login/error")
-	g.param("server_ip", serverIP(r))
-	g.param("gas_version", gasVersion)
-	g.param("error", text)
-	writeBody(w, http.StatusOK, htmlType, g.end())
+	g.Add("error_url", base+"/login/error")
+	g.Add("server_ip", serverIP(r))
+	g.Add("gas_version", gasVersion)
+	g.Add("error", text)
+	writeBody(w, http.StatusOK, htmlType, gasReply(base, g))
 }
 
 // handleActivate mints a challenge and its opaque server signature.
@@ -93,22 +93,22 @@ func (s *Simulator) handleActivate(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	base := s.baseURL(r)
-	g := newGPWriter(nil, base)
-	g.param("gas_version", gasVersion)
-	g.param("signature", s.challengeMAC(ch[:]))
-	g.param("server_ip", serverIP(r))
-	g.param("ssp_url", "")
-	g.param("app_url", orDefault(req.Get("app_url"), "NHST"))
-	g.param("log_session_id", req.Get("log_session_id"))
-	g.param("service", "ACTIVATION")
-	g.param("error_url", base+"/login/error")
-	g.param("ticket", "")
-	g.param("auth_method", orDefault(req.Get("auth_method"), "3"))
-	g.param("reply_url", base+"/login/authvalidate")
-	g.param("challenge", base64.StdEncoding.EncodeToString(ch[:]))
-	g.param("download_gac_url", base+"/login/download")
-	g.param("latest_gac_version", latestGACVersion)
-	writeBody(w, http.StatusOK, htmlType, g.end())
+	g := &cis.GPObject{}
+	g.Add("gas_version", gasVersion)
+	g.Add("signature", s.challengeMAC(ch[:]))
+	g.Add("server_ip", serverIP(r))
+	g.Add("ssp_url", "")
+	g.Add("app_url", orDefault(req.Get("app_url"), "NHST"))
+	g.Add("log_session_id", req.Get("log_session_id"))
+	g.Add("service", "ACTIVATION")
+	g.Add("error_url", base+"/login/error")
+	g.Add("ticket", "")
+	g.Add("auth_method", orDefault(req.Get("auth_method"), "3"))
+	g.Add("reply_url", base+"/login/authvalidate")
+	g.Add("challenge", base64.StdEncoding.EncodeToString(ch[:]))
+	g.Add("download_gac_url", base+"/login/download")
+	g.Add("latest_gac_version", latestGACVersion)
+	writeBody(w, http.StatusOK, htmlType, gasReply(base, g))
 }
 
 func orDefault(v, def string) string {
@@ -162,31 +162,29 @@ func (s *Simulator) handleValidate(w http.ResponseWriter, r *http.Request) {
 
 	base := s.baseURL(r)
 	u := &s.users[user]
-	bp := s.getBuf()
-	defer s.putBuf(bp)
-	g := newGPWriter(*bp, base)
-	g.param("log_session_id", req.Get("log_session_id"))
-	g.param("error_url", base+"/login/error")
-	g.param("server_ip", serverIP(r))
-	g.raw("cn", u.Name)
+	g := &cis.GPObject{Params: make([]cis.Param, 0, 16+len(u.Roles))}
+	g.Add("log_session_id", req.Get("log_session_id"))
+	g.Add("error_url", base+"/login/error")
+	g.Add("server_ip", serverIP(r))
+	g.Add("cn", u.Name)
 	for i := range u.Roles {
 		rp := &u.Roles[i]
-		g.role(i, rp.ID, rp.OrgCode, rp.OrgName, rp.StaffGroup, rp.SubGroup, rp.JobRole)
+		g.Add("nhsjobrole"+strconv.Itoa(i), cis.FormatJobRoleText(rp.OrgName, rp.StaffGroup, rp.SubGroup, rp.JobRole),
+			cis.Attr{Name: "id", Value: rp.ID}, cis.Attr{Name: "orgcode", Value: rp.OrgCode})
 	}
-	g.param("gas_version", gasVersion)
-	g.param("sso_ticket", ticket.Reveal())
-	g.param("sso_domain", ssoDomain(base))
-	g.param("sso_session_url", base+"/amserver/sessionservice")
-	g.param("sso_max_session_time", minutes(s.cfg.MaxSessionTime))
-	g.param("sso_keep_alive", "false")
-	g.param("sso_session_time", minutes(s.cfg.SessionTime))
-	g.param("sso_logout_url", base+"/login/authlogout")
-	g.param("auth_method", orDefault(req.Get("auth_method"), "3"))
-	g.param("app_url", orDefault(req.Get("app_url"), "NHST"))
-	g.param("service", "AUTHENTICATION")
-	*bp = g.end()
+	g.Add("gas_version", gasVersion)
+	g.Add("sso_ticket", ticket.Reveal())
+	g.Add("sso_domain", ssoDomain(base))
+	g.Add("sso_session_url", base+"/amserver/sessionservice")
+	g.Add("sso_max_session_time", minutes(s.cfg.MaxSessionTime))
+	g.Add("sso_keep_alive", "false")
+	g.Add("sso_session_time", minutes(s.cfg.SessionTime))
+	g.Add("sso_logout_url", base+"/login/authlogout")
+	g.Add("auth_method", orDefault(req.Get("auth_method"), "3"))
+	g.Add("app_url", orDefault(req.Get("app_url"), "NHST"))
+	g.Add("service", "AUTHENTICATION")
 	w.Header().Set("Cache-Control", "no-store")
-	writeBody(w, http.StatusOK, htmlType, *bp)
+	writeBody(w, http.StatusOK, htmlType, gasReply(base, g))
 }
 
 // verifyResponse checks the CMS response: its content is the challenge,
@@ -270,4 +268,12 @@ func (s *Simulator) handleDTD(w http.ResponseWriter, _ *http.Request) {
 // handleErrorPage is where error_url points.
 func (s *Simulator) handleErrorPage(w http.ResponseWriter, _ *http.Request) {
 	writeBody(w, http.StatusOK, htmlType, []byte("<html><head><title>Authentication error</title></head><body><h1>Authentication error</h1><p>Your smartcard could not be authenticated. Remove your card and try again.</p></body></html>\n"))
+}
+
+// gasReply writes a reply the way GAS does, with the one GAS-style encoder
+// (cis.GPObject.EncodeLikeGAS): one gpPARAM per line, the DOCTYPE naming
+// <base>/login/dtd, texts such as "Admin & Clerical" with a raw '&' (not
+// well-formed XML, on purpose: every real client copes, ours must too).
+func gasReply(base string, g *cis.GPObject) []byte {
+	return g.EncodeLikeGAS(base + "/login/dtd")
 }

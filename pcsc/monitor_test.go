@@ -196,7 +196,9 @@ func TestWaitCard(t *testing.T) {
 	if err := waitCard(ctx, f.establish, "nope", true); !errors.Is(err, ErrNoReader) {
 		t.Fatalf("unknown reader: %v, want ErrNoReader", err)
 	}
-	go func() { done <- waitCard(ctx, f.establish, "A", false) }()
+	// The reader is empty, so a wait for a card blocks until the reader goes
+	// (or, if the removal comes first, sees an unknown reader at once).
+	go func() { done <- waitCard(ctx, f.establish, "A", true) }()
 	f.removeReader("A")
 	if err := <-done; !errors.Is(err, ErrNoReader) {
 		t.Fatalf("reader unplugged while waiting: %v, want ErrNoReader", err)

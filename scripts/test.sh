@@ -29,7 +29,15 @@ grep -E '^(ok  |FAIL|--- FAIL|--- SKIP|panic:|\?   )' "$log" || true
 skips=$(grep -c -E '^\s*--- SKIP' "$log" || true)
 if [ "$rc" -ne 0 ]; then
   echo "--- failures ---"
-  grep -E -A25 '^\s*--- FAIL|^panic:|^FAIL\s|\[build failed\]|^# ' "$log" | grep -v -E '^=== (RUN|PAUSE|CONT)' | head -n 400
+  # Each failed test with the lines it printed (go test -v marks whose output
+  # follows with "=== RUN/CONT/NAME"), then panics and build errors.
+  awk '
+    /^=== (RUN|CONT|NAME|PAUSE) / { cur = $3; next }
+    /^[ \t]*--- (PASS|SKIP): / { name = $3; out[name] = ""; next }
+    /^[ \t]*--- FAIL: / { name = $3; printf "%s%s\n", out[name], $0; out[name] = ""; next }
+    cur != "" { out[cur] = out[cur] $0 "\n" }
+  ' "$log" | head -n 400
+  grep -E -A40 '^panic:|\[build failed\]|^# ' "$log" | head -n 200 || true
 fi
 if [ "$skips" -gt 0 ]; then
   echo "make test: $skips test(s) skipped; under make test every part is present, so a skip is a failure:" >&2

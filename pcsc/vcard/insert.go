@@ -66,6 +66,14 @@ func (c *Card) Insert(ctx context.Context, addr string) (*Inserted, error) {
 		}
 		return nil, fmt.Errorf("vcard: insert into vpcd at %s: %w", addr, err)
 	case <-ctx.Done():
+		// The ATR may have been answered just as ctx ended; select picks at
+		// random among ready cases, so look again before giving up.
+		select {
+		case <-first:
+			c.log.Debug("vcard: inserted", "vpcd", addr)
+			return in, nil
+		default:
+		}
 		_ = in.Pull()
 		return nil, fmt.Errorf("vcard: insert into vpcd at %s: %w (%w)", addr, ErrNoATRRequest, ctx.Err())
 	}

@@ -48,10 +48,7 @@ func parseCommand(b []byte) (c command, ok bool) {
 	case len(body) == 0: // case 1
 		return c, true
 	case len(body) == 1: // case 2 short
-		c.ne = int(body[0])
-		if c.ne == 0 {
-			c.ne = maxShortLe
-		}
+		c.ne = shortLe(body[0])
 		return c, true
 	case body[0] != 0: // case 3 or 4 short
 		lc := int(body[0])
@@ -61,10 +58,7 @@ func parseCommand(b []byte) (c command, ok bool) {
 			return c, true
 		case 2 + lc:
 			c.data = body[1 : 1+lc]
-			c.ne = int(body[1+lc])
-			if c.ne == 0 {
-				c.ne = maxShortLe
-			}
+			c.ne = shortLe(body[1+lc])
 			return c, true
 		}
 		return c, false
@@ -87,6 +81,15 @@ func parseCommand(b []byte) (c command, ok bool) {
 		}
 	}
 	return c, false
+}
+
+// shortLe and extLe decode a short (one byte) or extended (two bytes) Le
+// field, where 0 means the maximum.
+func shortLe(b byte) int {
+	if b == 0 {
+		return maxShortLe
+	}
+	return int(b)
 }
 
 func extLe(b []byte) int {

@@ -1037,24 +1037,10 @@ func (p *assertionParser) nextPlainValue(name qspan, kind attrKind) bool {
 		return false
 	}
 	text := data[start:end]
-	switch {
-	case flags&runNonASCII != 0 && checkChars(text) != nil:
-		return false
-	case flags&runBracket != 0 && bytes.Contains(text, []byte("]]>")):
-		return false
-	case flags&(runAmp|runCR) != 0:
-		raw := text
-		if flags&runCR != 0 {
-			raw = normalizeNewlines(raw)
-		}
-		buf, err := decodeEntities(s.buf[:0], raw)
-		if err != nil {
+	if flags&runNeedsWork != 0 {
+		if text, _, err = s.checkText(text, flags); err != nil {
 			return false
 		}
-		if cap(buf) != cap(s.buf) {
-			s.buf = buf
-		}
-		text = buf
 	}
 	p.addValue(kind, text)
 	s.pos = end + n + 3

@@ -200,33 +200,52 @@ func (s *xmlScanner) charData() error {
 	if err != nil {
 		return err
 	}
-	raw := s.data[s.pos:end]
-	if flags&runNonASCII != 0 {
-		if err := checkChars(raw); err != nil {
-			return err
-		}
-	}
-	if flags&runBracket != 0 && bytes.Contains(raw, []byte("]]>")) {
-		return scanError("]]> in character data")
-	}
 	s.kind = tokText
 	s.text, s.textBuf = span{s.pos, end}, false
 	s.space = flags&runNonSpace == 0
-	if flags&(runAmp|runCR) != 0 {
-		if flags&runCR != 0 {
-			raw = normalizeNewlines(raw)
-		}
-		buf, err := decodeEntities(s.buf[:0], raw)
+	if flags&runNeedsWork != 0 {
+		text, inBuf, err := s.checkText(s.data[s.pos:end], flags)
 		if err != nil {
 			return err
 		}
-		if cap(buf) != cap(s.buf) {
-			s.buf = buf // only when it grew: a pointer write costs a GC write barrier
+		if inBuf {
+			s.text, s.textBuf = span{0, len(text)}, true
 		}
-		s.text, s.textBuf = span{0, len(buf)}, true
 	}
 	s.pos = end
 	return nil
+}
+
+// runNeedsWork are the flags of a text run that need more than the scan:
+// a check (non-ASCII, "]]>") or decoding (references, CR).
+const runNeedsWork = runNonASCII | runBracket | runAmp | runCR
+
+// checkText checks a run of character data that scanTo classified as
+// flags. If the run holds a reference or a CR it decodes it into s.buf and
+// returns that with inBuf set; otherwise it returns raw.
+func (s *xmlScanner) checkText(raw []byte, flags uint8) (text []byte, inBuf bool, err error) {
+	if flags&runNonASCII != 0 {
+		if err := checkChars(raw); err != nil {
+			return nil, false, err
+		}
+	}
+	if flags&runBracket != 0 && bytes.Contains(raw, []byte("]]>")) {
+		return nil, false, scanError("]]> in character data")
+	}
+	if flags&(runAmp|runCR) == 0 {
+		return raw, false, nil
+	}
+	if flags&runCR != 0 {
+		raw = normalizeNewlines(raw)
+	}
+	buf, err := decodeEntities(s.buf[:0], raw)
+	if err != nil {
+		return nil, false, err
+	}
+	if cap(buf) != cap(s.buf) {
+		s.buf = buf // only when it grew: a pointer write costs a GC write barrier
+	}
+	return buf, true, nil
 }
 
 // What scanTo saw in a run of text.

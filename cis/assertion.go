@@ -2,6 +2,8 @@ package cis
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"crypto/subtle"
 	"fmt"
 	"strings"
 	"time"
@@ -49,22 +51,47 @@ const roleAssertionWhat = "RoleAssertion"
 // The RoleAssertion is unsigned. Only parse bytes that this program fetched
 // from the configured SSB over verified TLS; never trust one a client sent.
 func ParseRoleAssertion(data []byte) (*Assertion, error) {
-	if len(data) > MaxAssertionSize {
-		return nil, &ParseError{What: roleAssertionWhat, Offset: -1,
-			Msg: fmt.Sprintf("document is %d bytes, limit %d", len(data), MaxAssertionSize), Err: ErrTooLarge}
-	}
 	return parseRoleAssertion(data, false)
 }
 
-// parseRoleAssertion is ParseRoleAssertion after the size check; general
-// turns the shortcut for attribute values off, for tests to compare.
+// parseRoleAssertion is ParseRoleAssertion; general turns the shortcut for
+// attribute values off, for tests to compare.
 func parseRoleAssertion(data []byte, general bool) (*Assertion, error) {
+	a, _, err := parseRoleAssertionEcho(data, general)
+	return a, err
+}
+
+// ticketEcho is what a RoleAssertion says of the SSO ticket it was issued
+// for: the SHA-256 of the ticket echoed in its subject confirmation, if it
+// echoed exactly one. The ticket itself is not kept.
+type ticketEcho struct {
+	digest [32]byte
+	ok     bool
+}
+
+// isFor reports whether the echo is of ticket t, comparing digests in
+// constant time. No echo, or more than one, is about no ticket.
+func (e ticketEcho) isFor(t Ticket) bool {
+	if !e.ok || t.IsZero() {
+		return false
+	}
+	d := sha256.Sum256([]byte(t.Reveal()))
+	return subtle.ConstantTimeCompare(d[:], e.digest[:]) == 1
+}
+
+// parseRoleAssertionEcho is parseRoleAssertion that also returns the
+// ticket echo, for SSBClient.Validate.
+func parseRoleAssertionEcho(data []byte, general bool) (*Assertion, ticketEcho, error) {
+	if len(data) > MaxAssertionSize {
+		return nil, ticketEcho{}, &ParseError{What: roleAssertionWhat, Offset: -1,
+			Msg: fmt.Sprintf("document is %d bytes, limit %d", len(data), MaxAssertionSize), Err: ErrTooLarge}
+	}
 	p := &assertionParser{s: newXMLScanner(data), general: general}
 	a, err := p.parse()
 	if err != nil {
-		return nil, err
+		return nil, ticketEcho{}, err
 	}
-	return a, nil
+	return a, ticketEcho{digest: p.ticketDigest, ok: p.tickets == 1}, nil
 }
 
 // startTag is the start tag the parser just read. Its name is a position
@@ -121,14 +148,18 @@ type assertionParser struct {
 	nsGen    int       // changes whenever bindings does
 	nsMemo   [2]nsMemo // resolutions of the scanner's recent element names
 	secret   int       // > 0 inside SubjectConfirmationData (holds the ticket)
-	attrs    assertionBuilder
-	nvalues  int      // values of the saml:Attribute being read
-	first    string   // its first value (for the single-valued kinds)
-	text     []byte   // reused buffer for text split over several tokens
-	tag      startTag // the start tag just read
-	strs     stringArena
-	general  bool // never take the shortcut of nextPlainValue (tests)
-	valTmpl  valueTemplate
+	// ticketDigest is the SHA-256 of the ticket echoed in the subject
+	// confirmation, if tickets is 1 (see confirmationData).
+	ticketDigest [32]byte
+	tickets      int
+	attrs        assertionBuilder
+	nvalues      int      // values of the saml:Attribute being read
+	first        string   // its first value (for the single-valued kinds)
+	text         []byte   // reused buffer for text split over several tokens
+	tag          startTag // the start tag just read
+	strs         stringArena
+	general      bool // never take the shortcut of nextPlainValue (tests)
+	valTmpl      valueTemplate
 }
 
 // valueTemplate is a plain saml:AttributeValue (no attributes) the general
@@ -841,7 +872,7 @@ func (p *assertionParser) subjectConfirmation() error {
 		case methods > 0 && !data && p.is(&c, nsSAML, "SubjectConfirmationData"):
 			data = true
 			p.secret++
-			err := p.skip()
+			err := p.confirmationData()
 			p.secret--
 			return err
 		}
@@ -851,6 +882,43 @@ func (p *assertionParser) subjectConfirmation() error {
 		err = p.errorf("saml:SubjectConfirmation has no saml:ConfirmationMethod")
 	}
 	return err
+}
+
+// confirmationData consumes the saml:SubjectConfirmationData just opened
+// (the inner authentication assertion), checking it as skip does, and notes
+// a SHA-256 digest of the text of each text-only saml:SubjectConfirmationData
+// nested in it: the SSO ticket the SSB answered for. The ticket itself is
+// neither kept nor quoted.
+func (p *assertionParser) confirmationData() error {
+	depth := p.depth
+	holder := 0 // depth of a nested saml:SubjectConfirmationData being read, or 0
+	p.text = p.text[:0]
+	for p.depth >= depth {
+		kind, err := p.next()
+		if err != nil {
+			return err
+		}
+		switch kind {
+		case tokStart:
+			holder = 0
+			if t := p.startTag(); p.is(&t, nsSAML, "SubjectConfirmationData") {
+				holder = p.depth
+				p.text = p.text[:0]
+			}
+		case tokText:
+			if holder == p.depth {
+				p.text = append(p.text, p.s.textBytes()...)
+			}
+		case tokEnd:
+			if holder != 0 && p.depth == holder-1 {
+				p.ticketDigest = sha256.Sum256(trimXMLSpace(p.text))
+				p.tickets++
+				holder = 0
+			}
+		}
+	}
+	clear(p.text)
+	return nil
 }
 
 // attribute reads one saml:Attribute and hands its values to the attribute
@@ -1090,6 +1158,12 @@ func countRoleBlocks(data []byte) int {
 			n++
 		}
 	}
+}
+
+// trimXMLSpace returns b without leading and trailing XML white space
+// (space, tab, CR, LF).
+func trimXMLSpace(b []byte) []byte {
+	return bytes.Trim(b, " \t\r\n")
 }
 
 // isXMLSpace reports whether b holds only XML white space.

@@ -17,6 +17,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/opencis/cisauth/internal/cisid"
 )
 
 // GACVersion is the Identity Agent version this client presents.
@@ -163,7 +165,7 @@ type Session struct {
 	Ticket         Ticket        // sso_ticket: the bearer credential
 	UID            string        // 12-digit user id (the card certificate's CN)
 	Name           string        // cn: "Surname Forename Title"
-	Roles          []JobRole     // nhsjobroleN, in index order
+	Roles          []LoginRole   // nhsjobroleN, in index order
 	LogSessionID   string        // log_session_id of this login
 	LogoutURL      string        // sso_logout_url, as GAS gave it
 	SessionURL     string        // sso_session_url
@@ -173,14 +175,35 @@ type Session struct {
 	MaxSessionTime time.Duration // sso_max_session_time (sent in minutes)
 }
 
+// LogValue makes slog print the session without its ticket: the user, the
+// number of roles and the log_session_id. (Ticket's own LogValue,
+// MarshalJSON and Format redact it wherever else a Session is printed.)
+func (s Session) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("uid", s.UID),
+		slog.String("name", s.Name),
+		slog.Int("roles", len(s.Roles)),
+		slog.String("log_session_id", s.LogSessionID),
+		slog.String("ticket", redactedTicket),
+	)
+}
+
+// Format prints the session without its ticket, whatever the verb: fmt's
+// path for a verb that does not suit a struct (%d, %x, %p, …) prints fields
+// without calling their methods, so Ticket's own redaction would not apply.
+func (s Session) Format(f fmt.State, verb rune) {
+	fmt.Fprintf(f, "cis.Session{UID:%q Name:%q Roles:%d LogSessionID:%q Ticket:%s}",
+		s.UID, s.Name, len(s.Roles), s.LogSessionID, redactedTicket)
+}
+
 // Role returns the session's role with the given id.
-func (s *Session) Role(id string) (JobRole, bool) {
+func (s *Session) Role(id string) (LoginRole, bool) {
 	for _, r := range s.Roles {
 		if r.ID == id {
 			return r, true
 		}
 	}
-	return JobRole{}, false
+	return LoginRole{}, false
 }
 
 const base64Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
@@ -231,10 +254,11 @@ func (c *GASClient) Activate(ctx context.Context) (*Challenge, error) {
 	}, nil
 }
 
-// Validate signs ch with the card's key and certificate and sends it to
-// GAS as user uid. On success it returns the SSO session with the user's
-// roles.
-func (c *GASClient) Validate(ctx context.Context, ch *Challenge, uid string, signer crypto.Signer, cert *x509.Certificate) (*Session, error) {
+// Authenticate signs ch with the card's key and certificate and sends it to
+// GAS's authvalidate endpoint as user uid. On success it returns the SSO
+// session with the user's roles. (It is not SSBClient.Validate, which turns
+// a ticket into a RoleAssertion on a server.)
+func (c *GASClient) Authenticate(ctx context.Context, ch *Challenge, uid string, signer crypto.Signer, cert *x509.Certificate) (*Session, error) {
 	if ch == nil || len(ch.Challenge) == 0 || ch.LogSessionID == "" {
 		return nil, errors.New("cis: validate: no challenge (call Activate first)")
 	}
@@ -309,26 +333,14 @@ func (c *GASClient) Login(ctx context.Context, signer crypto.Signer, cert *x509.
 		return nil, errors.New("cis: login: no certificate")
 	}
 	uid := cert.Subject.CommonName
-	if !allDigits(uid, 12) {
+	if !cisid.Valid(uid) {
 		return nil, ErrNotUserCertificate
 	}
 	ch, err := c.Activate(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return c.Validate(ctx, ch, uid, signer, cert)
-}
-
-func allDigits(s string, n int) bool {
-	if len(s) != n {
-		return false
-	}
-	for i := 0; i < n; i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
+	return c.Authenticate(ctx, ch, uid, signer, cert)
 }
 
 // exchange POSTs a gpOBJECT request and parses the gpOBJECT answer,

@@ -407,7 +407,7 @@ func TestGASConfigAndInputs(t *testing.T) {
 	if _, err := c.Login(context.Background(), key, makeCert(caKey, key, "Dr Nobody", 5)); !errors.Is(err, ErrNotUserCertificate) {
 		t.Errorf("CN not a uid: %v", err)
 	}
-	if _, err := c.Validate(context.Background(), nil, "555000000001", key, nil); err == nil {
+	if _, err := c.Authenticate(context.Background(), nil, "555000000001", key, nil); err == nil {
 		t.Error("validate without a challenge")
 	}
 	if f.hitCount("/login/authactivate")+f.hitCount("/login/authvalidate") != 0 {
@@ -417,7 +417,7 @@ func TestGASConfigAndInputs(t *testing.T) {
 	if err := c.SelectRole(context.Background(), s, "x", ModeLive); !errors.Is(err, ErrSessionInvalid) {
 		t.Errorf("select role without a session: %v", err)
 	}
-	s = &Session{Ticket: "t", Roles: []JobRole{{ID: "1"}}}
+	s = &Session{Ticket: "t", Roles: []LoginRole{{ID: "1"}}}
 	if err := c.SelectRole(context.Background(), s, "1", Mode(7)); !errors.Is(err, ErrInvalidRequest) {
 		t.Errorf("mode 7: %v", err)
 	}

@@ -53,7 +53,7 @@ func TestParseGPObjectFixtures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []JobRole{
+	want := []LoginRole{
 		{Index: 0, ID: "555000200001", OrgCode: "Y05826", OrgName: "ST. MARY'S SURGERY (DR SMITH & PARTNERS)", StaffGroup: "Admin & Clerical", SubGroup: "Admin & Clerical", JobRole: "Receptionist Access Role"},
 		{Index: 1, ID: "555000200002", OrgCode: "RQM", OrgName: "CHELSEA AND WESTMINSTER HOSPITAL NHS FOUNDATION TRUST", StaffGroup: "Clinical", SubGroup: "Clinical Provision", JobRole: "Health Professional Access Role"},
 	}

@@ -7,9 +7,9 @@ import (
 	"strings"
 )
 
-// JobRole is one nhsjobroleN param of a GAS validate response: a role
+// LoginRole is one nhsjobroleN param of a GAS validate response: a role
 // profile the user may select, as GAS lists it at login.
-type JobRole struct {
+type LoginRole struct {
 	Index      int    // N of nhsjobroleN
 	ID         string // 12-digit role profile id (attribute id)
 	OrgCode    string // ODS code (attribute orgcode)
@@ -54,11 +54,11 @@ const maxJobRoleIndex = 99999
 // and orgcode attributes and its text split by ParseJobRoleText. A role
 // without an id, a repeated index or a text that does not split is an error
 // wrapping ErrMalformed.
-func (g *GPObject) JobRoles() ([]JobRole, error) {
+func (g *GPObject) JobRoles() ([]LoginRole, error) {
 	if g == nil {
 		return nil, nil
 	}
-	var roles []JobRole
+	var roles []LoginRole
 	for _, p := range g.Params {
 		digits, ok := strings.CutPrefix(p.Name, "nhsjobrole")
 		if !ok {
@@ -68,7 +68,7 @@ func (g *GPObject) JobRoles() ([]JobRole, error) {
 		if err != nil || n < 0 || n > maxJobRoleIndex || strings.TrimLeft(digits, "0123456789") != "" {
 			return nil, &ParseError{What: "gpOBJECT", Offset: -1, Msg: fmt.Sprintf("bad job role param name %q", p.Name)}
 		}
-		r := JobRole{Index: n, ID: strings.TrimSpace(p.Attr("id")), OrgCode: strings.TrimSpace(p.Attr("orgcode"))}
+		r := LoginRole{Index: n, ID: strings.TrimSpace(p.Attr("id")), OrgCode: strings.TrimSpace(p.Attr("orgcode"))}
 		if r.ID == "" {
 			return nil, &ParseError{What: "gpOBJECT", Offset: -1, Msg: fmt.Sprintf("%s has no id", p.Name)}
 		}
@@ -77,7 +77,7 @@ func (g *GPObject) JobRoles() ([]JobRole, error) {
 		}
 		roles = append(roles, r)
 	}
-	slices.SortFunc(roles, func(a, b JobRole) int { return a.Index - b.Index })
+	slices.SortFunc(roles, func(a, b LoginRole) int { return a.Index - b.Index })
 	for i := 1; i < len(roles); i++ {
 		if roles[i].Index == roles[i-1].Index {
 			return nil, &ParseError{What: "gpOBJECT", Offset: -1, Msg: fmt.Sprintf("nhsjobrole%d repeated", roles[i].Index)}

@@ -126,7 +126,9 @@ func (c *SSBClient) RoleAssertion(ctx context.Context, t Ticket) ([]byte, error)
 	req.Header.Set("Accept", "text/xml, application/xml")
 	resp, body, err := roundTrip(ctx, c.client, req, roleAssertionOp, c.limit)
 	if err != nil {
-		if !errors.Is(err, ErrTooLarge) && !errors.Is(err, context.Canceled) {
+		// A trust failure stays ErrTrust even in a maintenance slot: a
+		// certificate that does not verify is never "just maintenance".
+		if !errors.Is(err, ErrTooLarge) && !errors.Is(err, context.Canceled) && !errors.Is(err, ErrTrust) {
 			if me := c.env.maintenanceError(c.now(), nil, nil, err); me != nil {
 				return nil, me
 			}
@@ -140,7 +142,10 @@ func (c *SSBClient) RoleAssertion(ctx context.Context, t Ticket) ([]byte, error)
 }
 
 // Validate asks the SSB for t's RoleAssertion, parses it strictly and
-// checks its validity window against the configured clock and skew. It
+// checks that it is about t (the SSB echoes the ticket in the subject
+// confirmation, and an assertion that echoes another ticket or none is
+// ErrMalformed) and its validity window against the
+// configured clock and skew. It
 // returns the user with all their role profiles and the selected role.
 //
 // Errors wrap ErrSessionInvalid (empty, unknown, expired or logged-out
@@ -153,13 +158,19 @@ func (c *SSBClient) Validate(ctx context.Context, t Ticket) (*Assertion, error) 
 		c.log.LogAttrs(ctx, slog.LevelWarn, "SSB RoleAssertion request failed", slog.String("error", err.Error()))
 		return nil, err
 	}
-	a, err := ParseRoleAssertion(body)
+	a, echo, err := parseRoleAssertionEcho(body, false)
 	if err != nil {
 		level := slog.LevelWarn
 		if errors.Is(err, ErrSessionInvalid) {
 			level = slog.LevelInfo
 		}
 		c.log.LogAttrs(ctx, level, "SSB RoleAssertion refused", slog.String("error", err.Error()))
+		return nil, err
+	}
+	if !echo.isFor(t) {
+		// Defence in depth: the SSB echoes the ticket it answered for.
+		err := fmt.Errorf("cis: %s: the assertion is not about the ticket asked for: %w", roleAssertionOp, ErrMalformed)
+		c.log.LogAttrs(ctx, slog.LevelWarn, "SSB RoleAssertion refused", slog.String("error", err.Error()))
 		return nil, err
 	}
 	if err := a.CheckTime(c.now(), c.skew); err != nil {

@@ -142,6 +142,17 @@ func TestSSBClientErrors(t *testing.T) {
 			cfg: func(c *SSBConfig) { c.Now = func() time.Time { return inWindow.Add(time.Hour) } }, want: ErrExpired, msg: "expired"},
 		{name: "not yet valid", answer: serveFixture(t, "single-role.xml"),
 			cfg: func(c *SSBConfig) { c.Now = func() time.Time { return inWindow.Add(-time.Hour) } }, want: ErrExpired, msg: "not yet valid"},
+		{name: "trust failure in a maintenance slot stays ErrTrust", answer: serveFixture(t, "single-role.xml"),
+			cfg: func(c *SSBConfig) {
+				c.Env.Roots = []*x509.Certificate{otherCA}
+				c.Env.Maintenance = []MaintenanceSlot{thursday}
+			}, want: ErrTrust},
+		{name: "assertion about another ticket", answer: func(w http.ResponseWriter, _ *http.Request) {
+			_, _ = w.Write(bytes.Replace(readFixture(t, "single-role.xml"), []byte(fixtureTicket), []byte("AQIC5wM2LY4SfczSomeoneElse=@AAJTSQACMDE=#"), 1))
+		}, want: ErrMalformed, msg: "not about the ticket"},
+		{name: "assertion echoing no ticket", answer: func(w http.ResponseWriter, _ *http.Request) {
+			_, _ = w.Write(bytes.Replace(readFixture(t, "single-role.xml"), []byte(fixtureTicket), nil, 1))
+		}, want: ErrMalformed, msg: "not about the ticket"},
 		{name: "beyond a small skew", answer: serveFixture(t, "single-role.xml"), cfg: func(c *SSBConfig) {
 			c.Now = func() time.Time { return inWindow.Add(5 * time.Minute) } // 2m09s after NotOnOrAfter
 			c.Skew = time.Minute
@@ -157,7 +168,7 @@ func TestSSBClientErrors(t *testing.T) {
 			}
 			c := newTestSSBClient(t, cfg)
 			a, err := c.Validate(context.Background(), fixtureTicket)
-			if !errors.Is(err, tt.want) || a != nil {
+			if !errors.Is(err, tt.want) || a != nil || (tt.want == ErrTrust && errors.Is(err, ErrMaintenance)) {
 				t.Fatalf("Validate = %v, %v; want %v", a, err, tt.want)
 			}
 			if !strings.Contains(err.Error(), tt.msg) {
@@ -167,7 +178,7 @@ func TestSSBClientErrors(t *testing.T) {
 				t.Errorf("error holds the ticket: %q", err)
 			}
 			want := int32(1)
-			if tt.want == ErrTrust {
+			if errors.Is(err, ErrTrust) {
 				want = 0
 			}
 			if n := srv.requests.Load(); n != want {

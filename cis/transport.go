@@ -17,11 +17,6 @@ import (
 // DefaultTimeout bounds each request to CIS when a Config gives none.
 const DefaultTimeout = 15 * time.Second
 
-// DefaultMaxResponse bounds the size of a response read from CIS when a
-// Config gives none: a RoleAssertion for a user with dozens of roles is
-// tens of kilobytes.
-const DefaultMaxResponse = 1 << 20
-
 // NewHTTPClient returns an HTTP client for talking to env: TLS verified
 // against env's trust anchors only, no proxy from the environment, no
 // redirects followed, and every request bounded by timeout (DefaultTimeout

@@ -10,6 +10,8 @@ import (
 	"slices"
 
 	"github.com/miekg/pkcs11"
+
+	"github.com/opencis/cisauth/internal/cisid"
 )
 
 // Caps on what a token may make us read: a card holds a handful of objects.
@@ -35,7 +37,7 @@ type candidate struct {
 // per-operation PIN (PIV 9C "always authenticate" loses to 9A "PIV AUTH").
 func (c candidate) score() int {
 	s := 0
-	if isUID(c.cert.Subject.CommonName) {
+	if cisid.Valid(c.cert.Subject.CommonName) {
 		s += 16
 	}
 	switch {
@@ -65,19 +67,6 @@ func best(cands []candidate) (candidate, bool) {
 		}
 		return bytes.Compare(a.id, b.id)
 	}), true
-}
-
-// isUID reports whether s is a 12-digit CIS user id.
-func isUID(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for i := range len(s) {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // findObjects returns the handles of objects matching tmpl, at most
@@ -280,7 +269,7 @@ func (t *Token) UID(ctx context.Context) (string, error) {
 		return "", err
 	}
 	cn := cert.Subject.CommonName
-	if !isUID(cn) {
+	if !cisid.Valid(cn) {
 		return "", fmt.Errorf("%w: %q", ErrNoUID, cn)
 	}
 	return cn, nil

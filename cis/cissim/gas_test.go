@@ -213,7 +213,7 @@ func TestLoginFailures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.gas.Validate(ctx, ch, "555000000002", good.key, good.cert)
+	_, err = s.gas.Authenticate(ctx, ch, "555000000002", good.key, good.cert)
 	mustFail("uid mismatch", err)
 
 	// Unknown user with a good certificate.
@@ -223,16 +223,16 @@ func TestLoginFailures(t *testing.T) {
 
 	// Replayed challenge: the second use fails.
 	ch, _ = s.gas.Activate(ctx)
-	if _, err := s.gas.Validate(ctx, ch, alice.UID, good.key, good.cert); err != nil {
+	if _, err := s.gas.Authenticate(ctx, ch, alice.UID, good.key, good.cert); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.gas.Validate(ctx, ch, alice.UID, good.key, good.cert)
+	_, err = s.gas.Authenticate(ctx, ch, alice.UID, good.key, good.cert)
 	mustFail("replayed challenge", err)
 
 	// Expired challenge, on the injected clock.
 	ch, _ = s.gas.Activate(ctx)
 	s.clock.Advance(2*time.Minute + time.Second)
-	_, err = s.gas.Validate(ctx, ch, alice.UID, good.key, good.cert)
+	_, err = s.gas.Authenticate(ctx, ch, alice.UID, good.key, good.cert)
 	mustFail("expired challenge", err)
 	good = s.card(t, alice.UID) // certificates valid at the new time
 
@@ -241,14 +241,14 @@ func TestLoginFailures(t *testing.T) {
 	sig := []byte(ch.Signature)
 	sig[3] ^= 1
 	ch.Signature = string(sig)
-	_, err = s.gas.Validate(ctx, ch, alice.UID, good.key, good.cert)
+	_, err = s.gas.Authenticate(ctx, ch, alice.UID, good.key, good.cert)
 	mustFail("tampered signature echo", err)
 
 	// A challenge the simulator never issued, with a MAC that does not match.
 	ch, _ = s.gas.Activate(ctx)
 	ch.Challenge[0] ^= 1
 	ch.Encoded = base64.StdEncoding.EncodeToString(ch.Challenge)
-	_, err = s.gas.Validate(ctx, ch, alice.UID, good.key, good.cert)
+	_, err = s.gas.Authenticate(ctx, ch, alice.UID, good.key, good.cert)
 	mustFail("other challenge", err)
 
 	// Unknown role: the client refuses before sending, the server too.
@@ -510,7 +510,7 @@ func TestNoTicketInLogsOrMetrics(t *testing.T) {
 	}
 	s.gas.SelectRole(ctx, sess, alice.Roles[0].ID, cis.ModeLive)
 	s.ssb.Validate(ctx, sess.Ticket)
-	s.gas.SelectRole(ctx, &cis.Session{Ticket: sess.Ticket, Roles: []cis.JobRole{{ID: "555000000999"}}}, "555000000999", cis.ModeLive)
+	s.gas.SelectRole(ctx, &cis.Session{Ticket: sess.Ticket, Roles: []cis.LoginRole{{ID: "555000000999"}}}, "555000000999", cis.ModeLive)
 	s.post(t, "GET", "/_sim/sessions", "")
 	s.gas.Logout(ctx, sess)
 	s.ssb.Validate(ctx, sess.Ticket)

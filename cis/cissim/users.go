@@ -11,6 +11,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/opencis/cisauth/cis"
+	"github.com/opencis/cisauth/internal/cisid"
 )
 
 // Limits on a users file; past them it is refused.
@@ -21,7 +22,6 @@ const (
 	maxListItems   = 500
 	maxTextLen     = 256
 	maxYAMLDepth   = 8
-	uidDigits      = 12
 	usersFileLabel = "users file"
 )
 
@@ -329,8 +329,8 @@ func (p usersParser) digits(f map[string]*yaml.Node, parent *yaml.Node, key stri
 	if err != nil {
 		return "", err
 	}
-	if !isDigits(v.Value, uidDigits) {
-		return "", p.errf(v.Line, "%s %q: want %d digits (quote it in YAML)", key, v.Value, uidDigits)
+	if !cisid.Valid(v.Value) {
+		return "", p.errf(v.Line, "%s %q: want %d digits (quote it in YAML)", key, v.Value, cisid.Len)
 	}
 	return v.Value, nil
 }
@@ -376,18 +376,6 @@ func checkText(s string) error {
 	return nil
 }
 
-func isDigits(s string, n int) bool {
-	if len(s) != n {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
 // checkUsers validates users given in a Config the way ParseUsers does.
 func checkUsers(users []cis.User) error {
 	if len(users) == 0 {
@@ -396,8 +384,8 @@ func checkUsers(users []cis.User) error {
 	seen := make(map[string]bool, len(users))
 	for i := range users {
 		u := &users[i]
-		if !isDigits(u.UID, uidDigits) {
-			return fmt.Errorf("user %d: uid %q: want %d digits", i, u.UID, uidDigits)
+		if !cisid.Valid(u.UID) {
+			return fmt.Errorf("user %d: uid %q: want %d digits", i, u.UID, cisid.Len)
 		}
 		if seen[u.UID] {
 			return fmt.Errorf("user %s given twice", u.UID)
@@ -410,8 +398,8 @@ func checkUsers(users []cis.User) error {
 		rseen := make(map[string]bool, len(u.Roles))
 		for j := range u.Roles {
 			r := &u.Roles[j]
-			if !isDigits(r.ID, uidDigits) || rseen[r.ID] {
-				return fmt.Errorf("user %s: role id %q: want %d digits, unique", u.UID, r.ID, uidDigits)
+			if !cisid.Valid(r.ID) || rseen[r.ID] {
+				return fmt.Errorf("user %s: role id %q: want %d digits, unique", u.UID, r.ID, cisid.Len)
 			}
 			rseen[r.ID] = true
 			if r.OrgCode == "" {

@@ -13,6 +13,8 @@ import (
 	"math/big"
 	"os"
 	"time"
+
+	"github.com/opencis/cisauth/internal/cisid"
 )
 
 // DefaultValidity is the certificate lifetime when ProvisionConfig.Validity
@@ -56,7 +58,7 @@ var (
 // (writing BOOLEAN TRUE as 0x01), which breaks the signature of any
 // certificate carrying a critical flag, and field cards mark none.
 func Provision(cfg ProvisionConfig) (*CardFile, error) {
-	if !validUID(cfg.UID) {
+	if !cisid.Valid(cfg.UID) {
 		return nil, fmt.Errorf("%w: user id %q is not 12 digits", ErrConfig, cfg.UID)
 	}
 	if cfg.CACert == nil || cfg.CAKey == nil {
@@ -137,19 +139,6 @@ func Provision(cfg ProvisionConfig) (*CardFile, error) {
 		PIN:     append([]byte(nil), cfg.PIN...),
 		Retries: cfg.Retries,
 	}, nil
-}
-
-// validUID reports whether s is a 12-digit user id.
-func validUID(s string) bool {
-	if len(s) != 12 {
-		return false
-	}
-	for _, c := range []byte(s) {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
 }
 
 // checkCAPair checks that key is the private key of cert.

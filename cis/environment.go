@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/opencis/cisauth/internal/pemfile"
 )
 
 //go:embed certs/*.pem
@@ -130,28 +132,9 @@ func devRoots() ([]*x509.Certificate, error) {
 }
 
 // ParseCertificatesPEM parses every CERTIFICATE block in b. It fails if
-// there is none or one does not parse.
+// there is none or one does not parse (saying on which line it starts).
 func ParseCertificatesPEM(b []byte) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
-	for {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			break
-		}
-		if blk.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(blk.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("certificate %d: %w", len(out)+1, err)
-		}
-		out = append(out, c)
-	}
-	if len(out) == 0 {
-		return nil, errors.New("no PEM certificate found")
-	}
-	return out, nil
+	return pemfile.ParseCertificates(b)
 }
 
 // ResolveEnvironment returns the preset called nameOrFile, or else loads the

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -282,11 +283,27 @@ func checkBaseURL(s string) error {
 	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return fmt.Errorf("%q: no query, fragment or user info allowed", s)
 	}
+	if u.Scheme == "http" && !IsLoopbackHost(u.Hostname()) {
+		return fmt.Errorf("%q: plain http is allowed only to a loopback host (127.0.0.0/8, ::1, localhost); use https", s)
+	}
 	return nil
 }
 
-// Check reports whether the environment is usable: both base URLs valid, and
-// trust anchors present if either uses https.
+// IsLoopbackHost reports whether host (a URL's host name, without port) is
+// localhost or a loopback IP address (127.0.0.0/8, ::1): the only hosts this
+// package talks to over plain HTTP. Tickets and unsigned assertions travel
+// in clear text there, so nothing else may go without TLS.
+func IsLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback() && ip.Zone() == ""
+}
+
+// Check reports whether the environment is usable: both base URLs valid
+// (plain http only to a loopback host), and trust anchors present if either
+// uses https.
 func (e Environment) Check() error {
 	if err := checkBaseURL(e.GASURL); err != nil {
 		return fmt.Errorf("cis: environment %q: gas url: %w", e.Name, err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 )
 
 // XML namespaces the metadata check knows.
@@ -163,11 +164,19 @@ func childFrame(parent *mdFrame, child xml.Name) (*mdFrame, error) {
 // namespace-qualified one, other than xml:* and xsi:*, on a metadata or
 // signature element that crewjam reads.
 func checkAttrs(t xml.StartElement, f *mdFrame) error {
+	var seen map[xml.Name]bool // for many attributes: stay linear
+	if len(t.Attr) > 8 {
+		seen = make(map[xml.Name]bool, len(t.Attr))
+	}
 	for i, a := range t.Attr {
-		for _, prev := range t.Attr[:i] {
-			if prev.Name == a.Name {
-				return fmt.Errorf("attribute %s repeated on %s", showName(a.Name), showName(t.Name))
-			}
+		repeated := seen[a.Name]
+		if seen != nil {
+			seen[a.Name] = true
+		} else {
+			repeated = slices.ContainsFunc(t.Attr[:i], func(p xml.Attr) bool { return p.Name == a.Name })
+		}
+		if repeated {
+			return fmt.Errorf("attribute %s repeated on %s", showName(a.Name), showName(t.Name))
 		}
 		if f.free {
 			continue

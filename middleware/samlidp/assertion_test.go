@@ -158,9 +158,11 @@ func privateErr(err error) error {
 // TestAssertionLifetimeBounded: the validity window is the configured
 // lifetime, whatever it is; SessionNotOnOrAfter when asked for.
 func TestAssertionLifetimeBounded(t *testing.T) {
-	for _, tc := range []struct{ lifetime, skew, spSession time.Duration }{
-		{20 * time.Second, 2 * time.Second, 0},
-		{10 * time.Minute, 30 * time.Second, 8 * time.Hour},
+	for _, tc := range []struct{ lifetime, skew, spSession, wantSkew time.Duration }{
+		{20 * time.Second, 2 * time.Second, 0, 2 * time.Second},
+		{10 * time.Minute, 30 * time.Second, 8 * time.Hour, 30 * time.Second},
+		{10 * time.Minute, 0, 0, DefaultClockSkew},
+		{8 * time.Second, 0, 0, 2 * time.Second}, // the default skew, capped at a quarter
 	} {
 		clock := newTestClock()
 		sp := newTestSP(t, spOptions{key: ecKey()}, clock)
@@ -181,7 +183,7 @@ func TestAssertionLifetimeBounded(t *testing.T) {
 		notBefore := parse("./Conditions", "NotBefore")
 		notOnOrAfter := parse("./Conditions", "NotOnOrAfter")
 		confirmEnd := parse("./Subject/SubjectConfirmation/SubjectConfirmationData", "NotOnOrAfter")
-		if !issued.Equal(clock.Now()) || issued.Sub(notBefore) != tc.skew {
+		if !issued.Equal(clock.Now()) || issued.Sub(notBefore) != tc.wantSkew {
 			t.Errorf("%v: issued %s, not before %s", tc, issued, notBefore)
 		}
 		if w := notOnOrAfter.Sub(notBefore); w != tc.lifetime {

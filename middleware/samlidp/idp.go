@@ -30,7 +30,8 @@ const (
 	// DefaultAssertionLifetime is Config.AssertionLifetime when zero, the
 	// default revalidation interval of cis-proxy.
 	DefaultAssertionLifetime = 60 * time.Second
-	// DefaultClockSkew is Config.ClockSkew when zero.
+	// DefaultClockSkew is Config.ClockSkew when zero (at most a quarter of
+	// the assertion lifetime).
 	DefaultClockSkew = 5 * time.Second
 	// MaxRelayState is the longest RelayState accepted, in bytes. SAML
 	// asks senders to keep it to 80; some send URLs.
@@ -92,8 +93,9 @@ type Config struct {
 	AssertionLifetime time.Duration
 	// ClockSkew is how far before its IssueInstant an assertion's
 	// NotBefore lies, for service providers whose clock is behind; it is
-	// part of AssertionLifetime. Zero means DefaultClockSkew; it must be
-	// less than half of AssertionLifetime.
+	// part of AssertionLifetime. Zero means DefaultClockSkew, or a quarter
+	// of AssertionLifetime if that is less; it must be less than half of
+	// AssertionLifetime.
 	ClockSkew time.Duration
 	// SPSessionLifetime, if positive, is put in each assertion as
 	// SessionNotOnOrAfter (IssueInstant + SPSessionLifetime): the time
@@ -151,7 +153,7 @@ func New(cfg Config) (*IdP, error) {
 		lifetime = DefaultAssertionLifetime
 	}
 	if skew == 0 {
-		skew = DefaultClockSkew
+		skew = min(DefaultClockSkew, lifetime/4)
 	}
 	if lifetime < 0 || skew < 0 || 2*skew >= lifetime || cfg.SPSessionLifetime < 0 {
 		return nil, fmt.Errorf("samlidp: assertion lifetime %s and clock skew %s: want a positive lifetime more than twice the skew", lifetime, skew)

@@ -358,11 +358,3 @@ func (reg spRegistry) GetServiceProvider(_ *http.Request, id string) (*saml.Enti
 	}
 	return sp.metadata, nil
 }
-
-// checkCurrent refuses metadata whose validUntil has passed.
-func (sp *ServiceProvider) checkCurrent(now time.Time) error {
-	if !sp.validUntil.IsZero() && !now.Before(sp.validUntil) {
-		return fmt.Errorf("%w: %q: the metadata expired at %s (validUntil)", ErrBadMetadata, sp.EntityID(), sp.validUntil.UTC().Format(time.RFC3339))
-	}
-	return nil
-}

@@ -51,6 +51,14 @@ func (sp *ServiceProvider) Encrypted() bool { return sp.encrypted }
 // Response is ever posted to.
 func (sp *ServiceProvider) ACSURLs() []string { return slices.Clone(sp.acs) }
 
+// checkCurrent refuses metadata whose validUntil has passed.
+func (sp *ServiceProvider) checkCurrent(now time.Time) error {
+	if !sp.validUntil.IsZero() && !now.Before(sp.validUntil) {
+		return fmt.Errorf("%w: %q: the metadata expired at %s (validUntil)", ErrBadMetadata, sp.EntityID(), sp.validUntil.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
 // LoadServiceProvider reads a metadata file and parses it with
 // ParseServiceProvider. Errors start with the file name.
 func LoadServiceProvider(path string) (*ServiceProvider, error) {

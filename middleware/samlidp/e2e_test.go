@@ -86,8 +86,8 @@ func TestEndToEndActivityRefused(t *testing.T) {
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"activity_codes":["B0360"]`) {
 		t.Errorf("Ms Jones at /app: %s: %s", resp.Status, body)
 	}
-	if len(ti.login.returns) != 0 {
-		t.Errorf("Login called %d times with a CIS session", len(ti.login.returns))
+	if ti.login.count() != 0 {
+		t.Errorf("Login called %d times with a CIS session", ti.login.count())
 	}
 }
 

@@ -151,6 +151,12 @@ func (l *loginRecorder) Login(w http.ResponseWriter, r *http.Request, returnTo s
 	http.Redirect(w, r, "/login?"+url.Values{"return": {returnTo}}.Encode(), http.StatusFound)
 }
 
+func (l *loginRecorder) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.returns)
+}
+
 func (l *loginRecorder) last(t testing.TB) string {
 	t.Helper()
 	l.mu.Lock()

@@ -107,7 +107,7 @@ type Config struct {
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// Logger gets one record per refused request, never a SAML message or
-	// assertion; nil means slog.Default().
+	// assertion; nil discards them.
 	Logger *slog.Logger
 }
 
@@ -169,7 +169,7 @@ func New(cfg Config) (*IdP, error) {
 		csp:         contentSecurityPolicy(),
 	}
 	if idp.log == nil {
-		idp.log = slog.Default()
+		idp.log = slog.New(slog.DiscardHandler)
 	}
 	for _, sp := range cfg.ServiceProviders {
 		if sp == nil {

@@ -60,6 +60,21 @@ type Config struct {
 	Maintenance []cis.MaintenanceSlot
 	// Admin enables the /_sim/ admin API (loopback clients only).
 	Admin bool
+	// NotifyTimeout bounds each session notification POSTed to a listener
+	// registered with AddSessionListener (default DefaultNotifyTimeout).
+	// NotifyWorkers is how many are sent at once (default
+	// DefaultNotifyWorkers), NotifyQueue how many may wait (default
+	// DefaultNotifyQueue); past that they are dropped and counted.
+	NotifyTimeout              time.Duration
+	NotifyWorkers, NotifyQueue int
+	// NotifyRoleChange also notifies a session's listeners (type 6,
+	// property changed) when a role is selected on it. Off by default: the
+	// real service is not known to do it.
+	NotifyRoleChange bool
+	// NotifyClient sends session notifications (default: a client of its
+	// own with no proxy, no redirects, no kept-alive connections and the
+	// system's trust roots). NotifyTimeout applies either way.
+	NotifyClient *http.Client
 	// MaxSessions caps live SSO sessions (default 1,000,000); logins past
 	// it fail. MaxChallenges caps outstanding challenges (default 100,000).
 	MaxSessions, MaxChallenges int
@@ -92,6 +107,9 @@ type Simulator struct {
 	times      atomic.Pointer[samlTimes]
 	macKey     [32]byte
 	forced     atomic.Bool // maintenance switched on by hand
+	listeners  *listenerStore
+	notifier   *notifier
+	notids     atomic.Uint64 // notid of session notifications
 	mux        *http.ServeMux
 	metrics    *metrics
 	log        *slog.Logger
@@ -184,6 +202,9 @@ func New(cfg Config) (*Simulator, error) {
 		return nil, err
 	}
 	s.metrics = m
+	if err := s.initNotify(); err != nil {
+		return nil, err
+	}
 	s.routes()
 	return s, nil
 }

@@ -7,7 +7,7 @@
 //	        [--state-dir DIR] [--hostname NAME]... [--http]
 //	        [--session-time 10h] [--max-session-time 10h] [--challenge-ttl 2m]
 //	        [--latency 0s] [--fail-rate 0] [--maintenance "Mon 20:00-Tue 06:00"]...
-//	        [--admin] [--log-level info]
+//	        [--admin] [--notify-timeout 5s] [--notify-role-change] [--log-level info]
 //
 // See docs/cis-sim.md.
 package main
@@ -53,6 +53,8 @@ type options struct {
 	failRate       float64
 	maintenance    slotsFlag
 	admin          bool
+	notifyTimeout  time.Duration
+	notifyRole     bool
 	logLevel       slog.Level
 }
 
@@ -116,6 +118,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Var(failRateFlag{&o.failRate}, "fail-rate", "`fraction` of protocol requests answered with HTTP 500")
 	fs.Var(&o.maintenance, "maintenance", "weekly maintenance `slot` in Europe/London time, e.g. \"Mon 20:00-Tue 06:00\" (repeatable)")
 	fs.BoolVar(&o.admin, "admin", false, "enable the /_sim/ admin API (loopback clients only)")
+	fs.DurationVar(&o.notifyTimeout, "notify-timeout", cissim.DefaultNotifyTimeout, "time allowed for each session notification POSTed to a session listener")
+	fs.BoolVar(&o.notifyRole, "notify-role-change", false, "also notify session listeners (type 6, property changed) when a role is selected")
 	fs.TextVar(&o.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -128,7 +132,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	for name, d := range map[string]time.Duration{"session-time": o.sessionTime, "max-session-time": o.maxSessionTime, "challenge-ttl": o.challengeTTL} {
+	for name, d := range map[string]time.Duration{"session-time": o.sessionTime, "max-session-time": o.maxSessionTime, "challenge-ttl": o.challengeTTL, "notify-timeout": o.notifyTimeout} {
 		if d <= 0 {
 			return nil, fmt.Errorf("invalid value %s for flag -%s: must be positive", d, name)
 		}
@@ -167,6 +171,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger, ready chan<- strin
 		Simulator: cissim.Config{
 			SessionTime: o.sessionTime, MaxSessionTime: o.maxSessionTime, ChallengeTTL: o.challengeTTL,
 			Latency: o.latency, FailRate: o.failRate, Maintenance: o.maintenance, Admin: o.admin,
+			NotifyTimeout: o.notifyTimeout, NotifyRoleChange: o.notifyRole,
 		},
 		Logger: log,
 	}

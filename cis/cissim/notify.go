@@ -256,7 +256,7 @@ func (s *Simulator) notify(k *sessionKey, v *session, typ cis.SessionEventType, 
 	for _, u := range urls {
 		s.notifier.enqueue(notifyJob{url: u, body: body, typ: typ, session: id})
 	}
-	s.log.Info("session listeners notified", "session", id, "type", typ.String(), "listeners", len(urls))
+	s.log.Info("session notifications queued", "session", id, "type", typ.String(), "listeners", len(urls))
 }
 
 // appendNotification writes a NotificationSet of one SessionNotification

@@ -50,16 +50,6 @@ type Config struct {
 	// ChallengeTTL is how long an activate challenge may be answered
 	// (default 2 minutes).
 	ChallengeTTL time.Duration
-	// Latency is added to every protocol request (not /healthz, /metrics
-	// or /_sim/).
-	Latency time.Duration
-	// FailRate is the fraction (0..1) of protocol requests answered with
-	// HTTP 500.
-	FailRate float64
-	// Maintenance lists weekly slots answered with 503 and a maintenance page.
-	Maintenance []cis.MaintenanceSlot
-	// Admin enables the /_sim/ admin API (loopback clients only).
-	Admin bool
 	// NotifyTimeout bounds each session notification POSTed to a listener
 	// registered with AddSessionListener (default DefaultNotifyTimeout).
 	// NotifyWorkers is how many are sent at once (default
@@ -75,6 +65,16 @@ type Config struct {
 	// own with no proxy, no redirects, no kept-alive connections and the
 	// system's trust roots). NotifyTimeout applies either way.
 	NotifyClient *http.Client
+	// Latency is added to every protocol request (not /healthz, /metrics
+	// or /_sim/).
+	Latency time.Duration
+	// FailRate is the fraction (0..1) of protocol requests answered with
+	// HTTP 500.
+	FailRate float64
+	// Maintenance lists weekly slots answered with 503 and a maintenance page.
+	Maintenance []cis.MaintenanceSlot
+	// Admin enables the /_sim/ admin API (loopback clients only).
+	Admin bool
 	// MaxSessions caps live SSO sessions (default 1,000,000); logins past
 	// it fail. MaxChallenges caps outstanding challenges (default 100,000).
 	MaxSessions, MaxChallenges int
@@ -197,14 +197,14 @@ func New(cfg Config) (*Simulator, error) {
 	if _, err := io.ReadFull(cfg.Rand, s.ids.prefix[:]); err != nil {
 		return nil, fmt.Errorf("cissim: random: %w", err)
 	}
+	if err := s.initNotify(); err != nil {
+		return nil, err
+	}
 	m, err := newMetrics(cfg.Registerer, gatherer, s.sessions)
 	if err != nil {
 		return nil, err
 	}
 	s.metrics = m
-	if err := s.initNotify(); err != nil {
-		return nil, err
-	}
 	s.routes()
 	return s, nil
 }

@@ -6,8 +6,9 @@
 //	cis-sim [--addr 127.0.0.1:7443] [--users FILE] [--card-ca PEM]...
 //	        [--state-dir DIR] [--hostname NAME]... [--http]
 //	        [--session-time 10h] [--max-session-time 10h] [--challenge-ttl 2m]
+//	        [--notify-timeout 5s] [--notify-role-change]
 //	        [--latency 0s] [--fail-rate 0] [--maintenance "Mon 20:00-Tue 06:00"]...
-//	        [--admin] [--notify-timeout 5s] [--notify-role-change] [--log-level info]
+//	        [--admin] [--log-level info]
 //
 // See docs/cis-sim.md.
 package main
@@ -132,13 +133,16 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	for name, d := range map[string]time.Duration{"session-time": o.sessionTime, "max-session-time": o.maxSessionTime, "challenge-ttl": o.challengeTTL, "notify-timeout": o.notifyTimeout} {
+	for name, d := range map[string]time.Duration{"session-time": o.sessionTime, "max-session-time": o.maxSessionTime, "challenge-ttl": o.challengeTTL} {
 		if d <= 0 {
 			return nil, fmt.Errorf("invalid value %s for flag -%s: must be positive", d, name)
 		}
 	}
 	if o.latency < 0 {
 		return nil, errors.New("invalid value for flag -latency: must not be negative")
+	}
+	if o.notifyTimeout <= 0 {
+		return nil, fmt.Errorf("invalid value %s for flag -notify-timeout: must be positive", o.notifyTimeout)
 	}
 	if _, _, err := net.SplitHostPort(o.addr); err != nil {
 		return nil, fmt.Errorf("invalid value %q for flag -addr: %v", o.addr, err)
@@ -171,7 +175,6 @@ func serve(ctx context.Context, o *options, log *slog.Logger, ready chan<- strin
 		Simulator: cissim.Config{
 			SessionTime: o.sessionTime, MaxSessionTime: o.maxSessionTime, ChallengeTTL: o.challengeTTL,
 			Latency: o.latency, FailRate: o.failRate, Maintenance: o.maintenance, Admin: o.admin,
-			NotifyTimeout: o.notifyTimeout, NotifyRoleChange: o.notifyRole,
 		},
 		Logger: log,
 	}
@@ -182,6 +185,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger, ready chan<- strin
 		}
 		cfg.Simulator.Users = users
 	}
+	cfg.Simulator.NotifyTimeout, cfg.Simulator.NotifyRoleChange = o.notifyTimeout, o.notifyRole
 	if ready != nil {
 		cfg.Ready = func(r cissim.Running) { ready <- r.Addr }
 	}

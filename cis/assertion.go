@@ -233,14 +233,8 @@ func (p *assertionParser) next() (tokKind, error) {
 			return tokText, nil
 		case tokComment:
 			continue
-		case tokProcInst:
-			return 0, p.errorf("processing instruction <?%.20s?> not allowed", p.s.local(p.s.name))
-		case tokDirective:
-			return 0, p.errorf("DOCTYPE or other <!…> directive not allowed")
-		case tokEOF:
-			return 0, p.errorf("unexpected EOF")
 		}
-		return 0, p.errorf("unexpected token")
+		return 0, p.errorf("%s", misplacedToken(p.s.kind))
 	}
 }
 
@@ -499,59 +493,27 @@ func (p *assertionParser) parse() (*Assertion, error) {
 // prolog reads up to the root element: an optional XML declaration first,
 // then only white space and comments.
 func (p *assertionParser) prolog() (startTag, error) {
-	for first := true; ; first = false {
-		if err := p.s.next(); err != nil {
-			return startTag{}, p.syntaxError(err)
-		}
-		switch p.s.kind {
-		case tokProcInst:
-			if string(p.s.local(p.s.name)) != "xml" || !first {
-				return startTag{}, p.errorf("processing instruction <?%.20s?> not allowed", p.s.local(p.s.name))
-			}
-		case tokComment:
-		case tokText:
-			if !isXMLSpace(p.s.textBytes()) {
-				return startTag{}, p.errorf("text before the root element")
-			}
-		case tokDirective:
-			return startTag{}, p.errorf("DOCTYPE or other <!…> directive not allowed")
-		case tokStart:
-			if err := p.push(); err != nil {
-				return startTag{}, err
-			}
-			return p.startTag(), nil
-		case tokEOF:
-			return startTag{}, p.errorf("no root element")
-		default:
-			return startTag{}, p.errorf("unexpected token before the root element")
-		}
+	if err := p.s.skipOutsideRoot(true); err != nil {
+		return startTag{}, p.syntaxError(err)
 	}
+	if p.s.kind == tokEOF {
+		return startTag{}, p.errorf("no root element")
+	}
+	if err := p.push(); err != nil {
+		return startTag{}, err
+	}
+	return p.startTag(), nil
 }
 
 // epilog checks that only white space and comments follow the root element.
 func (p *assertionParser) epilog() error {
-	for {
-		if err := p.s.next(); err != nil {
-			return p.syntaxError(err)
-		}
-		switch p.s.kind {
-		case tokEOF:
-			return nil
-		case tokComment:
-		case tokText:
-			if !isXMLSpace(p.s.textBytes()) {
-				return p.errorf("text after the root element")
-			}
-		case tokStart:
-			return p.errorf("second root element <%s>", p.qname(p.s.name))
-		case tokDirective:
-			return p.errorf("DOCTYPE or other <!…> directive not allowed")
-		case tokProcInst:
-			return p.errorf("processing instruction <?%.20s?> not allowed", p.s.local(p.s.name))
-		default:
-			return p.errorf("unexpected token after the root element")
-		}
+	if err := p.s.skipOutsideRoot(false); err != nil {
+		return p.syntaxError(err)
 	}
+	if p.s.kind == tokStart {
+		return p.errorf("second root element <%s>", p.qname(p.s.name))
+	}
+	return nil
 }
 
 // response reads samlp:Response: samlp:Status, then (on success) exactly one

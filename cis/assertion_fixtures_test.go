@@ -395,9 +395,5 @@ func writeFuzzSeeds(t *testing.T, fixtures map[string][]byte) {
 
 func readFixture(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "assertion", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return readTestdata(t, "assertion", name)
 }

@@ -157,6 +157,51 @@ func (s *xmlScanner) next() error {
 	return s.startTag()
 }
 
+// skipOutsideRoot reads the tokens before the root element (prolog: an
+// XML declaration may come first) or after it: white space and comments. It
+// stops at a start tag or the end of the input (kind says which); anything
+// else there is an error, which never quotes the input.
+func (s *xmlScanner) skipOutsideRoot(prolog bool) error {
+	for first := prolog; ; first = false {
+		if err := s.next(); err != nil {
+			return err
+		}
+		switch s.kind {
+		case tokStart, tokEOF:
+			return nil
+		case tokComment:
+		case tokProcInst:
+			if !first || string(s.local(s.name)) != "xml" {
+				return scanError(misplacedToken(tokProcInst))
+			}
+		case tokText:
+			if isXMLSpace(s.textBytes()) {
+				continue
+			}
+			if prolog {
+				return scanError("text before the root element")
+			}
+			return scanError("text after the root element")
+		default:
+			return scanError(misplacedToken(s.kind))
+		}
+	}
+}
+
+// misplacedToken says why a token a strict parser does not expect where it
+// came is refused.
+func misplacedToken(kind tokKind) string {
+	switch kind {
+	case tokProcInst:
+		return "processing instruction not allowed"
+	case tokDirective:
+		return "DOCTYPE or other <!…> directive not allowed"
+	case tokEOF:
+		return "unexpected end of document"
+	}
+	return "unexpected token"
+}
+
 // skipIndent skips a line break and the spaces after it if a tag follows,
 // without making a token of them: for a caller that ignores white space
 // between elements.

@@ -3,8 +3,6 @@ package cis
 import (
 	"encoding/xml"
 	"errors"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -12,11 +10,7 @@ import (
 
 func readGPFixture(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "gpobject", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return readTestdata(t, "gpobject", name)
 }
 
 func TestParseGPObjectFixtures(t *testing.T) {

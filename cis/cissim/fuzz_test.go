@@ -54,6 +54,9 @@ func FuzzSessionRequests(f *testing.F) {
 			if q.ok && q.sid == "" {
 				t.Fatal("ok query without session id")
 			}
+			if q.ok && q.listen && q.url == "" {
+				t.Fatal("ok AddSessionListener without URL")
+			}
 		}
 	})
 }

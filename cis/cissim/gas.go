@@ -251,7 +251,7 @@ func (s *Simulator) handleLogout(w http.ResponseWriter, r *http.Request) {
 		s.gasFailure(w, r, req, textInvalidInput, "sso_ticket missing")
 		return
 	}
-	if k, ok := parseTicket(t); ok && s.sessions.remove(&k) {
+	if k, ok := parseTicket(t); ok && s.sessions.remove(&k, endLogout) {
 		s.log.Info("logout", "session", sessionID(&k))
 	}
 	writeBody(w, http.StatusOK, htmlType, statusOK)

@@ -50,6 +50,21 @@ type Config struct {
 	// ChallengeTTL is how long an activate challenge may be answered
 	// (default 2 minutes).
 	ChallengeTTL time.Duration
+	// NotifyTimeout bounds each session notification POSTed to a listener
+	// registered with AddSessionListener (default DefaultNotifyTimeout).
+	// NotifyWorkers is how many are sent at once (default
+	// DefaultNotifyWorkers), NotifyQueue how many may wait (default
+	// DefaultNotifyQueue); past that they are dropped and counted.
+	NotifyTimeout              time.Duration
+	NotifyWorkers, NotifyQueue int
+	// NotifyRoleChange also notifies a session's listeners (type 6,
+	// property changed) when a role is selected on it. Off by default: the
+	// real service is not known to do it.
+	NotifyRoleChange bool
+	// NotifyClient sends session notifications (default: a client of its
+	// own with no proxy, no redirects, no kept-alive connections and the
+	// system's trust roots). NotifyTimeout applies either way.
+	NotifyClient *http.Client
 	// Latency is added to every protocol request (not /healthz, /metrics
 	// or /_sim/).
 	Latency time.Duration
@@ -92,6 +107,9 @@ type Simulator struct {
 	times      atomic.Pointer[samlTimes]
 	macKey     [32]byte
 	forced     atomic.Bool // maintenance switched on by hand
+	listeners  *listenerStore
+	notifier   *notifier
+	notids     atomic.Uint64 // notid of session notifications
 	mux        *http.ServeMux
 	metrics    *metrics
 	log        *slog.Logger
@@ -178,6 +196,9 @@ func New(cfg Config) (*Simulator, error) {
 	}
 	if _, err := io.ReadFull(cfg.Rand, s.ids.prefix[:]); err != nil {
 		return nil, fmt.Errorf("cissim: random: %w", err)
+	}
+	if err := s.initNotify(); err != nil {
+		return nil, err
 	}
 	m, err := newMetrics(cfg.Registerer, gatherer, s.sessions)
 	if err != nil {

@@ -6,6 +6,7 @@
 //	cis-sim [--addr 127.0.0.1:7443] [--users FILE] [--card-ca PEM]...
 //	        [--state-dir DIR] [--hostname NAME]... [--http]
 //	        [--session-time 10h] [--max-session-time 10h] [--challenge-ttl 2m]
+//	        [--notify-timeout 5s] [--notify-role-change]
 //	        [--latency 0s] [--fail-rate 0] [--maintenance "Mon 20:00-Tue 06:00"]...
 //	        [--admin] [--log-level info]
 //
@@ -53,6 +54,8 @@ type options struct {
 	failRate       float64
 	maintenance    slotsFlag
 	admin          bool
+	notifyTimeout  time.Duration
+	notifyRole     bool
 	logLevel       slog.Level
 }
 
@@ -116,6 +119,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Var(failRateFlag{&o.failRate}, "fail-rate", "`fraction` of protocol requests answered with HTTP 500")
 	fs.Var(&o.maintenance, "maintenance", "weekly maintenance `slot` in Europe/London time, e.g. \"Mon 20:00-Tue 06:00\" (repeatable)")
 	fs.BoolVar(&o.admin, "admin", false, "enable the /_sim/ admin API (loopback clients only)")
+	fs.DurationVar(&o.notifyTimeout, "notify-timeout", cissim.DefaultNotifyTimeout, "time allowed for each session notification POSTed to a session listener")
+	fs.BoolVar(&o.notifyRole, "notify-role-change", false, "also notify session listeners (type 6, property changed) when a role is selected")
 	fs.TextVar(&o.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -135,6 +140,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.latency < 0 {
 		return nil, errors.New("invalid value for flag -latency: must not be negative")
+	}
+	if o.notifyTimeout <= 0 {
+		return nil, fmt.Errorf("invalid value %s for flag -notify-timeout: must be positive", o.notifyTimeout)
 	}
 	if _, _, err := net.SplitHostPort(o.addr); err != nil {
 		return nil, fmt.Errorf("invalid value %q for flag -addr: %v", o.addr, err)
@@ -177,6 +185,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger, ready chan<- strin
 		}
 		cfg.Simulator.Users = users
 	}
+	cfg.Simulator.NotifyTimeout, cfg.Simulator.NotifyRoleChange = o.notifyTimeout, o.notifyRole
 	if ready != nil {
 		cfg.Ready = func(r cissim.Running) { ready <- r.Addr }
 	}

@@ -30,6 +30,8 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"--fail-rate", "2"}, 2, "-fail-rate"},
 		{[]string{"--maintenance", "Mon 20:00"}, 2, "-maintenance"},
 		{[]string{"--session-time", "0s"}, 2, "-session-time"},
+		{[]string{"--notify-timeout", "0s"}, 2, "-notify-timeout"},
+		{[]string{"--notify-role-change=maybe"}, 2, "-notify-role-change"},
 		{[]string{"--latency", "soon"}, 2, "-latency"},
 		{[]string{"--nope"}, 2, "-nope"},
 		{[]string{"--log-level", "loud"}, 2, "-log-level"},
@@ -48,6 +50,17 @@ func TestFlagErrors(t *testing.T) {
 	var stderr strings.Builder
 	if code := run(context.Background(), []string{"-h"}, &stderr, nil); code != 0 || !strings.Contains(stderr.String(), "--card-ca") && !strings.Contains(stderr.String(), "-card-ca") {
 		t.Errorf("-h: exit %d\n%s", code, stderr.String())
+	}
+}
+
+func TestNotifyFlags(t *testing.T) {
+	o, err := parseFlags(nil, io.Discard)
+	if err != nil || o.notifyTimeout != cissim.DefaultNotifyTimeout || o.notifyRole {
+		t.Fatalf("defaults: %v %+v", err, o)
+	}
+	o, err = parseFlags([]string{"--notify-timeout", "750ms", "--notify-role-change"}, io.Discard)
+	if err != nil || o.notifyTimeout != 750*time.Millisecond || !o.notifyRole {
+		t.Fatalf("set: %v %+v", err, o)
 	}
 }
 

@@ -3,10 +3,13 @@ module github.com/opencis/cisauth
 go 1.26.0
 
 require (
+	github.com/coreos/go-oidc/v3 v3.21.0
 	github.com/ebfe/scard v0.0.0-20241214075232-7af069cabc25
+	github.com/go-jose/go-jose/v4 v4.1.9
 	github.com/miekg/pkcs11 v1.1.2
 	github.com/prometheus/client_golang v1.25.0
 	go.yaml.in/yaml/v3 v3.0.6
+	golang.org/x/oauth2 v0.38.0
 	golang.org/x/term v0.48.0
 )
 

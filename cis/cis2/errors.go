@@ -79,18 +79,20 @@ const maxShown = 200
 // shown makes outside text safe for an error message or a log: printable
 // ASCII only (others become '?'), at most maxShown bytes.
 func shown(s string) string {
-	if len(s) > maxShown {
-		s = s[:maxShown] + "…"
+	long := len(s) > maxShown
+	if long {
+		s = s[:maxShown]
 	}
-	return strings.Map(func(r rune) rune {
+	s = strings.Map(func(r rune) rune {
 		if r < 0x20 || r > 0x7e {
-			if r == '…' {
-				return r
-			}
 			return '?'
 		}
 		return r
 	}, s)
+	if long {
+		s += "..."
+	}
+	return s
 }
 
 func refused(sentinel error, format string, args ...any) error {

@@ -2,9 +2,17 @@ package cis2_test
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -267,5 +275,83 @@ func TestLogout(t *testing.T) {
 	}
 	if u, err := url.Parse(lr.URL()); err != nil || u.Query().Get("id_token_hint") == "" {
 		t.Error("GET form")
+	}
+}
+
+// The JWKS is fetched once per key: not per login, and again only when a
+// token names a key the relying party has not seen (a rotation), which it
+// picks up without a restart.
+func TestJWKSFetchedOncePerKey(t *testing.T) {
+	s := newSimRP(t, cis2.Config{})
+	ticket := s.srv.MustLogin(t, "555000000001", "555000000101")
+	for i := range 5 {
+		if _, err := s.loginWith(t, ticket, "", cis2.BeginOptions{}); err != nil {
+			t.Fatalf("login %d: %v", i, err)
+		}
+	}
+	if n := s.jwks.Load(); n != 1 {
+		t.Fatalf("%d JWKS fetches for five logins, want 1", n)
+	}
+	if _, err := s.srv.Simulator().RotateOIDCKey(nil); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := s.loginWith(t, ticket, "", cis2.BeginOptions{}); err != nil {
+			t.Fatalf("login %d after rotation: %v", i, err)
+		}
+	}
+	if n := s.jwks.Load(); n != 2 {
+		t.Fatalf("%d JWKS fetches after a rotation, want 2", n)
+	}
+}
+
+func TestPrivateKeyJWTAgainstSimulator(t *testing.T) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKCS8PrivateKey(key)
+	keyFile := filepath.Join(t.TempDir(), "client-key.pem")
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	clock := func() time.Time { return now }
+	srv := cistest.NewServerWithConfig(t, cissim.Config{Now: clock})
+	const id = "555000000000.apps.national"
+	if err := srv.Simulator().RegisterOIDCClient(cissim.OIDCClient{ID: id, PublicKeys: []crypto.PublicKey{key.Public()}, RedirectURIs: []string{callbackURL}}); err != nil {
+		t.Fatal(err)
+	}
+	env := srv.OIDCEnv()
+	env.OIDC.ClientID, env.OIDC.RedirectURL, env.OIDC.KeyFile, env.OIDC.KeyID = id, callbackURL, keyFile, "client-key-1"
+	rp, err := cis2.New(context.Background(), cis2.Config{Env: env, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ := rp.Begin(cis2.BeginOptions{})
+	cb := srv.MustAuthorize(t, nil, req.URL, srv.MustLogin(t, "555000000004", ""), "")
+	l, err := rp.Finish(context.Background(), &req.Pending, cb.RawQuery)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The refresh authenticates with a fresh assertion too (a replayed
+	// jti would be refused).
+	now = now.Add(cissim.DefaultOIDCAccessTokenTTL)
+	for range 2 {
+		if l, err = rp.Revalidate(context.Background(), l); err != nil {
+			t.Fatal(err)
+		}
+		now = now.Add(cissim.DefaultOIDCAccessTokenTTL)
+	}
+	// A key the provider does not know is refused as a client problem.
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	rp, err = cis2.New(context.Background(), cis2.Config{Env: env, ClientKey: other, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, _ = rp.Begin(cis2.BeginOptions{})
+	cb = srv.MustAuthorize(t, nil, req.URL, srv.MustLogin(t, "555000000004", ""), "")
+	if _, err := rp.Finish(context.Background(), &req.Pending, cb.RawQuery); !errors.Is(err, cis2.ErrClient) {
+		t.Fatalf("unknown key: %v", err)
 	}
 }

@@ -1,10 +1,9 @@
 package cis2
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
+	"strings"
 
 	"github.com/opencis/cisauth/cis"
 )
@@ -60,53 +59,164 @@ func ParseUserInfo(b []byte) (*UserInfo, error) {
 	if len(b) > MaxUserInfoSize {
 		return nil, &cis.ParseError{What: "UserInfo", Offset: -1, Msg: fmt.Sprintf("larger than %d bytes", MaxUserInfoSize), Err: cis.ErrTooLarge}
 	}
-	if err := checkJSON(b); err != nil {
+	if !json.Valid(b) {
+		return nil, malformed("not JSON")
+	}
+	if err := checkKeys(b); err != nil {
 		return nil, err
 	}
-	var doc map[string]json.RawMessage
-	if err := json.Unmarshal(b, &doc); err != nil || doc == nil {
-		return nil, malformed("not a JSON object")
+	var doc userInfoDoc
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return nil, malformed("not a JSON object of the expected shape")
 	}
 	ui := &UserInfo{}
-	var err error
-	if ui.Subject, err = textField(doc, "sub", true); err != nil {
-		return nil, err
+	if doc.Sub == nil || *doc.Sub == "" {
+		return nil, malformed("no sub")
 	}
-	if ui.Subject == "" {
-		return nil, malformed("empty sub")
-	}
-	for _, k := range []string{"uid", "nhsid_useruid"} {
-		v, err := textField(doc, k, false)
-		if err != nil {
-			return nil, err
-		}
-		if v != "" && v != ui.Subject {
-			return nil, malformed(fmt.Sprintf("%s %q differs from sub %q", k, shown(v), shown(ui.Subject)))
+	ui.Subject = *doc.Sub
+	for _, f := range []struct {
+		key string
+		v   *string
+	}{{"uid", doc.UID}, {"nhsid_useruid", doc.NHSIDUserUID}} {
+		if f.v != nil && *f.v != "" && *f.v != ui.Subject {
+			return nil, malformed(fmt.Sprintf("%s %q differs from sub %q", f.key, shown(*f.v), shown(ui.Subject)))
 		}
 	}
 	ui.User.UID = ui.Subject
-	if ui.User.Name, err = textField(doc, "name", false); err != nil {
-		return nil, err
-	}
+	ui.User.Name = text(doc.Name)
 	if ui.User.Name == "" {
-		family, err1 := textField(doc, "family_name", false)
-		given, err2 := textField(doc, "given_name", false)
-		if err1 != nil || err2 != nil {
-			return nil, malformed("family_name or given_name is not a text")
+		ui.User.Name = joinNonEmpty(text(doc.FamilyName), text(doc.GivenName))
+	}
+	ui.SelectedRoleID = text(doc.SelectedRoleID)
+	if err := checkTexts("sub, name or selected_roleid", ui.Subject, ui.User.Name, ui.SelectedRoleID); err != nil {
+		return nil, err
+	}
+	switch {
+	case len(doc.Roles) > maxRoles:
+		return nil, &cis.ParseError{What: "UserInfo", Offset: -1, Msg: fmt.Sprintf("nhsid_nrbac_roles: more than %d entries", maxRoles), Err: cis.ErrTooLarge}
+	case len(doc.Orgs) > maxOrgs:
+		return nil, &cis.ParseError{What: "UserInfo", Offset: -1, Msg: fmt.Sprintf("nhsid_user_orgs: more than %d entries", maxOrgs), Err: cis.ErrTooLarge}
+	}
+	orgs := make(map[string]string, len(doc.Orgs))
+	for i, o := range doc.Orgs {
+		if o.OrgCode == nil {
+			return nil, malformed(fmt.Sprintf("nhsid_user_orgs[%d]: no org_code", i))
 		}
-		ui.User.Name = joinNonEmpty(family, given)
+		code, name := *o.OrgCode, text(o.OrgName)
+		if err := checkTexts("nhsid_user_orgs", code, name); err != nil {
+			return nil, err
+		}
+		if prev, ok := orgs[code]; ok && prev != name {
+			return nil, malformed(fmt.Sprintf("nhsid_user_orgs: org_code %q named twice", shown(code)))
+		}
+		orgs[code] = name
 	}
-	if ui.SelectedRoleID, err = textField(doc, "selected_roleid", false); err != nil {
-		return nil, err
+	if len(doc.Roles) > 0 {
+		ui.User.Roles = make([]cis.RoleProfile, 0, len(doc.Roles))
 	}
-	orgs, err := parseOrgs(doc["nhsid_user_orgs"])
-	if err != nil {
-		return nil, err
-	}
-	if ui.User.Roles, err = parseRoles(doc["nhsid_nrbac_roles"], orgs); err != nil {
-		return nil, err
+	for i := range doc.Roles {
+		r, err := doc.Roles[i].profile(orgs)
+		if err != nil {
+			return nil, fmt.Errorf("nhsid_nrbac_roles[%d]: %w", i, err)
+		}
+		if ui.User.Role(r.ID) != nil {
+			return nil, malformed(fmt.Sprintf("nhsid_nrbac_roles: person_roleid %q repeated", shown(r.ID)))
+		}
+		ui.User.Roles = append(ui.User.Roles, r)
 	}
 	return ui, nil
+}
+
+// userInfoDoc is the part of a UserInfo document that is mapped. Pointers
+// tell a missing (or null) value from an empty one. checkKeys has made
+// sure that no key differs from these names in case only, so encoding/json's
+// case-insensitive matching meets exact names.
+type userInfoDoc struct {
+	Sub            *string   `json:"sub"`
+	UID            *string   `json:"uid"`
+	NHSIDUserUID   *string   `json:"nhsid_useruid"`
+	Name           *string   `json:"name"`
+	GivenName      *string   `json:"given_name"`
+	FamilyName     *string   `json:"family_name"`
+	SelectedRoleID *string   `json:"selected_roleid"`
+	Roles          []roleDoc `json:"nhsid_nrbac_roles"`
+	Orgs           []orgDoc  `json:"nhsid_user_orgs"`
+}
+
+type roleDoc struct {
+	PersonRoleID    *string  `json:"person_roleid"`
+	OrgCode         *string  `json:"org_code"`
+	RoleCode        *string  `json:"role_code"`
+	RoleName        *string  `json:"role_name"`
+	ActivityCodes   []string `json:"activity_codes"`
+	Activities      []string `json:"activities"`
+	AOW             []string `json:"aow"`
+	AOWCodes        []string `json:"aow_codes"`
+	Workgroups      []string `json:"workgroups"`
+	WorkgroupsCodes []string `json:"workgroups_codes"`
+}
+
+type orgDoc struct {
+	OrgCode *string `json:"org_code"`
+	OrgName *string `json:"org_name"`
+}
+
+// knownKeys are the keys of the documents above: a key equal to one of
+// these but for case is refused.
+var knownKeys = [...]string{
+	"sub", "uid", "nhsid_useruid", "name", "given_name", "family_name", "selected_roleid", "nhsid_nrbac_roles",
+	"nhsid_user_orgs", "person_roleid", "org_code", "role_code", "role_name", "activity_codes", "activities", "aow",
+	"aow_codes", "workgroups", "workgroups_codes", "org_name",
+}
+
+// profile maps one role.
+func (d *roleDoc) profile(orgs map[string]string) (cis.RoleProfile, error) {
+	for _, f := range []struct {
+		key string
+		v   *string
+	}{{"person_roleid", d.PersonRoleID}, {"org_code", d.OrgCode}, {"role_code", d.RoleCode}, {"role_name", d.RoleName}} {
+		if f.v == nil {
+			return cis.RoleProfile{}, malformed("no " + f.key)
+		}
+		if err := checkText(f.key, *f.v); err != nil {
+			return cis.RoleProfile{}, err
+		}
+	}
+	r := cis.RoleProfile{ID: *d.PersonRoleID, OrgCode: *d.OrgCode, JobRoleCode: *d.RoleCode, OrgName: orgs[*d.OrgCode]}
+	if r.ID == "" {
+		return r, malformed("empty person_roleid")
+	}
+	var err error
+	if r.StaffGroup, r.SubGroup, r.JobRole, err = cis.ParseJobRoleName(*d.RoleName); err != nil {
+		return r, fmt.Errorf("role_name: %w", err)
+	}
+	for _, f := range []struct {
+		key string
+		src []string
+		dst *[]string
+	}{
+		{"activity_codes", d.ActivityCodes, &r.Activities}, {"activities", d.Activities, &r.ActivityNames},
+		{"aow_codes", d.AOWCodes, &r.AreaOfWorkCodes}, {"aow", d.AOW, &r.AreasOfWork},
+		{"workgroups_codes", d.WorkgroupsCodes, &r.WorkgroupCodes}, {"workgroups", d.Workgroups, &r.Workgroups},
+	} {
+		if len(f.src) > maxListItems {
+			return r, &cis.ParseError{What: "UserInfo", Offset: -1, Msg: fmt.Sprintf("%s: more than %d items", f.key, maxListItems), Err: cis.ErrTooLarge}
+		}
+		if err := checkTexts(f.key, f.src...); err != nil {
+			return r, err
+		}
+		if len(f.src) > 0 {
+			*f.dst = f.src
+		}
+	}
+	return r, nil
+}
+
+func text(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }
 
 func joinNonEmpty(a, b string) string {
@@ -123,153 +233,16 @@ func malformed(msg string) error {
 	return &cis.ParseError{What: "UserInfo", Offset: -1, Msg: msg}
 }
 
-// parseOrgs reads nhsid_user_orgs into org code → name.
-func parseOrgs(raw json.RawMessage) (map[string]string, error) {
-	items, err := objectList(raw, "nhsid_user_orgs", maxOrgs)
-	if err != nil {
-		return nil, err
-	}
-	orgs := make(map[string]string, len(items))
-	for i, o := range items {
-		code, err := textField(o, "org_code", true)
-		if err != nil {
-			return nil, fmt.Errorf("nhsid_user_orgs[%d]: %w", i, err)
-		}
-		name, err := textField(o, "org_name", false)
-		if err != nil {
-			return nil, fmt.Errorf("nhsid_user_orgs[%d]: %w", i, err)
-		}
-		if prev, ok := orgs[code]; ok && prev != name {
-			return nil, malformed(fmt.Sprintf("nhsid_user_orgs: org_code %q named twice", shown(code)))
-		}
-		orgs[code] = name
-	}
-	return orgs, nil
-}
-
-// parseRoles reads nhsid_nrbac_roles.
-func parseRoles(raw json.RawMessage, orgs map[string]string) ([]cis.RoleProfile, error) {
-	items, err := objectList(raw, "nhsid_nrbac_roles", maxRoles)
-	if err != nil || len(items) == 0 {
-		return nil, err
-	}
-	roles := make([]cis.RoleProfile, 0, len(items))
-	seen := make(map[string]bool, len(items))
-	for i, o := range items {
-		r, err := parseRole(o, orgs)
-		if err != nil {
-			return nil, fmt.Errorf("nhsid_nrbac_roles[%d]: %w", i, err)
-		}
-		if seen[r.ID] {
-			return nil, malformed(fmt.Sprintf("nhsid_nrbac_roles: person_roleid %q repeated", shown(r.ID)))
-		}
-		seen[r.ID] = true
-		roles = append(roles, r)
-	}
-	return roles, nil
-}
-
-func parseRole(o map[string]json.RawMessage, orgs map[string]string) (cis.RoleProfile, error) {
-	var r cis.RoleProfile
-	var roleName string
-	for _, f := range []struct {
-		key string
-		dst *string
-	}{{"person_roleid", &r.ID}, {"org_code", &r.OrgCode}, {"role_code", &r.JobRoleCode}, {"role_name", &roleName}} {
-		v, err := textField(o, f.key, true)
-		if err != nil {
-			return r, err
-		}
-		*f.dst = v
-	}
-	if r.ID == "" {
-		return r, malformed("empty person_roleid")
-	}
-	var err error
-	if r.StaffGroup, r.SubGroup, r.JobRole, err = cis.ParseJobRoleName(roleName); err != nil {
-		return r, fmt.Errorf("role_name: %w", err)
-	}
-	r.OrgName = orgs[r.OrgCode]
-	for _, f := range []struct {
-		key string
-		dst *[]string
-	}{
-		{"activity_codes", &r.Activities}, {"activities", &r.ActivityNames},
-		{"aow_codes", &r.AreaOfWorkCodes}, {"aow", &r.AreasOfWork},
-		{"workgroups_codes", &r.WorkgroupCodes}, {"workgroups", &r.Workgroups},
-	} {
-		if *f.dst, err = textList(o, f.key); err != nil {
-			return r, err
-		}
-	}
-	return r, nil
-}
-
-// textField returns the text at key (which must be present if required);
-// null counts as absent.
-func textField(o map[string]json.RawMessage, key string, required bool) (string, error) {
-	raw, ok := o[key]
-	if !ok || string(raw) == "null" {
-		if required {
-			return "", malformed("no " + key)
-		}
-		return "", nil
-	}
-	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
-		return "", malformed(key + " is not a text")
-	}
-	if err := checkText(key, s); err != nil {
-		return "", err
-	}
-	return s, nil
-}
-
-// textList returns the list of texts at key (absent or null: none).
-func textList(o map[string]json.RawMessage, key string) ([]string, error) {
-	raw, ok := o[key]
-	if !ok || string(raw) == "null" {
-		return nil, nil
-	}
-	var l []string
-	if err := json.Unmarshal(raw, &l); err != nil {
-		return nil, malformed(key + " is not a list of texts")
-	}
-	if len(l) > maxListItems {
-		return nil, &cis.ParseError{What: "UserInfo", Offset: -1, Msg: fmt.Sprintf("%s: more than %d items", key, maxListItems), Err: cis.ErrTooLarge}
-	}
-	for _, s := range l {
+// checkTexts refuses texts that are too long or hold control characters.
+func checkTexts(key string, texts ...string) error {
+	for _, s := range texts {
 		if err := checkText(key, s); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	if len(l) == 0 {
-		return nil, nil
-	}
-	return l, nil
+	return nil
 }
 
-// objectList returns the list of objects at raw (absent or null: none).
-func objectList(raw json.RawMessage, key string, limit int) ([]map[string]json.RawMessage, error) {
-	if raw == nil || string(raw) == "null" {
-		return nil, nil
-	}
-	var l []map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &l); err != nil {
-		return nil, malformed(key + " is not a list of objects")
-	}
-	if len(l) > limit {
-		return nil, &cis.ParseError{What: "UserInfo", Offset: -1, Msg: fmt.Sprintf("%s: more than %d entries", key, limit), Err: cis.ErrTooLarge}
-	}
-	for i := range l {
-		if l[i] == nil {
-			return nil, malformed(fmt.Sprintf("%s[%d] is null", key, i))
-		}
-	}
-	return l, nil
-}
-
-// checkText refuses texts that are too long or hold control characters.
 func checkText(key, s string) error {
 	if len(s) > maxText {
 		return &cis.ParseError{What: "UserInfo", Offset: -1, Msg: fmt.Sprintf("%s: longer than %d bytes", key, maxText), Err: cis.ErrTooLarge}
@@ -282,69 +255,138 @@ func checkText(key, s string) error {
 	return nil
 }
 
-// checkJSON walks a JSON document once and refuses what encoding/json
-// would silently accept: a key repeated in an object (the last would
-// win), nesting deeper than maxJSONDepth, and anything after the value.
-// It costs linear time in len(b).
-func checkJSON(b []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	type frame struct {
-		keys   map[string]struct{}
-		object bool
-		key    bool // the next string token is a key
+// unescape decodes a JSON string with escapes (kept out of checkKeys's
+// loop so that its key variable stays on the stack).
+func unescape(quoted []byte) (string, error) {
+	var s string
+	if err := json.Unmarshal(quoted, &s); err != nil {
+		return "", malformed("bad key")
 	}
-	var stack []frame
-	for n := 0; ; n++ {
-		if n > maxJSONTokens {
-			return &cis.ParseError{What: "UserInfo", Offset: dec.InputOffset(), Msg: "too many JSON tokens", Err: cis.ErrTooLarge}
+	return s, nil
+}
+
+// smallObject is how many keys an object may have before checkKeys tracks
+// them in a map rather than a slice.
+const smallObject = 32
+
+// objectKeys are the keys seen in one open object.
+type objectKeys struct {
+	keys []string
+	set  map[string]struct{}
+	big  bool // keys are in set
+}
+
+func (o *objectKeys) reset() {
+	o.keys = o.keys[:0]
+	clear(o.set)
+	o.big = false
+}
+
+// add records key, refusing a repeat and a near miss of a known name.
+func (o *objectKeys) add(key string) error {
+	if foldsToKnown(key) {
+		return fmt.Errorf("key %q differs from a known name in case only", shown(key))
+	}
+	if o.big {
+		if _, dup := o.set[key]; dup {
+			return fmt.Errorf("key %q repeated", shown(key))
 		}
-		tok, err := dec.Token()
-		if err == io.EOF {
-			if len(stack) == 0 && n > 0 {
-				return nil
-			}
-			return malformed("truncated JSON")
-		}
-		if err != nil {
-			return &cis.ParseError{What: "UserInfo", Offset: dec.InputOffset(), Msg: "not JSON"}
-		}
-		if n > 0 && len(stack) == 0 {
-			return &cis.ParseError{What: "UserInfo", Offset: dec.InputOffset(), Msg: "data after the JSON value"}
-		}
-		var top *frame
-		if len(stack) > 0 {
-			top = &stack[len(stack)-1]
-		}
-		if top != nil && top.object && top.key {
-			k, ok := tok.(string)
-			if !ok { // the closing '}'
-				stack = stack[:len(stack)-1]
-				continue
-			}
-			if _, dup := top.keys[k]; dup {
-				return &cis.ParseError{What: "UserInfo", Offset: dec.InputOffset(), Msg: fmt.Sprintf("key %q repeated", shown(k))}
-			}
-			top.keys[k] = struct{}{}
-			top.key = false
-			continue
-		}
-		if top != nil && top.object {
-			top.key = true // this token is the value; a key comes next
-		}
-		switch tok {
-		case json.Delim('{'), json.Delim('['):
-			if len(stack) >= maxJSONDepth {
-				return &cis.ParseError{What: "UserInfo", Offset: dec.InputOffset(), Msg: "JSON nested too deep"}
-			}
-			obj := tok == json.Delim('{')
-			f := frame{object: obj, key: obj}
-			if obj {
-				f.keys = make(map[string]struct{})
-			}
-			stack = append(stack, f)
-		case json.Delim(']'):
-			stack = stack[:len(stack)-1]
+		o.set[key] = struct{}{}
+		return nil
+	}
+	for _, k := range o.keys {
+		if k == key {
+			return fmt.Errorf("key %q repeated", shown(key))
 		}
 	}
+	o.keys = append(o.keys, key)
+	if len(o.keys) > smallObject {
+		if o.set == nil {
+			o.set = make(map[string]struct{}, 2*smallObject)
+		}
+		for _, k := range o.keys {
+			o.set[k] = struct{}{}
+		}
+		o.big = true
+	}
+	return nil
+}
+
+// foldsToKnown reports whether key is one of knownKeys but for case. The
+// known keys are lower-case ASCII, so only a key with another byte can.
+func foldsToKnown(key string) bool {
+	plain := true
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; c >= 'A' && c <= 'Z' || c >= 0x80 {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return false
+	}
+	for _, k := range knownKeys {
+		if strings.EqualFold(k, key) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkKeys walks a valid JSON document (json.Valid said so) once and
+// refuses what encoding/json would silently accept: a key repeated in an
+// object (the last would win; escapes are decoded before comparing), a key
+// that is one of knownKeys but for case (encoding/json would take it for
+// that one), and nesting deeper than maxJSONDepth. It costs linear time in
+// len(b).
+func checkKeys(b []byte) error {
+	src := string(b) // keys are substrings of it: no copy each
+	var (
+		levels    []objectKeys // one per open object or array, reused
+		isObject  []bool
+		expectKey bool
+	)
+	for i := 0; i < len(src); i++ {
+		switch src[i] {
+		case '{', '[':
+			d := len(isObject)
+			if d == maxJSONDepth {
+				return &cis.ParseError{What: "UserInfo", Offset: int64(i), Msg: "JSON nested too deep"}
+			}
+			if d == len(levels) {
+				levels = append(levels, objectKeys{})
+			}
+			levels[d].reset()
+			isObject = append(isObject, src[i] == '{')
+			expectKey = src[i] == '{'
+		case '}', ']':
+			isObject = isObject[:len(isObject)-1]
+			expectKey = false
+		case ',':
+			expectKey = isObject[len(isObject)-1]
+		case '"':
+			j := i + 1
+			for src[j] != '"' {
+				if src[j] == '\\' {
+					j++
+				}
+				j++
+			}
+			if expectKey {
+				key := src[i+1 : j]
+				if strings.IndexByte(key, '\\') >= 0 {
+					var err error
+					if key, err = unescape(b[i : j+1]); err != nil {
+						return err
+					}
+				}
+				if err := levels[len(isObject)-1].add(key); err != nil {
+					return &cis.ParseError{What: "UserInfo", Offset: int64(i), Msg: err.Error()}
+				}
+				expectKey = false
+			}
+			i = j
+		}
+	}
+	return nil
 }

@@ -1,6 +1,7 @@
 package cis2
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"os"
@@ -113,6 +114,9 @@ func TestParseUserInfoRefuses(t *testing.T) {
 		"org named twice":        `{"sub":"1","nhsid_user_orgs":[{"org_code":"X","org_name":"A"},{"org_code":"X","org_name":"B"}]}`,
 		"too deep":               `{"sub":"1","x":[[[[[[[1]]]]]]]}`,
 		"long text":              `{"sub":"1","name":"` + strings.Repeat("a", maxText+1) + `"}`,
+		"escaped duplicate":      `{"sub":"1","s\u0075b":"2"}`,
+		"long-s sub":             `{"ſub":"2","sub":"1"}`,
+		"Kelvin sign in a key":   role(`,"wor\u212Agroups":["x"]`),
 		"too many items":         role(`,"activity_codes":[` + strings.TrimSuffix(strings.Repeat(`"B0001",`, maxListItems+1), ",") + `]`),
 	}
 	for name, doc := range tests {
@@ -166,5 +170,48 @@ func FuzzParseUserInfo(f *testing.F) {
 		if !json.Valid(b) {
 			t.Fatal("accepted invalid JSON")
 		}
+		if hasRepeatedKey(b) {
+			t.Fatal("accepted a repeated key")
+		}
 	})
+}
+
+// hasRepeatedKey is the slow reference for checkKeys: json.Decoder's
+// tokens, a set of decoded keys per object.
+func hasRepeatedKey(b []byte) bool {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	type frame struct {
+		keys   map[string]bool
+		object bool
+		key    bool
+	}
+	var stack []frame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		if n := len(stack); n > 0 && stack[n-1].object && stack[n-1].key {
+			k, ok := tok.(string)
+			if !ok {
+				stack = stack[:n-1]
+				continue
+			}
+			if stack[n-1].keys[k] {
+				return true
+			}
+			stack[n-1].keys[k], stack[n-1].key = true, false
+			continue
+		} else if n > 0 && stack[n-1].object {
+			stack[n-1].key = true
+		}
+		switch tok {
+		case json.Delim('{'):
+			stack = append(stack, frame{keys: map[string]bool{}, object: true, key: true})
+		case json.Delim('['):
+			stack = append(stack, frame{})
+		case json.Delim(']'):
+			stack = stack[:len(stack)-1]
+		}
+	}
 }

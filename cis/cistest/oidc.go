@@ -111,18 +111,26 @@ var (
 	roleField        = regexp.MustCompile(`name="role" value="([0-9A-Za-z]+)"`)
 )
 
-// Authorize plays the browser's part at the provider: it opens authURL
-// (the relying party's authorization URL) with browser (a fresh Browser if
-// nil), posts the ticket as the page does after asking the agent, chooses
-// roleID if the provider asks for a role (the first offered if roleID is
-// empty), and returns the URL the provider then redirects to: the
-// relying party's redirect URI with a code and state, or with an error.
-// A page instead of a redirect (an unregistered redirect URI, a refused
-// ticket) is an error quoting its status.
+// Authorize is the package function Authorize with browser defaulting to a
+// fresh s.Browser().
 func (s *Server) Authorize(ctx context.Context, browser *http.Client, authURL string, ticket cis.Ticket, roleID string) (*url.URL, error) {
 	if browser == nil {
 		browser = s.Browser()
 	}
+	return Authorize(ctx, browser, authURL, ticket, roleID)
+}
+
+// Authorize plays the browser's part at a simulator's CIS2 provider (an
+// in-process Server's or a cis-sim command's): it opens authURL (the
+// relying party's authorization URL) with browser, which must keep cookies
+// and not follow redirects (see Server.Browser), posts the ticket as the
+// page does after asking the agent, chooses roleID if the provider asks for
+// a role (the first offered if roleID is empty), and returns the URL the
+// provider then redirects to: the relying party's redirect URI with a code
+// and state, or with an error. A page instead of a redirect (an
+// unregistered redirect URI, a refused ticket) is an error quoting its
+// status.
+func Authorize(ctx context.Context, browser *http.Client, authURL string, ticket cis.Ticket, roleID string) (*url.URL, error) {
 	resp, page, err := fetch(ctx, browser, http.MethodGet, authURL, nil)
 	if err != nil {
 		return nil, err

@@ -1,6 +1,7 @@
 package cis2
 
 import (
+	"log/slog"
 	"net/url"
 	"strings"
 )
@@ -14,6 +15,9 @@ type LogoutRequest struct {
 	Endpoint string
 	Params   url.Values
 }
+
+// LogValue makes slog show the endpoint only, never the ID token.
+func (r *LogoutRequest) LogValue() slog.Value { return slog.StringValue(r.Endpoint) }
 
 // URL returns the GET form of the request.
 func (r *LogoutRequest) URL() string {

@@ -35,6 +35,8 @@ type evilOP struct {
 	key *rsa.PrivateKey // the key in the JWKS, kid "k1"
 
 	mu        sync.Mutex
+	valid     string // the access token UserInfo accepts
+	refreshOK bool   // whether a refresh token is accepted
 	discovery map[string]any
 	idToken   func(nonce string) string
 	userInfo  string
@@ -62,6 +64,7 @@ func newEvilOP(t testing.TB) *evilOP {
 func (op *evilOP) reset(t testing.TB) {
 	op.mu.Lock()
 	defer op.mu.Unlock()
+	op.valid, op.refreshOK = "at-1", true
 	iss := op.srv.URL
 	op.discovery = map[string]any{
 		"issuer": iss, "authorization_endpoint": iss + "/authorize", "token_endpoint": iss + "/token",
@@ -88,8 +91,21 @@ func (op *evilOP) serve(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: op.key.Public(), KeyID: "k1", Algorithm: "RS256", Use: "sig"}}})
 	case "/token":
 		r.ParseForm()
+		if r.Form.Get("grant_type") == "refresh_token" {
+			if !op.refreshOK {
+				w.WriteHeader(http.StatusBadRequest)
+				w.Write([]byte(`{"error":"invalid_grant"}`))
+				return
+			}
+			w.Write([]byte(`{"access_token":"at-2","token_type":"Bearer"}`))
+			return
+		}
 		w.Write([]byte(op.token(op.idToken(op.nonceFor(r.Form.Get("code"))))))
 	case "/userinfo":
+		if r.Header.Get("Authorization") != "Bearer "+op.valid {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
 		w.Write([]byte(op.userInfo))
 	default:
 		http.NotFound(w, r)
@@ -178,6 +194,27 @@ func TestEvilProviderHonestBaseline(t *testing.T) {
 	}
 	if l.SelectedRoleID != "555000000101" || l.User.Roles[0].OrgName != "SOUTH TEES HOSPITALS NHS TRUST" {
 		t.Fatalf("%+v", l)
+	}
+}
+
+// A provider that drops an access token before its stated expiry: UserInfo
+// says 401, Revalidate refreshes once and retries; when the refresh token
+// is refused too, the grant is gone.
+func TestRevalidateRefreshesOn401(t *testing.T) {
+	op := newEvilOP(t)
+	rp := op.rp(t, cis2.Config{})
+	l, err := op.finish(t, rp, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op.set(func() { op.valid = "at-2" })
+	l2, err := rp.Revalidate(context.Background(), l)
+	if err != nil || l2.Tokens.AccessToken.Reveal() != "at-2" || l2.Tokens.RefreshToken.Reveal() != "rt-1" || l2.Tokens.IDToken != l.Tokens.IDToken {
+		t.Fatalf("refresh on 401: %v %+v", err, l2)
+	}
+	op.set(func() { op.valid, op.refreshOK = "at-3", false })
+	if _, err := rp.Revalidate(context.Background(), l2); !errors.Is(err, cis.ErrSessionInvalid) {
+		t.Fatalf("refresh refused: %v", err)
 	}
 }
 

@@ -117,7 +117,8 @@ func checkEndpoint(s string) error {
 
 // get fetches u (with a bearer token if given) and returns the body of a
 // 200 answer, bounded by the size limit. Other answers are errors: 401 and
-// 403 errUnauthorized, 5xx cis.ErrUnavailable, others cis.ErrMalformed.
+// 403 to a bearer token errUnauthorized, 5xx cis.ErrUnavailable, others
+// cis.ErrMalformed.
 // Errors never carry the token.
 func (rp *RelyingParty) get(ctx context.Context, op, u string, bearer Secret) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
@@ -139,7 +140,7 @@ func (rp *RelyingParty) get(ctx context.Context, op, u string, bearer Secret) ([
 	}
 	switch {
 	case resp.StatusCode == http.StatusOK:
-	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
+	case bearer != "" && (resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden):
 		return nil, fmt.Errorf("cis2: %s: HTTP %d: %w", op, resp.StatusCode, errUnauthorized)
 	case resp.StatusCode >= 500:
 		return nil, fmt.Errorf("cis2: %s: HTTP %d: %w", op, resp.StatusCode, cis.ErrUnavailable)

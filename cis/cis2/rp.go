@@ -102,24 +102,22 @@ type Config struct {
 // RelyingParty logs users in through one CIS2 provider. It is safe for
 // concurrent use.
 type RelyingParty struct {
-	settings  cis.OIDCSettings
-	disc      *discovery
-	oauth     *oauth2.Config
-	verifier  *oidc.IDTokenVerifier
-	provider  *oidc.Provider
-	client    *http.Client
-	scopes    []string
-	acr       []string
-	amr       []string
-	maxAge    time.Duration
-	skew      time.Duration
-	loginTTL  time.Duration
-	margin    time.Duration
-	timeout   time.Duration
-	limit     int64
-	now       func() time.Time
-	log       *slog.Logger
-	authStyle string // "client_secret_basic" or "private_key_jwt"
+	settings cis.OIDCSettings
+	disc     *discovery
+	oauth    *oauth2.Config
+	verifier *oidc.IDTokenVerifier
+	client   *http.Client
+	scopes   []string
+	acr      []string
+	amr      []string
+	maxAge   time.Duration
+	skew     time.Duration
+	loginTTL time.Duration
+	margin   time.Duration
+	timeout  time.Duration
+	limit    int64
+	now      func() time.Time
+	log      *slog.Logger
 }
 
 // New checks cfg, fetches the provider's discovery document (bounded by ctx
@@ -192,11 +190,11 @@ func New(ctx context.Context, cfg Config) (*RelyingParty, error) {
 	if rp.disc, err = rp.discover(dctx); err != nil {
 		return nil, err
 	}
-	rp.authStyle = "client_secret_basic"
+	authMethod := "client_secret_basic"
 	if key != nil {
-		rp.authStyle = "private_key_jwt"
+		authMethod = "private_key_jwt"
 	}
-	if err := rp.disc.checkClient(rp.authStyle); err != nil {
+	if err := rp.disc.checkClient(authMethod); err != nil {
 		return nil, err
 	}
 	endpoint := oauth2.Endpoint{AuthURL: rp.disc.AuthURL, TokenURL: rp.disc.TokenURL, AuthStyle: oauth2.AuthStyleInHeader}
@@ -213,11 +211,11 @@ func New(ctx context.Context, cfg Config) (*RelyingParty, error) {
 		RedirectURL: o.RedirectURL, Scopes: rp.scopes,
 	}
 	pctx := oidc.ClientContext(ctx, rp.client)
-	rp.provider = (&oidc.ProviderConfig{
+	provider := (&oidc.ProviderConfig{
 		IssuerURL: rp.disc.Issuer, AuthURL: rp.disc.AuthURL, TokenURL: rp.disc.TokenURL,
 		UserInfoURL: rp.disc.UserInfoURL, JWKSURL: rp.disc.JWKSURL, Algorithms: rp.disc.algs,
 	}).NewProvider(pctx)
-	rp.verifier = rp.provider.Verifier(&oidc.Config{
+	rp.verifier = provider.Verifier(&oidc.Config{
 		ClientID:             o.ClientID,
 		SupportedSigningAlgs: rp.disc.algs,
 		// go-oidc refuses a token whose exp is before Now: shifting the

@@ -13,12 +13,11 @@ const (
 	// MaxUserInfoSize bounds a UserInfo document (and every other response
 	// read from the provider, unless Config.MaxResponse is smaller).
 	MaxUserInfoSize = 1 << 20
-	maxRoles        = 1000    // nhsid_nrbac_roles entries
-	maxOrgs         = 1000    // nhsid_user_orgs entries
-	maxListItems    = 1000    // items in one role's list
-	maxText         = 1024    // bytes in one text value
-	maxJSONDepth    = 6       // object/array nesting
-	maxJSONTokens   = 1 << 20 // tokens in one document
+	maxRoles        = 1000 // nhsid_nrbac_roles entries
+	maxOrgs         = 1000 // nhsid_user_orgs entries
+	maxListItems    = 1000 // items in one role's list
+	maxText         = 1024 // bytes in one text value
+	maxJSONDepth    = 6    // object/array nesting
 )
 
 // UserInfo is a CIS2 UserInfo document mapped onto the legacy model.
@@ -46,8 +45,10 @@ type UserInfo struct {
 //	nhsid_user_orgs[]: org_code → org_name gives each role's OrgName
 //	selected_roleid → SelectedRoleID
 //
-// It is strict where the legacy parser is: a key repeated in any object,
-// a role without person_roleid, org_code, role_code or role_name, a
+// It is strict where the legacy parser is: a key repeated in any object
+// (escapes decoded first), a key that differs from a known name in case
+// only (encoding/json would fold it onto that name), nesting deeper than
+// six, a role without person_roleid, org_code, role_code or role_name, a
 // role_name that does not split into three quoted parts, a repeated role
 // id, an organisation code named twice with two names, a value of the
 // wrong type, a control character in a text, or more than the limits

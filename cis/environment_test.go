@@ -295,6 +295,7 @@ func FuzzParseEnvironment(f *testing.F) {
 	b, _ := dev.MarshalYAML()
 	f.Add(b)
 	f.Add([]byte("name: x\ngas_url: http://a\nssb_url: http://a\nmaintenance:\n  - slot: Mon 20:00-Tue 06:00\n"))
+	f.Add([]byte("name: c\noidc:\n  issuer: http://127.0.0.1:7443/openam\n  client_id: a.apps.national\n  scopes: [openid]\n  amr: [\"*\"]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if strings.Contains(string(data), "file") {
 			return // keep the fuzzer away from the host's files (and /dev/stdin)

@@ -96,6 +96,9 @@ func NewGASClient(cfg GASConfig) (*GASClient, error) {
 	if err := cfg.Env.Check(); err != nil {
 		return nil, err
 	}
+	if err := checkBaseURL(cfg.Env.GASURL); err != nil {
+		return nil, fmt.Errorf("cis: GAS client: environment %q: gas url: %w", cfg.Env.Name, err)
+	}
 	if cfg.Hash == 0 {
 		cfg.Hash = crypto.SHA1
 	}

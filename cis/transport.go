@@ -23,11 +23,16 @@ const DefaultTimeout = 15 * time.Second
 // redirects followed, and every request bounded by timeout (DefaultTimeout
 // if zero).
 func (e Environment) NewHTTPClient(timeout time.Duration) *http.Client {
+	return newHTTPClient(e.TLSConfig(), timeout)
+}
+
+// newHTTPClient is NewHTTPClient with the TLS configuration given.
+func newHTTPClient(tlsConf *tls.Config, timeout time.Duration) *http.Client {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
 	tr := &http.Transport{
-		TLSClientConfig:       e.TLSConfig(),
+		TLSClientConfig:       tlsConf,
 		DialContext:           (&net.Dialer{Timeout: timeout}).DialContext,
 		TLSHandshakeTimeout:   timeout,
 		ResponseHeaderTimeout: timeout,
@@ -121,6 +126,15 @@ func roundTrip(ctx context.Context, client *http.Client, req *http.Request, op s
 		return nil, nil, fmt.Errorf("cis: %s: response larger than %d bytes: %w", op, limit, ErrTooLarge)
 	}
 	return resp, body, nil
+}
+
+// TransportError rebuilds an HTTP client error err of the operation op
+// (e.g. "CIS2 token") without the request URL it may carry, sorted onto
+// ErrTrust (TLS verification), ErrTimeout, context.Canceled or
+// ErrUnavailable, as this package's own clients report them. Package cis2
+// uses it for its requests to the provider.
+func TransportError(ctx context.Context, op string, err error) error {
+	return transportError(ctx, op, err)
 }
 
 // transportError rebuilds a client error without the URL it may carry.

@@ -184,17 +184,22 @@ func LoadOrCreateCA(certPath, keyPath string, subject pkix.Name) (*x509.Certific
 	if err != nil {
 		return nil, nil, err
 	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, nil, fmt.Errorf("cissim: %w", err)
-	}
-	if err := writeFileAtomic(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+	if err := writeKey(keyPath, key); err != nil {
 		return nil, nil, err
 	}
 	if err := writeFileAtomic(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o644); err != nil {
 		return nil, nil, err
 	}
 	return cert, key, nil
+}
+
+// writeKey writes key as PKCS#8 PEM, mode 0600, atomically.
+func writeKey(path string, key crypto.Signer) error {
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return fmt.Errorf("cissim: %w", err)
+	}
+	return writeFileAtomic(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
 }
 
 // LoadCA reads a CA certificate (PEM) and its private key (PKCS#8, PKCS#1

@@ -34,6 +34,16 @@ type ServeConfig struct {
 	Hostnames []string
 	// PlainHTTP serves HTTP instead of HTTPS.
 	PlainHTTP bool
+	// OIDCRotateKey makes a new CIS2 signing key in the state directory
+	// and keeps the current one in the JWKS as the previous key (see
+	// LoadOrCreateOIDCKeys). Ignored when Simulator.OIDC.SigningKey is set.
+	OIDCRotateKey bool
+	// NoOIDCDemoClient leaves out the demo client (DemoOIDCClient) that is
+	// otherwise registered and written to env.yaml's oidc block.
+	NoOIDCDemoClient bool
+	// OIDCDemoRedirectURIs are the demo client's redirect URIs
+	// (DefaultOIDCDemoRedirectURIs if empty).
+	OIDCDemoRedirectURIs []string
 	// Simulator is the rest of the simulator's configuration. Users nil
 	// means the demo users; CardCAs, BaseURL and Logger are set by Serve,
 	// and Registerer, if nil, becomes a registry with the Go and process
@@ -51,7 +61,7 @@ type Running struct {
 	Addr    string          // the address it listens on
 	URL     string          // its base URL
 	EnvFile string          // the env.yaml it wrote
-	Env     cis.Environment // the environment that file describes
+	Env     cis.Environment // the environment that file describes (with the demo client's oidc block)
 }
 
 // Serve runs a simulator until ctx ends, then shuts it down gracefully
@@ -121,11 +131,26 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		sc.Registerer = reg
 	}
 	sc.BaseURL, sc.Logger = base, log
+	if sc.OIDC.SigningKey == nil {
+		if sc.OIDC.SigningKey, sc.OIDC.PreviousKeys, err = LoadOrCreateOIDCKeys(stateDir, cfg.OIDCRotateKey); err != nil {
+			return err
+		}
+	}
+	env := cis.Environment{Name: "cis-sim", GASURL: base, SSBURL: base, PortalURL: base + "/"}
+	env.OIDC.Issuer = base + OIDCRealmPath
+	if !cfg.NoOIDCDemoClient {
+		demo, err := DemoOIDCClient(stateDir, cfg.OIDCDemoRedirectURIs)
+		if err != nil {
+			return err
+		}
+		sc.OIDC.Clients = append(append([]OIDCClient(nil), sc.OIDC.Clients...), demo)
+		env.OIDC.ClientID, env.OIDC.ClientSecretFile = demo.ID, OIDCDemoSecretFile
+		env.OIDC.RedirectURL, env.OIDC.PostLogoutRedirectURL = demo.RedirectURIs[0], demo.PostLogoutRedirectURIs[0]
+	}
 	sim, err := New(sc)
 	if err != nil {
 		return err
 	}
-	env := cis.Environment{Name: "cis-sim", GASURL: base, SSBURL: base, PortalURL: base + "/"}
 	srv := &http.Server{
 		Handler:           sim,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -147,6 +172,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		}
 		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 		env.Roots = []*x509.Certificate{ca}
+		env.OIDC.Roots = env.Roots
 		tlsCAPath, _ = TLSCAFiles(stateDir)
 	}
 	envPath, err := WriteEnvFile(stateDir, env)
@@ -154,7 +180,8 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		return err
 	}
 	log.Info("cis-sim listening", "addr", ln.Addr().String(), "url", base, "env", envPath,
-		"tls_ca", tlsCAPath, "card_ca", strings.Join(cardCAFiles, ","), "users", len(sc.Users), "admin", sc.Admin)
+		"tls_ca", tlsCAPath, "card_ca", strings.Join(cardCAFiles, ","), "users", len(sc.Users), "admin", sc.Admin,
+		"oidc_issuer", env.OIDC.Issuer, "oidc_clients", len(sc.OIDC.Clients))
 
 	errc := make(chan error, 1)
 	go func() {

@@ -89,6 +89,9 @@ type Config struct {
 	// Registerer receives the simulator's metrics (default: a private
 	// registry). If it is also a prometheus.Gatherer, /metrics serves it.
 	Registerer prometheus.Registerer
+	// OIDC configures the CIS2 (OpenID Connect) provider served under
+	// OIDCRealmPath (see OIDCConfig).
+	OIDC OIDCConfig
 }
 
 // Simulator is the GAS/SSB simulator: an http.Handler serving the real
@@ -112,6 +115,7 @@ type Simulator struct {
 	notids     atomic.Uint64 // notid of session notifications
 	mux        *http.ServeMux
 	metrics    *metrics
+	oidc       *oidcProvider
 	log        *slog.Logger
 	bufs       sync.Pool
 }
@@ -205,6 +209,9 @@ func New(cfg Config) (*Simulator, error) {
 		return nil, err
 	}
 	s.metrics = m
+	if s.oidc, err = newOIDCProvider(s, cfg.OIDC); err != nil {
+		return nil, err
+	}
 	s.routes()
 	return s, nil
 }
@@ -231,6 +238,7 @@ func (s *Simulator) routes() {
 	p("POST /amserver/sessionservice", "sessionservice", s.handleSessionService)
 	p("POST /amserver/namingservice", "namingservice", s.handleNamingService)
 	p("GET /ssb/DeviceIDLogger", "deviceidlogger", s.handleDeviceIDLogger)
+	s.oidc.routes(p)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")

@@ -11,6 +11,10 @@
 //	a, err := ssb.Validate(ctx, ticket)          // what your server does
 //	srv.Logout(ticket)                           // … and now it must fail
 //
+// The simulator's CIS2 (OpenID Connect) provider is on the same server:
+// RegisterOIDCClient gives a client and an environment for a relying party,
+// Authorize plays the browser's part at /authorize (see oidc.go).
+//
 // NewServerWithConfig takes the rest of the simulator's configuration, for
 // instance the card CA of a SoftHSM2 token or of test cards issued
 // elsewhere, or a metrics registry to count requests.

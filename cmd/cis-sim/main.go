@@ -9,6 +9,10 @@
 //	        [--notify-timeout 5s] [--notify-role-change]
 //	        [--latency 0s] [--fail-rate 0] [--maintenance "Mon 20:00-Tue 06:00"]...
 //	        [--admin] [--log-level info]
+//	        [--oidc-client ID:SECRET:REDIRECT_URI]... [--oidc-clients FILE]
+//	        [--oidc-demo-redirect URL]... [--no-oidc-demo-client]
+//	        [--oidc-rotate-key] [--oidc-agent-url URL|none]
+//	        [--oidc-code-ttl 1m] [--oidc-access-token-ttl 10m] [--oidc-id-token-ttl 10m]
 //
 // See docs/cis-sim.md.
 package main
@@ -57,6 +61,39 @@ type options struct {
 	notifyTimeout  time.Duration
 	notifyRole     bool
 	logLevel       slog.Level
+
+	oidcClients      []cissim.OIDCClient
+	oidcClientsFile  string
+	oidcDemoRedirect listFlag
+	noOIDCDemo       bool
+	oidcRotateKey    bool
+	oidcAgentURL     string
+	oidcCodeTTL      time.Duration
+	oidcAccessTTL    time.Duration
+	oidcIDTokenTTL   time.Duration
+}
+
+// oidcClientFlag parses repeated --oidc-client ID:SECRET:REDIRECT_URI.
+type oidcClientFlag struct{ clients *[]cissim.OIDCClient }
+
+func (f oidcClientFlag) String() string {
+	if f.clients == nil {
+		return ""
+	}
+	var ids []string
+	for _, c := range *f.clients {
+		ids = append(ids, c.ID)
+	}
+	return strings.Join(ids, ",")
+}
+
+func (f oidcClientFlag) Set(v string) error {
+	c, err := cissim.ParseOIDCClientFlag(v)
+	if err != nil {
+		return err
+	}
+	*f.clients = append(*f.clients, c)
+	return nil
 }
 
 type listFlag []string
@@ -122,6 +159,15 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.notifyTimeout, "notify-timeout", cissim.DefaultNotifyTimeout, "time allowed for each session notification POSTed to a session listener")
 	fs.BoolVar(&o.notifyRole, "notify-role-change", false, "also notify session listeners (type 6, property changed) when a role is selected")
 	fs.TextVar(&o.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn, error")
+	fs.Var(oidcClientFlag{&o.oidcClients}, "oidc-client", "register a CIS2 client `ID:SECRET:REDIRECT_URI` (repeatable; a repeated ID adds redirect URIs)")
+	fs.StringVar(&o.oidcClientsFile, "oidc-clients", "", "CIS2 clients `file` (YAML; secrets or public keys for private_key_jwt)")
+	fs.Var(&o.oidcDemoRedirect, "oidc-demo-redirect", "redirect `URL` of the demo client (repeatable; default http://127.0.0.1:8080/cis/oidc/callback and the localhost one)")
+	fs.BoolVar(&o.noOIDCDemo, "no-oidc-demo-client", false, "do not register the demo client (env.yaml then has no client in its oidc block)")
+	fs.BoolVar(&o.oidcRotateKey, "oidc-rotate-key", false, "make a new ID token signing key; the current one stays in the JWKS until the next rotation")
+	fs.StringVar(&o.oidcAgentURL, "oidc-agent-url", cissim.DefaultAgentURL, "`URL` of the local agent the login page asks for the ticket (none: paste field only)")
+	fs.DurationVar(&o.oidcCodeTTL, "oidc-code-ttl", cissim.DefaultOIDCCodeTTL, "how long an authorization code may be redeemed")
+	fs.DurationVar(&o.oidcAccessTTL, "oidc-access-token-ttl", cissim.DefaultOIDCAccessTokenTTL, "access token lifetime")
+	fs.DurationVar(&o.oidcIDTokenTTL, "oidc-id-token-ttl", cissim.DefaultOIDCIDTokenTTL, "ID token lifetime")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
@@ -133,7 +179,10 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	for name, d := range map[string]time.Duration{"session-time": o.sessionTime, "max-session-time": o.maxSessionTime, "challenge-ttl": o.challengeTTL} {
+	for name, d := range map[string]time.Duration{
+		"session-time": o.sessionTime, "max-session-time": o.maxSessionTime, "challenge-ttl": o.challengeTTL,
+		"oidc-code-ttl": o.oidcCodeTTL, "oidc-access-token-ttl": o.oidcAccessTTL, "oidc-id-token-ttl": o.oidcIDTokenTTL,
+	} {
 		if d <= 0 {
 			return nil, fmt.Errorf("invalid value %s for flag -%s: must be positive", d, name)
 		}
@@ -172,11 +221,23 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 func serve(ctx context.Context, o *options, log *slog.Logger, ready chan<- string) error {
 	cfg := cissim.ServeConfig{
 		Addr: o.addr, StateDir: o.stateDir, CardCAFiles: o.cardCAs, Hostnames: o.hostnames, PlainHTTP: o.plainHTTP,
+		OIDCRotateKey: o.oidcRotateKey, NoOIDCDemoClient: o.noOIDCDemo, OIDCDemoRedirectURIs: o.oidcDemoRedirect,
 		Simulator: cissim.Config{
 			SessionTime: o.sessionTime, MaxSessionTime: o.maxSessionTime, ChallengeTTL: o.challengeTTL,
 			Latency: o.latency, FailRate: o.failRate, Maintenance: o.maintenance, Admin: o.admin,
+			OIDC: cissim.OIDCConfig{
+				Clients: o.oidcClients, AgentURL: o.oidcAgentURL,
+				CodeTTL: o.oidcCodeTTL, AccessTokenTTL: o.oidcAccessTTL, IDTokenTTL: o.oidcIDTokenTTL,
+			},
 		},
 		Logger: log,
+	}
+	if o.oidcClientsFile != "" {
+		cs, err := cissim.LoadOIDCClients(o.oidcClientsFile)
+		if err != nil {
+			return err
+		}
+		cfg.Simulator.OIDC.Clients = append(cfg.Simulator.OIDC.Clients, cs...)
 	}
 	if o.users != "" {
 		users, err := cissim.LoadUsers(o.users)

@@ -73,15 +73,15 @@ type fixture struct {
 }
 
 // newFixture starts a simulator with the demo users and a middleware for
-// it; opts adjust the Config before New.
-func newFixture(t testing.TB, opts ...func(*middleware.Config)) *fixture {
+// it (with a memory store); opts adjust f.cfg before New.
+func newFixture(t testing.TB, opts ...func(*fixture)) *fixture {
 	t.Helper()
 	simReg := prometheus.NewRegistry()
 	srv := cistest.NewServerWithConfig(t, cissim.Config{Registerer: simReg})
 	f := &fixture{t: t, srv: srv, clock: &fakeClock{}, logs: &logBuffer{}, simReg: simReg}
-	f.cfg = middleware.Config{Env: srv.Env()}
+	f.cfg = middleware.Config{Env: srv.Env(), Store: middleware.NewMemoryStore(middleware.MemoryStoreConfig{})}
 	for _, o := range opts {
-		o(&f.cfg)
+		o(f)
 	}
 	f.m = f.newMiddleware(f.cfg)
 	f.h = f.m.Handler(appHandler())

@@ -191,7 +191,7 @@ func TestClientSuppliedIdentityIgnored(t *testing.T) {
 // security.md 4: every state-changing endpoint refuses cross-origin
 // browser requests; thick clients (no Origin, no Sec-Fetch-Site) pass.
 func TestCrossOriginRefused(t *testing.T) {
-	f := newFixture(t, func(c *middleware.Config) { c.TrustedOrigins = []string{"https://portal.example"} })
+	f := newFixture(t, func(f *fixture) { f.cfg.TrustedOrigins = []string{"https://portal.example"} })
 	tk := f.srv.MustLogin(t, alice, aliceRole)
 	c := f.login(tk)
 	for _, path := range []string{"/cis/login", "/cis/refresh", "/cis/logout"} {
@@ -225,7 +225,7 @@ func TestCrossOriginRefused(t *testing.T) {
 
 // security.md 4: no open redirect through a return URL.
 func TestNoOpenRedirect(t *testing.T) {
-	f := newFixture(t, func(c *middleware.Config) { c.LoginURL = "/login" })
+	f := newFixture(t, func(f *fixture) { f.cfg.LoginURL = "/login" })
 	tk := f.srv.MustLogin(t, alice, aliceRole)
 	for ret, want := range map[string]string{
 		"/records?ward=7B":             "/records?ward=7B",
@@ -266,7 +266,7 @@ func TestNoOpenRedirect(t *testing.T) {
 func safeRet(s string) string { return middleware.SafeReturn(s) }
 
 func TestUnauthenticated(t *testing.T) {
-	f := newFixture(t, func(c *middleware.Config) { c.LoginURL = "/login" })
+	f := newFixture(t, func(f *fixture) { f.cfg.LoginURL = "/login" })
 	// API client: 401 JSON with where to log in.
 	resp := f.do(http.MethodGet, "/records", nil)
 	if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") == "" {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/opencis/cisauth/cis"
@@ -86,6 +87,9 @@ func New(cfg Config) (*Middleware, error) {
 // newSSBClient builds the SSB client for Env over the environment's own
 // verified HTTP client, its transport wrapped for metrics.
 func (m *Middleware) newSSBClient() (*cis.SSBClient, error) {
+	if strings.HasPrefix(m.s.Env.SSBURL, "https:") && len(m.s.Env.Roots) == 0 {
+		return nil, fmt.Errorf("middleware: environment %q: https needs trust anchors (TLS is verified against them and nothing else)", m.s.Env.Name)
+	}
 	hc := m.s.Env.NewHTTPClient(m.s.ValidationTimeout)
 	hc.Transport = ssbTransport{next: hc.Transport, m: m.metrics}
 	c, err := cis.NewSSBClient(cis.SSBConfig{
@@ -352,6 +356,7 @@ func (m *Middleware) rotate(ctx context.Context, w http.ResponseWriter, e *entry
 	ne = m.cache.add(cookie, ne, m.cache.generation())
 	e.succ.Store(&successor{e: ne, cookie: cookie, until: m.now().Add(rotateGrace)})
 	e.st.Store(nil)
+	m.cache.retire(e)
 	m.ck.set(w, cookie)
 	m.metrics.roleChanges.Inc()
 	m.log.LogAttrs(ctx, slog.LevelInfo, "selected role changed; session id rotated",

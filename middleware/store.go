@@ -162,17 +162,23 @@ func (c *sessionCache) forget(id string) *entry {
 
 func (c *sessionCache) forgetLocked(id string) *entry {
 	e := c.byID[id]
-	if e == nil {
-		return nil
+	if e != nil {
+		c.dropLocked(e)
 	}
-	delete(c.byID, id)
+	return e
+}
+
+// dropLocked removes e and every cookie that leads to it.
+func (c *sessionCache) dropLocked(e *entry) {
+	if c.byID[e.id] == e {
+		delete(c.byID, e.id)
+	}
 	for _, k := range c.cookies[e] {
 		if c.byCookie[k] == e {
 			delete(c.byCookie, k)
 		}
 	}
 	delete(c.cookies, e)
-	return e
 }
 
 // flush forgets everything (a Redis store that may have missed events).
@@ -194,6 +200,17 @@ func (c *sessionCache) count() int {
 // sweepEvery is how often expired entries are swept from a cache, at most.
 const sweepEvery = time.Minute
 
+// retire keeps a rotated entry reachable by its old cookies (for the
+// grace of a rotation) but no longer by its id: it is not a session any
+// more, and sweep drops it after the grace.
+func (c *sessionCache) retire(e *entry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.byID[e.id] == e {
+		delete(c.byID, e.id)
+	}
+}
+
 // sweep drops entries whose session has expired or ended (after the grace
 // of a rotation), at most once every sweepEvery. It runs on logins and
 // revalidations, never on the hot path.
@@ -204,13 +221,14 @@ func (c *sessionCache) sweep(now time.Time) {
 		return
 	}
 	c.nextSweep = now.Add(sweepEvery)
-	for id, e := range c.byID {
+	for e := range c.cookies {
 		st := e.st.Load()
 		if st != nil && now.Before(st.rec.expires) {
 			continue
 		}
-		if sc := e.succ.Load(); st != nil || sc == nil || !now.Before(sc.until) {
-			c.forgetLocked(id)
+		if sc := e.succ.Load(); st == nil && sc != nil && now.Before(sc.until) {
+			continue
 		}
+		c.dropLocked(e)
 	}
 }

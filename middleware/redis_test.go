@@ -54,7 +54,7 @@ func (h *countingHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis
 // each with its own Redis client, store, clock and metrics, as separate
 // processes would have.
 type fleet struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *cistest.Server
 	simReg *prometheus.Registry
 	keys   [][]byte
@@ -71,7 +71,7 @@ type instance struct {
 	hook  *countingHook
 }
 
-func newFleet(t *testing.T, n int) *fleet {
+func newFleet(t testing.TB, n int) *fleet {
 	redistest.URL(t)
 	simReg := prometheus.NewRegistry()
 	fl := &fleet{t: t, srv: cistest.NewServerWithConfig(t, cissim.Config{Registerer: simReg}), simReg: simReg,

@@ -133,8 +133,8 @@ func (m *Middleware) badRequest(w http.ResponseWriter, r *http.Request, msg stri
 
 // readPost checks a POST to one of the endpoints — method, origin (CSRF),
 // no ticket in the URL — and reads its body, capped at maxBody: a form
-// (fields "ticket", "return") or, for login, JSON {"ticket": …}. The
-// X-CIS-Ticket header also carries a login's ticket.
+// (fields "ticket", "return") or JSON ({"ticket": …} for a login, {}
+// otherwise). The X-CIS-Ticket header also carries a login's ticket.
 func (m *Middleware) readPost(w http.ResponseWriter, r *http.Request, login bool) (postRequest, *problem) {
 	var req postRequest
 	if r.Method != http.MethodPost {
@@ -179,16 +179,18 @@ func (m *Middleware) readPost(w http.ResponseWriter, r *http.Request, login bool
 		req.form = true
 		req.ret = vals.Get("return")
 		ticket, hasTicket = vals.Get("ticket"), vals.Has("ticket")
-	case ct == "application/json" && login:
+	case ct == "application/json":
 		var in struct {
 			Ticket *string `json:"ticket"`
 		}
 		dec := json.NewDecoder(bytes.NewReader(body))
 		dec.DisallowUnknownFields()
-		if err := dec.Decode(&in); err != nil || dec.More() || in.Ticket == nil {
-			return req, &problem{Status: http.StatusBadRequest, Code: "bad_request", Message: "Send a JSON object {\"ticket\": \"…\"} and nothing else."}
+		if err := dec.Decode(&in); err != nil || dec.More() {
+			return req, &problem{Status: http.StatusBadRequest, Code: "bad_request", Message: "Send a JSON object {\"ticket\": \"…\"} (login) or {} and nothing else."}
 		}
-		ticket, hasTicket = *in.Ticket, true
+		if in.Ticket != nil {
+			ticket, hasTicket = *in.Ticket, true
+		}
 	default:
 		return req, &problem{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type",
 			Message: "Send a form (application/x-www-form-urlencoded) or JSON (application/json)."}

@@ -178,6 +178,14 @@ func TestRoleSwitchAtRefresh(t *testing.T) {
 	if n := metric(t, f.reg, "cisauth_role_changes_total"); n != 1 {
 		t.Errorf("role changes = %v", n)
 	}
+	// fetch() clients may post JSON: {} is a refresh, a ticket is refused.
+	js := withHeader("Content-Type", "application/json")
+	if resp := f.do(http.MethodPost, "/cis/refresh", strings.NewReader("{}"), js, withCookie(nc)); resp.StatusCode != http.StatusOK {
+		t.Errorf("refresh with {}: %d", resp.StatusCode)
+	}
+	if resp := f.do(http.MethodPost, "/cis/refresh", strings.NewReader(`{"ticket":"`+sess.Ticket.Reveal()+`"}`), js, withCookie(nc)); resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("refresh with a ticket: %d", resp.StatusCode)
+	}
 }
 
 // The next revalidation notices a role switch too.

@@ -111,7 +111,10 @@ func (s *RedisStore) Close() error {
 // redisBackend stores a session as a hash {rec: JSON identity, values:
 // gob} under prefix "s:" id with the session's TTL, the ticket index as a
 // set under "t:" ticket hash, cached validations under "v:" ticket hash,
-// and publishes "end|upd instance id…" on prefix "events".
+// and publishes "end|upd instance id…" on prefix "events". Commands on
+// several keys go in pipelines, not MULTI transactions, so that a Redis
+// Cluster (keys in different slots) works too; a failure part-way is
+// returned, and what was written expires with its TTL.
 type redisBackend struct {
 	client   redis.UniversalClient
 	prefix   string
@@ -154,7 +157,7 @@ func (b *redisBackend) create(ctx context.Context, rec *record, ttl time.Duratio
 		fields = append(fields, "values", rec.values)
 	}
 	key, tkey := b.sessionKey(rec.id), b.ticketKey(rec.th)
-	_, err = b.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	_, err = b.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, key, fields...)
 		p.PExpire(ctx, key, ttl)
 		p.SAdd(ctx, tkey, rec.id)
@@ -229,7 +232,7 @@ func (b *redisBackend) remove(ctx context.Context, recs ...*record) error {
 	for i, rec := range recs {
 		ids[i] = rec.id
 	}
-	_, err := b.client.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	_, err := b.client.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, rec := range recs {
 			p.Del(ctx, b.sessionKey(rec.id))
 			p.SRem(ctx, b.ticketKey(rec.th), rec.id)

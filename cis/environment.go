@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/opencis/cisauth/internal/pemfile"
 )
 
 //go:embed certs/*.pem
@@ -130,28 +133,9 @@ func devRoots() ([]*x509.Certificate, error) {
 }
 
 // ParseCertificatesPEM parses every CERTIFICATE block in b. It fails if
-// there is none or one does not parse.
+// there is none or one does not parse (saying on which line it starts).
 func ParseCertificatesPEM(b []byte) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
-	for {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			break
-		}
-		if blk.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(blk.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("certificate %d: %w", len(out)+1, err)
-		}
-		out = append(out, c)
-	}
-	if len(out) == 0 {
-		return nil, errors.New("no PEM certificate found")
-	}
-	return out, nil
+	return pemfile.ParseCertificates(b)
 }
 
 // ResolveEnvironment returns the preset called nameOrFile, or else loads the
@@ -299,11 +283,27 @@ func checkBaseURL(s string) error {
 	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return fmt.Errorf("%q: no query, fragment or user info allowed", s)
 	}
+	if u.Scheme == "http" && !IsLoopbackHost(u.Hostname()) {
+		return fmt.Errorf("%q: plain http is allowed only to a loopback host (127.0.0.0/8, ::1, localhost); use https", s)
+	}
 	return nil
 }
 
-// Check reports whether the environment is usable: both base URLs valid, and
-// trust anchors present if either uses https.
+// IsLoopbackHost reports whether host (a URL's host name, without port) is
+// localhost or a loopback IP address (127.0.0.0/8, ::1): the only hosts this
+// package talks to over plain HTTP. Tickets and unsigned assertions travel
+// in clear text there, so nothing else may go without TLS.
+func IsLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback() && ip.Zone() == ""
+}
+
+// Check reports whether the environment is usable: both base URLs valid
+// (plain http only to a loopback host), and trust anchors present if either
+// uses https.
 func (e Environment) Check() error {
 	if err := checkBaseURL(e.GASURL); err != nil {
 		return fmt.Errorf("cis: environment %q: gas url: %w", e.Name, err)

@@ -47,7 +47,11 @@ type GASConfig struct {
 	// Env is the environment to log in to.
 	Env Environment
 	// HTTPClient sends the requests; nil means Env.NewHTTPClient(Timeout).
+	// As for SSBConfig.HTTPClient, a client given here is copied with
+	// redirects off and refused unless it verifies against Env.Roots.
 	HTTPClient *http.Client
+	// WrapTransport, if not nil, wraps the client's (verified) transport.
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 	// Timeout bounds each request (DefaultTimeout if zero), whatever
 	// HTTPClient does.
 	Timeout time.Duration
@@ -129,11 +133,11 @@ func NewGASClient(cfg GASConfig) (*GASClient, error) {
 	if cfg.ClientIP == "" {
 		cfg.ClientIP = localIPv4()
 	}
-	c := &GASClient{cfg: cfg, http: cfg.HTTPClient, ends: cfg.Env.Endpoints(), log: cfg.Logger}
-	if c.http == nil {
-		c.http = cfg.Env.NewHTTPClient(cfg.Timeout)
+	hc, err := cfg.Env.httpClient(cfg.HTTPClient, cfg.Timeout, cfg.WrapTransport)
+	if err != nil {
+		return nil, fmt.Errorf("cis: GAS client: %w", err)
 	}
-	return c, nil
+	return &GASClient{cfg: cfg, http: hc, ends: cfg.Env.Endpoints(), log: cfg.Logger}, nil
 }
 
 // localIPv4 returns the first non-loopback IPv4 address, else 127.0.0.1.

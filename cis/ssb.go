@@ -22,8 +22,16 @@ type SSBConfig struct {
 	Env Environment
 	// HTTPClient sends the requests. Nil means Env.NewHTTPClient(Timeout):
 	// TLS verified against Env.Roots only, no redirects. A client given
-	// here must do its own verification.
+	// here is copied with redirects turned off, and refused
+	// (ErrUnverifiedTransport) unless, for an https environment, its
+	// Transport is an *http.Transport verifying against exactly Env.Roots
+	// (such as Env.NewHTTPClient's): it can tune timeouts and pools, never
+	// bypass the trust anchors.
 	HTTPClient *http.Client
+	// WrapTransport, if not nil, wraps the client's (verified) transport,
+	// e.g. to count requests or time them; it must call the transport it
+	// is given.
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 	// Timeout bounds each request (DefaultTimeout if zero); it is applied
 	// as a context deadline even with a caller's HTTPClient.
 	Timeout time.Duration
@@ -61,7 +69,7 @@ func NewSSBClient(cfg SSBConfig) (*SSBClient, error) {
 	if err := checkBaseURL(cfg.Env.SSBURL); err != nil {
 		return nil, fmt.Errorf("cis: SSB client: environment %q: ssb url: %w", cfg.Env.Name, err)
 	}
-	if cfg.HTTPClient == nil && strings.HasPrefix(cfg.Env.SSBURL, "https:") && len(cfg.Env.Roots) == 0 {
+	if strings.HasPrefix(cfg.Env.SSBURL, "https:") && len(cfg.Env.Roots) == 0 {
 		return nil, fmt.Errorf("cis: SSB client: environment %q: https needs trust anchors", cfg.Env.Name)
 	}
 	if cfg.Skew < 0 {
@@ -72,7 +80,6 @@ func NewSSBClient(cfg SSBConfig) (*SSBClient, error) {
 	}
 	c := &SSBClient{
 		env:      cfg.Env,
-		client:   cfg.HTTPClient,
 		endpoint: cfg.Env.Endpoints().RoleAssertion,
 		timeout:  cfg.Timeout,
 		limit:    cfg.MaxResponse,
@@ -84,8 +91,9 @@ func NewSSBClient(cfg SSBConfig) (*SSBClient, error) {
 	if c.timeout == 0 {
 		c.timeout = DefaultTimeout
 	}
-	if c.client == nil {
-		c.client = cfg.Env.NewHTTPClient(c.timeout)
+	var err error
+	if c.client, err = cfg.Env.httpClient(cfg.HTTPClient, c.timeout, cfg.WrapTransport); err != nil {
+		return nil, fmt.Errorf("cis: SSB client: %w", err)
 	}
 	if c.limit <= 0 || c.limit > MaxAssertionSize {
 		c.limit = MaxAssertionSize

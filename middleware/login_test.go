@@ -71,9 +71,16 @@ func TestLoginThreeWays(t *testing.T) {
 	if got := metric(t, f.reg, "cisauth_logins_total", "outcome", "ok"); got != 3 {
 		t.Errorf("cisauth_logins_total{outcome=ok} = %v, want 3", got)
 	}
-	// One RoleAssertion fetch served all three logins (the cache).
+	// One RoleAssertion fetch served all three logins (the cache), and the
+	// SSB client's wrapped transport counted and timed it.
 	if n := f.fetches(); n != 1 {
 		t.Errorf("%d RoleAssertion fetches for three logins with one ticket, want 1", n)
+	}
+	if n, d := metric(t, f.reg, "cisauth_ssb_requests_total", "code", "200"), metric(t, f.reg, "cisauth_ssb_request_duration_seconds"); n != 1 || d != 1 {
+		t.Errorf("SSB requests counted %v, timed %v; want 1 and 1", n, d)
+	}
+	if n := metric(t, f.reg, "cisauth_validation_cache_hits_total"); n != 2 {
+		t.Errorf("validation cache hits %v, want 2", n)
 	}
 }
 

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/opencis/cisauth/cis"
@@ -85,15 +84,12 @@ func New(cfg Config) (*Middleware, error) {
 }
 
 // newSSBClient builds the SSB client for Env over the environment's own
-// verified HTTP client, its transport wrapped for metrics.
+// verified HTTP client (Environment.NewHTTPClient), its transport wrapped
+// for metrics.
 func (m *Middleware) newSSBClient() (*cis.SSBClient, error) {
-	if strings.HasPrefix(m.s.Env.SSBURL, "https:") && len(m.s.Env.Roots) == 0 {
-		return nil, fmt.Errorf("middleware: environment %q: https needs trust anchors (TLS is verified against them and nothing else)", m.s.Env.Name)
-	}
-	hc := m.s.Env.NewHTTPClient(m.s.ValidationTimeout)
-	hc.Transport = ssbTransport{next: hc.Transport, m: m.metrics}
 	c, err := cis.NewSSBClient(cis.SSBConfig{
-		Env: m.s.Env, HTTPClient: hc, Timeout: m.s.ValidationTimeout, Skew: m.s.Skew, Now: m.s.Now, Logger: m.s.Logger,
+		Env: m.s.Env, Timeout: m.s.ValidationTimeout, Skew: m.s.Skew, Now: m.s.Now, Logger: m.s.Logger,
+		WrapTransport: func(rt http.RoundTripper) http.RoundTripper { return ssbTransport{next: rt, m: m.metrics} },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("middleware: %w", err)

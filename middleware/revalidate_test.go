@@ -312,20 +312,21 @@ func TestConfigErrors(t *testing.T) {
 	env := cis.Environment{Name: "x", SSBURL: "http://127.0.0.1:1"}
 	redis := newRedisStoreOrNil(t)
 	for name, cfg := range map[string]middleware.Config{
-		"no validator":       {},
-		"skew too large":     {Env: env, Skew: 3 * time.Hour},
-		"negative":           {Env: env, Revalidate: -time.Second},
-		"short key":          {Env: env, Cookie: middleware.CookieConfig{Keys: [][]byte{[]byte("short")}}},
-		"SameSite None":      {Env: env, Cookie: middleware.CookieConfig{SameSite: http.SameSiteNoneMode}},
-		"prefixed name":      {Env: env, Cookie: middleware.CookieConfig{Name: "__Host-x"}},
-		"bad name":           {Env: env, Cookie: middleware.CookieConfig{Name: "a b"}},
-		"MaxAge < interval":  {Env: env, Cookie: middleware.CookieConfig{MaxAge: time.Minute}, Revalidate: 2 * time.Minute},
-		"same paths":         {Env: env, LoginPath: "/x", LogoutPath: "/x"},
-		"relative path":      {Env: env, LoginPath: "login"},
-		"login URL query":    {Env: env, LoginURL: "/login?x=1"},
-		"login URL scheme":   {Env: env, LoginURL: "javascript:alert(1)"},
-		"trusted origin":     {Env: env, TrustedOrigins: []string{"not an origin"}},
-		"https without root": {Env: cis.Environment{Name: "x", SSBURL: "https://ssb.example"}},
+		"no validator":            {},
+		"skew too large":          {Env: env, Skew: 3 * time.Hour},
+		"negative":                {Env: env, Revalidate: -time.Second},
+		"short key":               {Env: env, Cookie: middleware.CookieConfig{Keys: [][]byte{[]byte("short")}}},
+		"SameSite None":           {Env: env, Cookie: middleware.CookieConfig{SameSite: http.SameSiteNoneMode}},
+		"prefixed name":           {Env: env, Cookie: middleware.CookieConfig{Name: "__Host-x"}},
+		"bad name":                {Env: env, Cookie: middleware.CookieConfig{Name: "a b"}},
+		"MaxAge < interval":       {Env: env, Cookie: middleware.CookieConfig{MaxAge: time.Minute}, Revalidate: 2 * time.Minute},
+		"same paths":              {Env: env, LoginPath: "/x", LogoutPath: "/x"},
+		"relative path":           {Env: env, LoginPath: "login"},
+		"login URL query":         {Env: env, LoginURL: "/login?x=1"},
+		"login URL scheme":        {Env: env, LoginURL: "javascript:alert(1)"},
+		"trusted origin":          {Env: env, TrustedOrigins: []string{"not an origin"}},
+		"https without root":      {Env: cis.Environment{Name: "x", SSBURL: "https://ssb.example"}},
+		"plain http off loopback": {Env: cis.Environment{Name: "x", SSBURL: "http://ssb.example"}},
 	} {
 		if _, err := middleware.New(cfg); err == nil {
 			t.Errorf("%s: New accepted the config", name)

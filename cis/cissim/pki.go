@@ -1,7 +1,6 @@
 package cissim
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -18,6 +17,8 @@ import (
 	"net"
 	"os"
 	"time"
+
+	"github.com/opencis/cisauth/internal/pemfile"
 )
 
 // Validity of what the simulator issues.
@@ -199,105 +200,19 @@ func LoadOrCreateCA(certPath, keyPath string, subject pkix.Name) (*x509.Certific
 // LoadCA reads a CA certificate (PEM) and its private key (PKCS#8, PKCS#1
 // or SEC 1 PEM). The key must match the certificate.
 func LoadCA(certPath, keyPath string) (*x509.Certificate, crypto.Signer, error) {
-	certs, err := LoadCertificates(certPath)
+	cert, key, err := pemfile.LoadCA(certPath, keyPath)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("cissim: %w", err)
 	}
-	kb, err := readSmallFile(keyPath)
-	if err != nil {
-		return nil, nil, err
-	}
-	blk, _ := pem.Decode(kb)
-	if blk == nil {
-		return nil, nil, fmt.Errorf("cissim: %s: no PEM block", keyPath)
-	}
-	var key any
-	switch blk.Type {
-	case "PRIVATE KEY":
-		key, err = x509.ParsePKCS8PrivateKey(blk.Bytes)
-	case "RSA PRIVATE KEY":
-		key, err = x509.ParsePKCS1PrivateKey(blk.Bytes)
-	case "EC PRIVATE KEY":
-		key, err = x509.ParseECPrivateKey(blk.Bytes)
-	default:
-		err = fmt.Errorf("PEM block %q is not a private key", blk.Type)
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("cissim: %s: %w", keyPath, err)
-	}
-	signer, ok := key.(crypto.Signer)
-	if !ok {
-		return nil, nil, fmt.Errorf("cissim: %s: key cannot sign", keyPath)
-	}
-	type equaler interface{ Equal(crypto.PublicKey) bool }
-	if pk, ok := signer.Public().(equaler); !ok || !pk.Equal(certs[0].PublicKey) {
-		return nil, nil, fmt.Errorf("cissim: %s does not match the certificate in %s", keyPath, certPath)
-	}
-	return certs[0], signer, nil
+	return cert, key, nil
 }
 
 // LoadCertificates reads the PEM certificates in a file (a --card-ca
 // file). Errors name the file and the line of the offending block.
 func LoadCertificates(path string) ([]*x509.Certificate, error) {
-	b, err := readSmallFile(path)
-	if err != nil {
-		return nil, err
-	}
-	certs, line, err := parseCertificatesPEM(b)
-	if err != nil {
-		if line > 0 {
-			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
-		}
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return certs, nil
-}
-
-// parseCertificatesPEM parses every CERTIFICATE block; on failure it
-// returns the 1-based line where the failing block starts.
-func parseCertificatesPEM(b []byte) ([]*x509.Certificate, int, error) {
-	var out []*x509.Certificate
-	rest := b
-	for {
-		start := bytes.Index(rest, []byte("-----BEGIN "))
-		if start < 0 {
-			break
-		}
-		line := 1 + bytes.Count(b[:len(b)-len(rest)+start], []byte("\n"))
-		blk, after := pem.Decode(rest[start:])
-		if blk == nil {
-			return nil, line, errors.New("PEM block does not decode")
-		}
-		rest = after
-		if blk.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(blk.Bytes)
-		if err != nil {
-			return nil, line, fmt.Errorf("certificate: %w", err)
-		}
-		out = append(out, c)
-	}
-	if len(out) == 0 {
-		return nil, 0, errors.New("no PEM certificate found")
-	}
-	return out, 0, nil
-}
-
-const maxPEMFile = 1 << 20
-
-func readSmallFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	certs, err := pemfile.LoadCertificates(path)
 	if err != nil {
 		return nil, fmt.Errorf("cissim: %w", err)
 	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxPEMFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("cissim: %s: %w", path, err)
-	}
-	if len(b) > maxPEMFile {
-		return nil, fmt.Errorf("cissim: %s: larger than %d bytes", path, maxPEMFile)
-	}
-	return b, nil
+	return certs, nil
 }

@@ -14,24 +14,18 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/opencis/cisauth/cis"
 	"github.com/opencis/cisauth/cis/cissim"
@@ -168,134 +162,23 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 }
 
 func serve(ctx context.Context, o *options, log *slog.Logger, ready chan<- string) error {
-	users := cissim.DemoUsers()
+	cfg := cissim.ServeConfig{
+		Addr: o.addr, StateDir: o.stateDir, CardCAFiles: o.cardCAs, Hostnames: o.hostnames, PlainHTTP: o.plainHTTP,
+		Simulator: cissim.Config{
+			SessionTime: o.sessionTime, MaxSessionTime: o.maxSessionTime, ChallengeTTL: o.challengeTTL,
+			Latency: o.latency, FailRate: o.failRate, Maintenance: o.maintenance, Admin: o.admin,
+		},
+		Logger: log,
+	}
 	if o.users != "" {
-		var err error
-		if users, err = cissim.LoadUsers(o.users); err != nil {
-			return err
-		}
-	}
-	stateDir := o.stateDir
-	if stateDir == "" {
-		var err error
-		if stateDir, err = cissim.DefaultStateDir(); err != nil {
-			return err
-		}
-	}
-	if err := cissim.EnsureStateDir(stateDir); err != nil {
-		return err
-	}
-	var cardCAs []*x509.Certificate
-	for _, f := range o.cardCAs {
-		certs, err := cissim.LoadCertificates(f)
+		users, err := cissim.LoadUsers(o.users)
 		if err != nil {
 			return err
 		}
-		cardCAs = append(cardCAs, certs...)
+		cfg.Simulator.Users = users
 	}
-	cardCAFiles := []string(o.cardCAs)
-	if len(cardCAs) == 0 {
-		ca, _, err := cissim.LoadOrCreateCardCA(stateDir)
-		if err != nil {
-			return err
-		}
-		cardCAs = append(cardCAs, ca)
-		c, k := cissim.CardCAFiles(stateDir)
-		cardCAFiles = []string{c, k}
-	}
-
-	ln, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		return err
-	}
-	defer ln.Close()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	hosts := append([]string{"127.0.0.1", "::1", "localhost"}, o.hostnames...)
-	urlHost := urlHostFor(o.addr)
-	if len(o.hostnames) > 0 {
-		urlHost = o.hostnames[0]
-	}
-	scheme := "https"
-	if o.plainHTTP {
-		scheme = "http"
-	}
-	base := scheme + "://" + net.JoinHostPort(urlHost, port)
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	sim, err := cissim.New(cissim.Config{
-		Users: users, CardCAs: cardCAs, BaseURL: base,
-		SessionTime: o.sessionTime, MaxSessionTime: o.maxSessionTime, ChallengeTTL: o.challengeTTL,
-		Latency: o.latency, FailRate: o.failRate, Maintenance: o.maintenance, Admin: o.admin,
-		Logger: log, Registerer: reg,
-	})
-	if err != nil {
-		return err
-	}
-	env := cis.Environment{Name: "cis-sim", GASURL: base, SSBURL: base, PortalURL: base + "/"}
-	srv := &http.Server{
-		Handler:           sim,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30*time.Second + o.latency,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-	}
-	tlsCAPath := ""
-	if !o.plainHTTP {
-		ca, caKey, err := cissim.LoadOrCreateTLSCA(stateDir)
-		if err != nil {
-			return err
-		}
-		cert, err := cissim.IssueServerCert(ca, caKey, hosts, time.Now(), nil)
-		if err != nil {
-			return err
-		}
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		env.Roots = []*x509.Certificate{ca}
-		tlsCAPath, _ = cissim.TLSCAFiles(stateDir)
-	}
-	envPath, err := cissim.WriteEnvFile(stateDir, env)
-	if err != nil {
-		return err
-	}
-	log.Info("cis-sim listening", "addr", ln.Addr().String(), "url", base, "env", envPath,
-		"tls_ca", tlsCAPath, "card_ca", strings.Join(cardCAFiles, ","), "users", len(users), "admin", o.admin)
-
-	errc := make(chan error, 1)
-	go func() {
-		if o.plainHTTP {
-			errc <- srv.Serve(ln)
-		} else {
-			errc <- srv.ServeTLS(ln, "", "")
-		}
-	}()
 	if ready != nil {
-		ready <- ln.Addr().String()
+		cfg.Ready = func(r cissim.Running) { ready <- r.Addr }
 	}
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("cis-sim shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return err
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
-}
-
-// urlHostFor picks the host for URLs from the listen address: the address
-// itself, or localhost for a wildcard.
-func urlHostFor(addr string) string {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil || host == "" || host == "0.0.0.0" || host == "::" {
-		return "localhost"
-	}
-	return host
+	return cissim.Serve(ctx, cfg)
 }

@@ -39,9 +39,18 @@ up)
     rm -f "$sock" "$pidfile"
     # The socket path must fit in sun_path (108 bytes).
     [ ${#sock} -lt 100 ] || die "socket path $sock is too long; use a shorter DIR"
-    redis-server --port 0 --unixsocket "$sock" --unixsocketperm 700 --dir "$dir" \
-      --save "" --appendonly no --daemonize yes --pidfile "$pidfile" --logfile "$dir/redis.log" \
-      --notify-keyspace-events "" >/dev/null
+    # Start it with no inherited descriptor beyond 0-2: under
+    # `flock /tmp/cisauth-stack.lock make test` the lock's descriptor would
+    # otherwise live on in the daemon and hold the lock after the tests.
+    (
+      for fd in /proc/self/fd/*; do
+        n=${fd##*/}
+        [ "$n" -gt 2 ] 2>/dev/null && eval "exec $n>&-"
+      done 2>/dev/null
+      exec redis-server --port 0 --unixsocket "$sock" --unixsocketperm 700 --dir "$dir" \
+        --save "" --appendonly no --daemonize yes --pidfile "$pidfile" --logfile "$dir/redis.log" \
+        --notify-keyspace-events ""
+    ) >/dev/null
     for _ in $(seq 100); do
       answers && break
       sleep 0.1

@@ -330,8 +330,11 @@ func TestOptionalAndSessionEndpoint(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&v); err != nil || v["uid"] != alice || resp.Header.Get("Cache-Control") != "no-store" {
 		t.Errorf("session endpoint: %d %v %v", resp.StatusCode, v, err)
 	}
-	if resp := serve(h, http.MethodPost, "/cis/session", nil, withCookie(c)); resp.StatusCode != http.StatusMethodNotAllowed {
-		t.Errorf("POST session endpoint: %d", resp.StatusCode)
+	if resp := serve(h, http.MethodPost, "/cis/session", nil, withCookie(c)); resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET, HEAD" {
+		t.Errorf("POST session endpoint: %d, Allow %q", resp.StatusCode, resp.Header.Get("Allow"))
+	}
+	if resp := serve(h, http.MethodGet, "/cis/logout", nil, withCookie(c)); resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "POST" {
+		t.Errorf("GET logout: %d, Allow %q", resp.StatusCode, resp.Header.Get("Allow"))
 	}
 	// Endpoints answers only the endpoints.
 	if resp := serve(f.m.Endpoints(), http.MethodGet, "/whoami", nil, withCookie(c)); resp.StatusCode != http.StatusNotFound {

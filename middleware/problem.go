@@ -66,7 +66,7 @@ func writeProblem(w http.ResponseWriter, r *http.Request, now time.Time, p probl
 		secs := int(p.RetryAfter.Sub(now).Round(time.Second).Seconds())
 		h.Set("Retry-After", strconv.Itoa(max(secs, 1)))
 	}
-	if p.Status == http.StatusMethodNotAllowed {
+	if p.Status == http.StatusMethodNotAllowed && h.Get("Allow") == "" {
 		h.Set("Allow", http.MethodPost)
 	}
 	if wantsHTML(r) {

@@ -1,0 +1,68 @@
+package middleware
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	"github.com/opencis/cisauth/cis"
+)
+
+// recheckTicket checks every session of a ticket now, on every instance:
+// the path a session notification from CIS (a hint, never proof) takes.
+// The cached validation is dropped and the SSB asked again; if the SSO
+// session has ended, every web session of the ticket ends; otherwise each
+// takes the fresh identity, and a session whose selected role changed is
+// marked due, so that its next request applies the change (and rotates the
+// session id where the new cookie can be set).
+func (m *Middleware) recheckTicket(ctx context.Context, th ticketHash) error {
+	ids, err := m.be.sessionsOf(ctx, th)
+	if err != nil {
+		return err
+	}
+	var recs []*record
+	for _, id := range ids {
+		rec, err := m.be.load(ctx, id)
+		if errors.Is(err, errNoRecord) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		recs = append(recs, rec)
+	}
+	if len(recs) == 0 {
+		return nil
+	}
+	if err := m.val.forget(ctx, th); err != nil {
+		return err
+	}
+	id, err := m.ssb.identify(ctx, recs[0].ticket, th, true)
+	if err != nil {
+		if status, _ := cis.HTTPStatus(err); status == http.StatusUnauthorized {
+			m.metrics.revalFailures.WithLabelValues("sso_ended").Inc()
+			return m.end(ctx, "sso_ended", recs...)
+		}
+		return err
+	}
+	for _, rec := range recs {
+		if err := sameUser(rec, id); err != nil {
+			if err := m.end(ctx, "sso_ended", rec); err != nil {
+				return err
+			}
+			continue
+		}
+		n := *rec
+		if id.roleID == rec.roleID {
+			n.user, n.mode, n.validated = id.user, id.mode, id.checked
+		} else {
+			n.validated = rec.validated.Add(-m.s.Revalidate)
+		}
+		if err := m.be.setIdentity(ctx, &n); err != nil && !errors.Is(err, errNoRecord) {
+			return err
+		}
+		// Reload from the store on the next request here too.
+		m.cache.forget(rec.id)
+	}
+	return nil
+}

@@ -43,10 +43,12 @@ type cis2Options struct {
 
 func newCIS2App(t testing.TB, o cis2Options) *cis2App {
 	t.Helper()
+	// One clock for the simulator, the relying party and the middleware.
+	clock := &fakeClock{}
 	simReg := prometheus.NewRegistry()
-	o.sim.Registerer = simReg
+	o.sim.Registerer, o.sim.Now = simReg, clock.Now
 	srv := cistest.NewServerWithConfig(t, o.sim)
-	f := &fixture{t: t, srv: srv, clock: &fakeClock{}, logs: &logBuffer{}, simReg: simReg}
+	f := &fixture{t: t, srv: srv, clock: clock, logs: &logBuffer{}, simReg: simReg}
 	var h atomic.Pointer[http.Handler]
 	app := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		(*h.Load()).ServeHTTP(w, r)
@@ -54,7 +56,8 @@ func newCIS2App(t testing.TB, o cis2Options) *cis2App {
 	app.StartTLS()
 	t.Cleanup(app.Close)
 	client := srv.MustOIDCClient(t, app.URL+"/cis/oidc/callback")
-	rpCfg := cis2.Config{Env: client.Env, ClientSecret: client.Secret, PostLogoutRedirectURL: app.URL + "/cis/oidc/callback/logged-out"}
+	rpCfg := cis2.Config{Env: client.Env, ClientSecret: client.Secret, Now: clock.Now,
+		PostLogoutRedirectURL: app.URL + "/cis/oidc/callback/logged-out"}
 	if o.rp != nil {
 		o.rp(&rpCfg)
 	}

@@ -1,16 +1,22 @@
 package middleware_test
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"html"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/opencis/cisauth/cis"
 	"github.com/opencis/cisauth/cis/cis2"
+	"github.com/opencis/cisauth/cis/cissim"
 	"github.com/opencis/cisauth/middleware"
 )
 
@@ -435,5 +441,110 @@ func TestCIS2NoSelectedRole(t *testing.T) {
 	a.advance(time.Minute)
 	if status, s := a.sessionOf(t, browser); status != http.StatusOK || s.Role != nil {
 		t.Errorf("after revalidation: %d %+v", status, s)
+	}
+}
+
+// security.md for CIS2: no token (access, refresh, ID), code, state or
+// cookie in the logs (at debug level) or in any answer the app gives,
+// through a session's whole life.
+func TestCIS2NoTokenInLogsOrAnswers(t *testing.T) {
+	var mu sync.Mutex
+	var tokens []string
+	a := newCIS2App(t, cis2Options{rp: func(c *cis2.Config) {
+		c.WrapTransport = func(rt http.RoundTripper) http.RoundTripper {
+			return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+				resp, err := rt.RoundTrip(r)
+				if err != nil || !strings.HasSuffix(r.URL.Path, "/access_token") {
+					return resp, err
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body = io.NopCloser(bytes.NewReader(b))
+				var tr map[string]any
+				_ = json.Unmarshal(b, &tr)
+				mu.Lock()
+				defer mu.Unlock()
+				for _, k := range []string{"access_token", "refresh_token", "id_token"} {
+					if s, _ := tr[k].(string); s != "" {
+						tokens = append(tokens, s)
+					}
+				}
+				return resp, nil
+			})
+		}
+	}})
+	var answers strings.Builder
+	browser := a.srv.Browser()
+	record := func(resp *http.Response, b string) {
+		answers.WriteString(fmt.Sprint(resp.Header))
+		answers.WriteString(b)
+	}
+	ticket := a.srv.MustLogin(t, alice, aliceRole)
+	resp, b := get(t, browser, a.app.URL+"/cis/oidc/login")
+	record(resp, b)
+	cb := a.authorize(t, browser, resp.Header.Get("Location"), ticket, "")
+	resp, b = get(t, browser, cb)
+	record(resp, b)
+	code, state, cookie := mustQuery(t, cb).Get("code"), mustQuery(t, cb).Get("state"), a.sessionCookie(t, browser).Value
+	for _, path := range []string{"/whoami", "/cis/session", "/admin"} {
+		resp, b := get(t, browser, a.app.URL+path)
+		record(resp, b)
+	}
+	a.advance(cissim.DefaultOIDCAccessTokenTTL) // revalidation, with a refresh
+	resp, b = get(t, browser, a.app.URL+"/cis/session", acceptHTML)
+	record(resp, b)
+	resp, b = send(t, browser, http.MethodPost, a.app.URL+"/cis/refresh", nil)
+	record(resp, b)
+	resp, b = send(t, browser, http.MethodPost, a.app.URL+"/cis/logout", nil)
+	record(resp, b)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(tokens) < 4 { // access, refresh, ID token at login; a new access token at the refresh
+		t.Fatalf("only %d tokens captured", len(tokens))
+	}
+	// The state travels in the authorization URL and the cookie in
+	// Set-Cookie, as they must; neither may reach a log.
+	for _, s := range append([]string{code, state, cookie}, tokens...) {
+		if strings.Contains(a.logs.String(), s) {
+			t.Errorf("a secret reached the logs: %.10s…", s)
+		}
+	}
+	for _, s := range append([]string{code}, tokens...) {
+		if strings.Contains(answers.String(), s) {
+			t.Errorf("a code or token reached an answer: %.10s…", s)
+		}
+	}
+	if !strings.Contains(a.logs.String(), `"source":"cis2"`) {
+		t.Error("the login was not logged")
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// Revalidation refreshes an access token that is due and keeps the new
+// tokens in the session: the next revalidation uses them without another
+// refresh.
+func TestCIS2RevalidationRefreshes(t *testing.T) {
+	a := newCIS2App(t, cis2Options{})
+	browser := a.srv.Browser()
+	a.login(t, browser, a.srv.MustLogin(t, alice, aliceRole), "")
+	count := func(endpoint string) float64 {
+		return metric(t, a.simReg, "cissim_requests_total", "endpoint", endpoint)
+	}
+	tokens, userinfo := count("oidc_token"), count("oidc_userinfo")
+	a.advance(cissim.DefaultOIDCAccessTokenTTL)
+	if resp, b := get(t, browser, a.app.URL+"/whoami"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("at the access token's expiry: %d %s", resp.StatusCode, b)
+	}
+	if count("oidc_token") != tokens+1 || count("oidc_userinfo") != userinfo+1 {
+		t.Fatalf("token requests +%v, UserInfo +%v: want a refresh and a UserInfo", count("oidc_token")-tokens, count("oidc_userinfo")-userinfo)
+	}
+	a.advance(time.Minute)
+	if resp, b := get(t, browser, a.app.URL+"/whoami"); resp.StatusCode != http.StatusOK {
+		t.Fatalf("a minute later: %d %s", resp.StatusCode, b)
+	}
+	if count("oidc_token") != tokens+1 || count("oidc_userinfo") != userinfo+2 {
+		t.Errorf("token requests +%v, UserInfo +%v: the refreshed token was not kept", count("oidc_token")-tokens, count("oidc_userinfo")-userinfo)
 	}
 }

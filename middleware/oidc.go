@@ -142,7 +142,7 @@ func newCIS2Flow(m *Middleware) *cis2Flow {
 	ck.MaxAge, ck.SameSite = s.CIS2.LoginTimeout, http.SameSiteLaxMode
 	return &cis2Flow{
 		m: m, cfg: s.CIS2, rp: s.CIS2.RelyingParty,
-		pending: newPendingStore(m.be, s.CIS2.MaxPendingLogins, s.Now),
+		pending: newPendingStore(s.Store, s.CIS2.MaxPendingLogins, s.Now),
 		bind:    newCookies(s.cookieName+"_oidc", ck),
 		src: &cis2Source{
 			rp: s.CIS2.RelyingParty, be: m.be, ttl: s.Revalidate, now: s.Now, metrics: m.metrics, log: s.Logger,

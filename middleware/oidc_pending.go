@@ -45,12 +45,18 @@ func pendingKey(state string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// newPendingStore returns the pending store that goes with a backend:
-// Redis keys for a RedisStore (the callback may reach another instance),
-// a bounded map otherwise.
-func newPendingStore(be backend, max int, now func() time.Time) pendingStore {
-	if rb, ok := be.(*redisBackend); ok {
-		return redisPending{rb}
+// pendingStorer is a Store that keeps logins in progress itself (a
+// RedisStore: the callback may reach another instance). Asked through an
+// interface, so that a program without a RedisStore links no Redis code.
+type pendingStorer interface{ pendingLogins() pendingStore }
+
+func (s *RedisStore) pendingLogins() pendingStore { return redisPending{&s.r} }
+
+// newPendingStore returns the pending store that goes with a Store: its
+// own, or a bounded map in this process.
+func newPendingStore(store Store, max int, now func() time.Time) pendingStore {
+	if ps, ok := store.(pendingStorer); ok {
+		return ps.pendingLogins()
 	}
 	return &memoryPending{logins: make(map[string]memoryPendingLogin), max: max, now: now}
 }
@@ -73,16 +79,18 @@ func (s *memoryPending) put(_ context.Context, p *pendingLogin, ttl time.Duratio
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.logins) >= s.max || !now.Before(s.nextSweep) {
+	// Sweep at most once every sweepEvery, even when full: a flood of
+	// logins then costs a map insert each, not a sweep each.
+	if !now.Before(s.nextSweep) {
 		s.nextSweep = now.Add(sweepEvery)
 		for k, l := range s.logins {
 			if !now.Before(l.until) {
 				delete(s.logins, k)
 			}
 		}
-		if len(s.logins) >= s.max {
-			return errPendingFull
-		}
+	}
+	if len(s.logins) >= s.max {
+		return errPendingFull
 	}
 	s.logins[pendingKey(p.p.State)] = memoryPendingLogin{p: p, until: now.Add(ttl)}
 	return nil

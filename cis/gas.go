@@ -296,6 +296,9 @@ func (c *GASClient) Authenticate(ctx context.Context, ch *Challenge, uid string,
 	if ticket == "" {
 		return nil, fmt.Errorf("cis: validate: no sso_ticket in the answer: %w", ErrValidationFailed)
 	}
+	if _, err := ParseTicket(ticket); err != nil {
+		return nil, fmt.Errorf("cis: validate: sso_ticket: %w", err)
+	}
 	roles, err := resp.JobRoles()
 	if err != nil {
 		return nil, fmt.Errorf("cis: validate: %w", err)
@@ -416,8 +419,11 @@ func (c *GASClient) send(ctx context.Context, op, method, target, lsid string, b
 // otherwise, before anything is sent). An answer without OK is
 // ErrSessionInvalid.
 func (c *GASClient) SelectRole(ctx context.Context, s *Session, roleID string, mode Mode) error {
-	if s == nil || s.Ticket.IsZero() {
+	if s == nil {
 		return fmt.Errorf("cis: select role: no session: %w", ErrSessionInvalid)
+	}
+	if err := checkTicket("select role", s.Ticket); err != nil {
+		return err
 	}
 	if _, ok := s.Role(roleID); !ok {
 		return fmt.Errorf("cis: select role: %w", ErrUnknownRole)
@@ -444,8 +450,11 @@ func (c *GASClient) SelectRole(ctx context.Context, s *Session, roleID string, m
 // SSB (same scheme, host and port) is refused with ErrForeignURL: the
 // ticket is never sent elsewhere. An answer without OK is ErrSessionInvalid.
 func (c *GASClient) Logout(ctx context.Context, s *Session) error {
-	if s == nil || s.Ticket.IsZero() {
+	if s == nil {
 		return fmt.Errorf("cis: logout: no session: %w", ErrSessionInvalid)
+	}
+	if err := checkTicket("logout", s.Ticket); err != nil {
+		return err
 	}
 	target := s.LogoutURL
 	if target == "" {

@@ -417,8 +417,23 @@ func TestGASConfigAndInputs(t *testing.T) {
 	if err := c.SelectRole(context.Background(), s, "x", ModeLive); !errors.Is(err, ErrSessionInvalid) {
 		t.Errorf("select role without a session: %v", err)
 	}
-	s = &Session{Ticket: "t", Roles: []LoginRole{{ID: "1"}}}
+	s = &Session{Ticket: fixtureTicket, Roles: []LoginRole{{ID: "1"}}}
 	if err := c.SelectRole(context.Background(), s, "1", Mode(7)); !errors.Is(err, ErrInvalidRequest) {
 		t.Errorf("mode 7: %v", err)
+	}
+	// A ticket not shaped like one never reaches a URL or a message.
+	for _, bad := range []Ticket{"t", "AQIC abc@x#", "AQIC\nx@y#", Ticket("AQIC" + strings.Repeat("A", MaxTicketLen) + "@x#"), "AQIC5wM2=@AAJ#&x=1"} {
+		s := &Session{Ticket: bad, UID: "555000000001", Roles: []LoginRole{{ID: "1"}}}
+		for name, err := range map[string]error{
+			"select role": c.SelectRole(context.Background(), s, "1", ModeLive),
+			"logout":      c.Logout(context.Background(), s),
+		} {
+			if !errors.Is(err, ErrSessionInvalid) || !errors.Is(err, ErrTicketShape) {
+				t.Errorf("%s with ticket %q: %v", name, bad.Reveal(), err)
+			}
+		}
+	}
+	if n := f.hitCount("/saml/RoleSelectionGP.jsp") + f.hitCount("/login/authlogout"); n != 0 {
+		t.Errorf("%d requests sent with malformed tickets", n)
 	}
 }

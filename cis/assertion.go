@@ -846,7 +846,7 @@ func (p *assertionParser) subject() (string, error) {
 		case !haveName && !haveConf && p.is(&c, nsSAML, "NameIdentifier"):
 			haveName = true
 			b, err := p.textContent("saml:NameIdentifier")
-			nameID = strings.TrimSpace(string(b))
+			nameID = string(trimXMLSpace(b))
 			return err
 		case haveName && !haveConf && p.is(&c, nsSAML, "SubjectConfirmation"):
 			haveConf = true
@@ -1063,9 +1063,10 @@ func (p *assertionParser) addValue(kind attrKind, b []byte) {
 		p.nvalues++
 		return
 	}
-	// bytes.TrimSpace, only called when an end may be (Unicode) space.
-	if n := len(b); n > 0 && (b[0] <= ' ' || b[0] >= 0x80 || b[n-1] <= ' ' || b[n-1] >= 0x80) {
-		b = bytes.TrimSpace(b)
+	// Only called when an end may be XML white space (the only bytes
+	// below '!' the scanner lets through).
+	if n := len(b); n > 0 && (b[0] <= ' ' || b[n-1] <= ' ') {
+		b = trimXMLSpace(b)
 	}
 	// Lists take their values as read, into the list arena; the other
 	// kinds need only the first (more are an error in add).
@@ -1161,9 +1162,18 @@ func countRoleBlocks(data []byte) int {
 }
 
 // trimXMLSpace returns b without leading and trailing XML white space
-// (space, tab, CR, LF).
-func trimXMLSpace(b []byte) []byte {
-	return bytes.Trim(b, " \t\r\n")
+// (space, tab, CR, LF). Other Unicode space (NO-BREAK SPACE, NEL, EM SPACE,
+// …) is content: bytes.TrimSpace and strings.TrimSpace would strip it, and
+// "&#160;232871648514" would pass for a uid.
+func trimXMLSpace[T ~string | ~[]byte](b T) T {
+	i, j := 0, len(b)
+	for i < j && isSpaceByte(b[i]) {
+		i++
+	}
+	for j > i && isSpaceByte(b[j-1]) {
+		j--
+	}
+	return b[i:j]
 }
 
 // isXMLSpace reports whether b holds only XML white space.

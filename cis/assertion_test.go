@@ -637,3 +637,38 @@ func parseBothWays(t *testing.T, label string, doc []byte) *Assertion {
 	}
 	return a
 }
+
+// TestParseRoleAssertionTrimsXMLSpaceOnly: values lose leading and trailing
+// XML white space (space, tab, CR, LF) and nothing else: a uid wrapped in
+// NO-BREAK SPACE, NEL or EM SPACE, written as references or raw, is not a
+// uid, and such a list value is kept as written.
+func TestParseRoleAssertionTrimsXMLSpaceOnly(t *testing.T) {
+	doc := readFixture(t, "single-role.xml")
+	const uid, code = "<saml:AttributeValue>232871648514</saml:AttributeValue>", "<saml:AttributeValue>B0264</saml:AttributeValue>"
+	for _, v := range []string{"&#160;232871648514&#x2003;", "\u00a0232871648514", "232871648514\u0085", "&#x85;232871648514", "\u2003232871648514"} {
+		b := bytes.Replace(doc, []byte(uid), []byte("<saml:AttributeValue>"+v+"</saml:AttributeValue>"), 1)
+		a, err := ParseRoleAssertion(b)
+		if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "uid") {
+			t.Errorf("uid %q: %+v, %v; want a malformed uid", v, a, err)
+		}
+	}
+	for v, want := range map[string]string{
+		" \t\r\n B0264 \r\n":          "B0264",
+		"&#160;B0264":                 "\u00a0B0264",
+		"B0264&#x2003;":               "B0264\u2003",
+		"\u0085B0264":                 "\u0085B0264",
+		"&#32;&#9;B0264&#10;&#13;":    "B0264", // references to XML white space are XML white space
+		"&#160; B0264 &#160;":         "\u00a0 B0264 \u00a0",
+		"\t<![CDATA[ B0264 ]]>\n":     "B0264",
+		"\u00a0<!-- c -->B0264\u00a0": "\u00a0B0264\u00a0",
+	} {
+		b := bytes.Replace(doc, []byte(code), []byte("<saml:AttributeValue>"+v+"</saml:AttributeValue>"), 1)
+		a := parseBothWays(t, v, b)
+		if a == nil {
+			continue
+		}
+		if got := a.User.Roles[0].Activities; len(got) != 3 || got[2] != want {
+			t.Errorf("%q: activities %q, want the last %q", v, got, want)
+		}
+	}
+}

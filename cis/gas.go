@@ -239,7 +239,7 @@ func (c *GASClient) Activate(ctx context.Context) (*Challenge, error) {
 	if err != nil {
 		return nil, err
 	}
-	enc := strings.TrimSpace(resp.Get("challenge"))
+	enc := resp.Text("challenge")
 	raw, err := base64.StdEncoding.Strict().DecodeString(enc)
 	if err != nil || len(raw) == 0 || len(raw) > maxChallenge {
 		return nil, fmt.Errorf("cis: activate: challenge missing or not base64 of 1..%d bytes: %w", maxChallenge, ErrMalformed)
@@ -247,7 +247,7 @@ func (c *GASClient) Activate(ctx context.Context) (*Challenge, error) {
 	return &Challenge{
 		Challenge:    raw,
 		Encoded:      enc,
-		Signature:    strings.TrimSpace(resp.Get("signature")),
+		Signature:    resp.Text("signature"),
 		LogSessionID: lsid,
 		GASVersion:   resp.Get("gas_version"),
 		ReplyURL:     resp.Get("reply_url"),
@@ -285,7 +285,7 @@ func (c *GASClient) Authenticate(ctx context.Context, ch *Challenge, uid string,
 	if err != nil {
 		return nil, err
 	}
-	ticket := strings.TrimSpace(resp.Get("sso_ticket"))
+	ticket := resp.Text("sso_ticket")
 	if ticket == "" {
 		return nil, fmt.Errorf("cis: validate: no sso_ticket in the answer: %w", ErrValidationFailed)
 	}
@@ -296,12 +296,12 @@ func (c *GASClient) Authenticate(ctx context.Context, ch *Challenge, uid string,
 	s := &Session{
 		Ticket:         Ticket(ticket),
 		UID:            uid,
-		Name:           strings.TrimSpace(resp.Get("cn")),
+		Name:           resp.Text("cn"),
 		Roles:          roles,
 		LogSessionID:   ch.LogSessionID,
-		LogoutURL:      strings.TrimSpace(resp.Get("sso_logout_url")),
-		SessionURL:     strings.TrimSpace(resp.Get("sso_session_url")),
-		Domain:         strings.TrimSpace(resp.Get("sso_domain")),
+		LogoutURL:      resp.Text("sso_logout_url"),
+		SessionURL:     resp.Text("sso_session_url"),
+		Domain:         resp.Text("sso_domain"),
 		GASVersion:     resp.Get("gas_version"),
 		SessionTime:    minutes(resp.Get("sso_session_time")),
 		MaxSessionTime: minutes(resp.Get("sso_max_session_time")),
@@ -313,7 +313,7 @@ func (c *GASClient) Authenticate(ctx context.Context, ch *Challenge, uid string,
 // minutes reads a whole number of minutes; anything else is 0.
 func minutes(s string) time.Duration {
 	var n int64
-	s = strings.TrimSpace(s)
+	s = trimXMLSpace(s)
 	if s == "" || len(s) > 6 {
 		return 0
 	}

@@ -308,6 +308,23 @@ func TestGASFailures(t *testing.T) {
 	}
 }
 
+// TestGASActivateTrimsXMLSpaceOnly: a challenge wrapped in Unicode space
+// (NO-BREAK SPACE, EM SPACE) is not base64; XML white space around it is
+// dropped.
+func TestGASActivateTrimsXMLSpaceOnly(t *testing.T) {
+	f := newFakeGAS(t)
+	c := newTestClient(t, f.env(), &lockedLog{}, 5*time.Second)
+	orig := f.activate
+	const challenge = `"challenge">3q2+7w`
+	for wrapped, want := range map[string]error{"\u00a0": ErrMalformed, "&#x2003;": ErrMalformed, "&#160;": ErrMalformed, " \t\r\n": nil} {
+		f.activate = bytes.Replace(orig, []byte(challenge), []byte(`"challenge">`+wrapped+`3q2+7w`), 1)
+		ch, err := c.Activate(context.Background())
+		if !errors.Is(err, want) || (want == nil && (err != nil || ch.Challenge[0] != 0xde)) {
+			t.Errorf("challenge after %q: %+v, %v; want %v", wrapped, ch, err, want)
+		}
+	}
+}
+
 func TestGASSessionFailuresKeepTicketSecret(t *testing.T) {
 	f, c, logs, s := loggedIn(t, 500*time.Millisecond)
 	ctx := context.Background()

@@ -25,13 +25,14 @@ const jobRoleSep = `, "`
 // ParseJobRoleText splits a role text of the form
 // `<ORG NAME>, "<staff group>":"<sub group>":"<job role>"`. The org name
 // ends at the first `, "` (org names themselves hold commas, apostrophes,
-// '&' and parentheses). Parts are trimmed of surrounding white space.
+// '&' and parentheses). Parts are trimmed of surrounding XML white space
+// (space, tab, CR, LF; not other Unicode space).
 func ParseJobRoleText(text string) (orgName, staffGroup, subGroup, jobRole string, err error) {
 	i := strings.Index(text, jobRoleSep)
 	if i < 0 {
 		return "", "", "", "", &ParseError{What: "job role", Offset: -1, Msg: "no `, \"` after the organisation name"}
 	}
-	rest := strings.TrimSpace(text[i+len(jobRoleSep)-1:])
+	rest := trimXMLSpace(text[i+len(jobRoleSep)-1:])
 	if len(rest) < 2 || rest[0] != '"' || rest[len(rest)-1] != '"' {
 		return "", "", "", "", &ParseError{What: "job role", Offset: int64(i), Msg: "role parts not quoted"}
 	}
@@ -39,7 +40,7 @@ func ParseJobRoleText(text string) (orgName, staffGroup, subGroup, jobRole strin
 	if len(parts) != 3 {
 		return "", "", "", "", &ParseError{What: "job role", Offset: int64(i), Msg: fmt.Sprintf("%d role parts, want 3", len(parts))}
 	}
-	return strings.TrimSpace(text[:i]), strings.TrimSpace(parts[0]), strings.TrimSpace(parts[1]), strings.TrimSpace(parts[2]), nil
+	return trimXMLSpace(text[:i]), trimXMLSpace(parts[0]), trimXMLSpace(parts[1]), trimXMLSpace(parts[2]), nil
 }
 
 // FormatJobRoleText is the inverse of ParseJobRoleText.
@@ -68,7 +69,7 @@ func (g *GPObject) JobRoles() ([]LoginRole, error) {
 		if err != nil || n < 0 || n > maxJobRoleIndex || strings.TrimLeft(digits, "0123456789") != "" {
 			return nil, &ParseError{What: "gpOBJECT", Offset: -1, Msg: fmt.Sprintf("bad job role param name %q", p.Name)}
 		}
-		r := LoginRole{Index: n, ID: strings.TrimSpace(p.Attr("id")), OrgCode: strings.TrimSpace(p.Attr("orgcode"))}
+		r := LoginRole{Index: n, ID: trimXMLSpace(p.Attr("id")), OrgCode: trimXMLSpace(p.Attr("orgcode"))}
 		if r.ID == "" {
 			return nil, &ParseError{What: "gpOBJECT", Offset: -1, Msg: fmt.Sprintf("%s has no id", p.Name)}
 		}

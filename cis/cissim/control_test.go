@@ -158,6 +158,13 @@ func TestSessionService(t *testing.T) {
 			t.Fatalf("GetSession lacks %s:\n%s", want, body)
 		}
 	}
+	// XML white space around the ticket is dropped; other Unicode space is
+	// part of the SessionID, which then names no session.
+	for sid, valid := range map[string]bool{"\n\t" + tk.Reveal() + " ": true, "\u00a0" + tk.Reveal(): false, tk.Reveal() + "&#x2003;": false} {
+		if got := strings.Contains(s.do("POST", "/amserver/sessionservice", req(sid)).Body.String(), `state="valid"`); got != valid {
+			t.Errorf("SessionID %q: valid %v, want %v", sid, got, valid)
+		}
+	}
 	s.LogoutTicket(tk)
 	if w := s.do("POST", "/amserver/sessionservice", req(tk.Reveal())); strings.Contains(w.Body.String(), "valid\"") || !strings.Contains(w.Body.String(), "Exception") {
 		t.Fatalf("dead session: %s", w.Body)

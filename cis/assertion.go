@@ -26,7 +26,7 @@ const (
 // Structural limits of the parser, beyond MaxAssertionSize.
 const (
 	maxAssertionDepth = 32 // element nesting
-	maxXMLAttrs       = 32 // XML attributes on one element
+	maxXMLAttrs       = 32 // XML attributes on one element (gpOBJECT too)
 )
 
 const roleAssertionWhat = "RoleAssertion"

@@ -13,8 +13,9 @@ import (
 // subset is accepted and ignored, and bodies may be indented and use CRLF
 // line ends. The structure is checked strictly: exactly one gpOBJECT root
 // holding only gpPARAM elements, which hold only text; no entity is ever
-// declared or expanded. Errors are *ParseError wrapping ErrMalformed, or
-// ErrTooLarge above MaxGPObjectSize.
+// declared or expanded; an element may carry at most 32 attributes. Errors
+// are *ParseError wrapping ErrMalformed, or ErrTooLarge above
+// MaxGPObjectSize.
 func ParseGPObject(data []byte) (*GPObject, error) {
 	if len(data) > MaxGPObjectSize {
 		return nil, &ParseError{What: "gpOBJECT", Offset: -1, Msg: fmt.Sprintf("larger than %d bytes", MaxGPObjectSize), Err: ErrTooLarge}
@@ -271,8 +272,9 @@ func (p *gpParser) endTag(want string) error {
 	return nil
 }
 
-// startTag reads <name attr="v" …> or <name … />. The attributes are in a
-// scratch slice valid until the next call.
+// startTag reads <name attr="v" …> or <name … />, at most maxXMLAttrs
+// attributes. The attributes are in a scratch slice valid until the next
+// call.
 func (p *gpParser) startTag() (name []byte, attrs []Attr, empty bool, err error) {
 	at := p.pos
 	p.pos++
@@ -296,6 +298,11 @@ func (p *gpParser) startTag() (name []byte, attrs []Attr, empty bool, err error)
 		}
 		if sp == p.pos {
 			return nil, nil, false, p.fail(p.pos, "malformed tag <%s>", name)
+		}
+		// Bounded as in the RoleAssertion scanner: the duplicate check
+		// below compares each attribute with those before it.
+		if len(attrs) >= maxXMLAttrs {
+			return nil, nil, false, p.fail(p.pos, "more than %d attributes on <%s>", maxXMLAttrs, name)
 		}
 		a, err := p.attr()
 		if err != nil {

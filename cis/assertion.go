@@ -27,6 +27,7 @@ const (
 const (
 	maxAssertionDepth = 32 // element nesting
 	maxXMLAttrs       = 32 // XML attributes on one element (gpOBJECT too)
+	maxNamespaceDecls = 64 // namespace declarations in the whole document
 )
 
 const roleAssertionWhat = "RoleAssertion"
@@ -37,7 +38,8 @@ const roleAssertionWhat = "RoleAssertion"
 //
 // The parse is strict: every element's namespace is checked, the fixed SAML
 // structure admits no unknown elements, DOCTYPE and processing instructions
-// are refused, and size (MaxAssertionSize) and depth are capped. A
+// are refused, and size (MaxAssertionSize), depth, attributes per element
+// and namespace declarations per document (64) are capped. A
 // single-valued attribute given twice, a missing uid or ssbSessionRoleUid, or
 // a selected role that matches no role profile is an error. Such failures
 // are a *ParseError wrapping ErrMalformed (ErrTooLarge for size). A
@@ -145,6 +147,7 @@ type assertionParser struct {
 	stack    [maxAssertionDepth]openElement
 	depth    int
 	bindings []nsBinding
+	decls    int       // namespace declarations read so far
 	nsGen    int       // changes whenever bindings does
 	nsMemo   [2]nsMemo // resolutions of the scanner's recent element names
 	secret   int       // > 0 inside SubjectConfirmationData (holds the ticket)
@@ -272,7 +275,13 @@ func (p *assertionParser) push() error {
 			p.bindings = append(p.bindings, p.binding(span{a.name.local, a.name.end}, a))
 		}
 	}
-	if len(p.bindings) != mark {
+	if n := len(p.bindings) - mark; n != 0 {
+		// Bounded per document, not per scope: resolve scans the bindings
+		// in scope, and a document of nested declarations would otherwise
+		// cost far more per byte than a real one.
+		if p.decls += n; p.decls > maxNamespaceDecls {
+			return p.errorf("more than %d namespace declarations in the document", maxNamespaceDecls)
+		}
 		p.nsGen++
 	}
 	p.stack[p.depth] = openElement{name: name, nsMark: mark}

@@ -335,6 +335,19 @@ func roleAssertionFixtures() (map[string][]byte, error) {
 		"<saml:NameIdentifier NameQualifier=\"o=nhs\">uid=999999999999,ou=People,o=nhs</saml:NameIdentifier>\n                <saml:SubjectConfirmation>")
 	mutate("text-in-structure.xml", single, "<samlp:Status>", "stray text<samlp:Status>")
 	mutate("version-2.xml", single, `ResponseID="null" InResponseTo="null" MajorVersion="1"`, `ResponseID="null" InResponseTo="null" MajorVersion="2"`)
+	var decls strings.Builder
+	for i := range 3 * (maxAssertionDepth - 4) {
+		if i%3 == 0 {
+			decls.WriteString("<x")
+		}
+		fmt.Fprintf(&decls, ` xmlns:p%d="urn:example:%d"`, i, i)
+		if i%3 == 2 {
+			decls.WriteString(">")
+		}
+	}
+	decls.WriteString(strings.Repeat("</x>", maxAssertionDepth-4))
+	mutate("too-many-namespaces.xml", single, `<samlp:StatusCode Value="samlp:Success"/>`,
+		`<samlp:StatusCode Value="samlp:Success"/><samlp:StatusDetail>`+decls.String()+"</samlp:StatusDetail>")
 	deep := strings.Repeat("<saml:X>", 40) + strings.Repeat("</saml:X>", 40)
 	mutate("too-deep.xml", single, ">"+fixtureTicket+"<", ">"+deep+"<")
 	return out, failed

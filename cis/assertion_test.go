@@ -182,6 +182,7 @@ func TestParseRoleAssertionRejects(t *testing.T) {
 		{"version-2.xml", []error{ErrMalformed}, "MajorVersion"},
 		{"too-deep.xml", []error{ErrMalformed}, "SubjectConfirmationData (details withheld"},
 		{"too-deep-outside.xml", []error{ErrMalformed}, "deeper than 32"},
+		{"too-many-namespaces.xml", []error{ErrMalformed}, "more than 64 namespace declarations"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -252,6 +253,45 @@ func TestParseRoleAssertionManyRoles(t *testing.T) {
 	_, err := ParseRoleAssertion(d.bytes())
 	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "role profiles") {
 		t.Fatalf("err = %v, want the role profile limit", err)
+	}
+}
+
+// TestParseRoleAssertionNamespaceLimit: at most maxNamespaceDecls
+// namespace declarations in a document (the fixture has two), so resolving
+// a prefix scans a bounded list; one more is refused with a clear error.
+func TestParseRoleAssertionNamespaceLimit(t *testing.T) {
+	doc := readFixture(t, "single-role.xml")
+	const status = `<samlp:StatusCode Value="samlp:Success"/>`
+	// n elements x in samlp:StatusDetail, siblings or nested, each
+	// declaring per prefixes.
+	with := func(n, per int, nested bool) []byte {
+		var b strings.Builder
+		for i := range n {
+			b.WriteString("<x")
+			for j := range per {
+				fmt.Fprintf(&b, ` xmlns:p%d_%d="urn:example:%d"`, i, j, j)
+			}
+			b.WriteString(">")
+			if !nested {
+				b.WriteString("</x>")
+			}
+		}
+		if nested {
+			b.WriteString(strings.Repeat("</x>", n))
+		}
+		return bytes.Replace(doc, []byte(status), []byte(status+"<samlp:StatusDetail>"+b.String()+"</samlp:StatusDetail>"), 1)
+	}
+	if _, err := ParseRoleAssertion(with(maxNamespaceDecls-2, 1, false)); err != nil {
+		t.Fatalf("%d declarations: %v", maxNamespaceDecls, err)
+	}
+	for _, tc := range []struct {
+		n, per int
+		nested bool
+	}{{maxNamespaceDecls - 1, 1, false}, {2, maxXMLAttrs, false}, {maxAssertionDepth - 4, 3, true}} {
+		_, err := ParseRoleAssertion(with(tc.n, tc.per, tc.nested))
+		if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), fmt.Sprintf("more than %d namespace declarations", maxNamespaceDecls)) {
+			t.Errorf("%+v: err = %v, want the namespace declaration limit", tc, err)
+		}
 	}
 }
 

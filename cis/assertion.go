@@ -270,7 +270,7 @@ func (p *assertionParser) push() error {
 		case string(prefix) == "xmlns":
 			v := s.attrValue(a)
 			if len(v) == 0 || string(local) == "xmlns" || (string(local) == "xml") != (string(v) == xmlReservdNS) {
-				return p.errorf("invalid namespace declaration xmlns:%s", local)
+				return p.errorf("invalid namespace declaration xmlns:%s", clip(local))
 			}
 			p.bindings = append(p.bindings, p.binding(span{a.name.local, a.name.end}, a))
 		}
@@ -355,20 +355,21 @@ func (p *assertionParser) resolve(prefix []byte) (nsKind, int, error) {
 	return 0, 0, p.errorf("namespace prefix %.40q is not declared", prefix)
 }
 
-// element returns the namespace URI of a start element the parser read,
-// for messages.
-func (p *assertionParser) element(t *startTag) string {
-	if t.bind < 0 {
-		if t.ns == nsXML {
-			return xmlReservdNS
-		}
-		return ""
+// describe names a start element the parser read, for messages:
+// {namespace URI}local name, each cut short if long.
+func (p *assertionParser) describe(t *startTag) string {
+	var uri []byte
+	switch {
+	case t.bind >= 0 && p.bindings[t.bind].decoded:
+		b := &p.bindings[t.bind]
+		uri = p.s.vals[b.uri.start:b.uri.end]
+	case t.bind >= 0:
+		b := &p.bindings[t.bind]
+		uri = p.s.data[b.uri.start:b.uri.end]
+	case t.ns == nsXML:
+		uri = []byte(xmlReservdNS)
 	}
-	b := &p.bindings[t.bind]
-	if b.decoded {
-		return string(p.s.vals[b.uri.start:b.uri.end])
-	}
-	return string(p.s.data[b.uri.start:b.uri.end])
+	return "{" + clip(uri) + "}" + clip(p.local(t))
 }
 
 // is reports whether t is the element space:local.
@@ -381,7 +382,7 @@ func (p *assertionParser) local(t *startTag) []byte { return p.s.local(t.name) }
 
 // unexpected reports an element that has no place where it appears.
 func (p *assertionParser) unexpected(t *startTag, where string) error {
-	return p.errorf("unexpected element {%s}%.40s in %s", p.element(t), p.local(t), where)
+	return p.errorf("unexpected element %s in %s", p.describe(t), where)
 }
 
 // children calls f for each child element of the element just opened and
@@ -473,7 +474,7 @@ func (p *assertionParser) xmlAttrs(t *startTag, f func(local, value []byte) erro
 		switch {
 		case string(prefix) == "xmlns" || (len(prefix) == 0 && string(local) == "xmlns"):
 		case len(prefix) != 0:
-			return p.errorf("attribute %s on <%.40s> is in a namespace", p.qname(a.name), p.local(t))
+			return p.errorf("attribute %s on <%s> is in a namespace", p.qname(a.name), p.qname(t.name))
 		case f != nil:
 			if err := f(local, s.attrValue(a)); err != nil {
 				return err
@@ -490,7 +491,7 @@ func (p *assertionParser) parse() (*Assertion, error) {
 		return nil, err
 	}
 	if !p.is(&root, nsSAMLP, "Response") {
-		return nil, p.errorf("root element is {%s}%s, want {%s}Response", p.element(&root), p.local(&root), samlpNS)
+		return nil, p.errorf("root element is %s, want {%s}Response", p.describe(&root), samlpNS)
 	}
 	a, success, err := p.response(root)
 	if err != nil {
@@ -578,7 +579,7 @@ func (p *assertionParser) response(root startTag) (*Assertion, bool, error) {
 		switch {
 		case !haveStatus:
 			if !p.is(&t, nsSAMLP, "Status") {
-				return p.errorf("first child of samlp:Response is {%s}%s, want samlp:Status", p.element(&t), p.local(&t))
+				return p.errorf("first child of samlp:Response is %s, want samlp:Status", p.describe(&t))
 			}
 			haveStatus = true
 			var err error
@@ -616,12 +617,12 @@ func (p *assertionParser) versionAttrs(t *startTag, f func(local, value []byte) 
 		case "MajorVersion":
 			major = true
 			if string(value) != "1" {
-				return p.errorf("<%s> MajorVersion %.10q, want 1", p.local(t), value)
+				return p.errorf("<%s> MajorVersion %.10q, want 1", p.qname(t.name), value)
 			}
 		case "MinorVersion":
 			minor = true
 			if string(value) != "1" {
-				return p.errorf("<%s> MinorVersion %.10q, want 1", p.local(t), value)
+				return p.errorf("<%s> MinorVersion %.10q, want 1", p.qname(t.name), value)
 			}
 		default:
 			if f != nil {
@@ -631,7 +632,7 @@ func (p *assertionParser) versionAttrs(t *startTag, f func(local, value []byte) 
 		return nil
 	})
 	if err == nil && !(major && minor) {
-		err = p.errorf("<%s> lacks MajorVersion or MinorVersion", p.local(t))
+		err = p.errorf("<%s> lacks MajorVersion or MinorVersion", p.qname(t.name))
 	}
 	return err
 }
@@ -1195,11 +1196,5 @@ func isXMLSpace(b []byte) bool {
 	return true
 }
 
-// qname prints a raw element or attribute name, bounded.
-func (p *assertionParser) qname(q qspan) string {
-	s := string(p.s.data[q.start:q.end])
-	if len(s) > 64 {
-		s = s[:64] + "…"
-	}
-	return s
-}
+// qname prints a raw element or attribute name, cut short if long.
+func (p *assertionParser) qname(q qspan) string { return clip(p.s.data[q.start:q.end]) }

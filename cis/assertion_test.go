@@ -404,6 +404,7 @@ func FuzzParseRoleAssertion(f *testing.F) {
 			}
 		}
 		if err != nil {
+			checkErrorBounded(t, "ParseRoleAssertion", err)
 			if a != nil {
 				t.Fatal("assertion with error")
 			}

@@ -67,14 +67,14 @@ func (g *GPObject) JobRoles() ([]LoginRole, error) {
 		}
 		n, err := strconv.Atoi(digits)
 		if err != nil || n < 0 || n > maxJobRoleIndex || strings.TrimLeft(digits, "0123456789") != "" {
-			return nil, &ParseError{What: "gpOBJECT", Offset: -1, Msg: fmt.Sprintf("bad job role param name %q", p.Name)}
+			return nil, &ParseError{What: "gpOBJECT", Offset: -1, Msg: fmt.Sprintf("bad job role param name %q", clip(p.Name))}
 		}
 		r := LoginRole{Index: n, ID: trimXMLSpace(p.Attr("id")), OrgCode: trimXMLSpace(p.Attr("orgcode"))}
 		if r.ID == "" {
-			return nil, &ParseError{What: "gpOBJECT", Offset: -1, Msg: fmt.Sprintf("%s has no id", p.Name)}
+			return nil, &ParseError{What: "gpOBJECT", Offset: -1, Msg: fmt.Sprintf("%s has no id", clip(p.Name))}
 		}
 		if r.OrgName, r.StaffGroup, r.SubGroup, r.JobRole, err = ParseJobRoleText(p.Value); err != nil {
-			return nil, fmt.Errorf("cis: %s: %w", p.Name, err)
+			return nil, fmt.Errorf("cis: %s: %w", clip(p.Name), err)
 		}
 		roles = append(roles, r)
 	}

@@ -40,13 +40,17 @@ const roleAssertionWhat = "RoleAssertion"
 // structure admits no unknown elements, DOCTYPE and processing instructions
 // are refused, and size (MaxAssertionSize), depth, attributes per element
 // and namespace declarations per document (64) are capped. A
-// single-valued attribute given twice, a missing uid or ssbSessionRoleUid, or
-// a selected role that matches no role profile is an error. Such failures
+// single-valued attribute given twice, a missing uid, ssbSessionRoleUid or
+// ssbMode, a selected role that matches no role profile, a
+// saml:NameIdentifier other than uid=<the uid attribute>[,…], or a validity
+// window longer than MaxAssertionWindow is an error. Values lose leading
+// and trailing XML white space only. Such failures
 // are a *ParseError wrapping ErrMalformed (ErrTooLarge for size). A
 // well-formed response whose status is not samlp:Success (an unknown,
 // expired or logged-out ticket) is an error wrapping ErrSessionInvalid.
 //
-// It performs no time checks: call CheckTime (SSBClient.Validate does). The
+// It compares no time with the clock: call CheckTime (SSBClient.Validate
+// does), which also checks the issue instant against the window. The
 // SSO ticket that the SSB echoes inside the assertion is neither kept nor
 // quoted in errors.
 //
@@ -779,6 +783,9 @@ func (p *assertionParser) conditions(t startTag, a *Assertion) error {
 	if !a.NotBefore.Before(a.NotOnOrAfter) {
 		return p.errorf("saml:Conditions NotOnOrAfter is not after NotBefore")
 	}
+	if a.NotOnOrAfter.Sub(a.NotBefore) > MaxAssertionWindow {
+		return p.errorf("saml:Conditions validity window is longer than %v", MaxAssertionWindow)
+	}
 	return p.children("saml:Conditions", func(c startTag) error {
 		return p.unexpected(&c, "saml:Conditions")
 	})
@@ -835,11 +842,11 @@ func (p *assertionParser) attributeStatement(a *Assertion) error {
 	if err := p.attrs.finish(a); err != nil {
 		return p.dictionaryError(err)
 	}
-	// The subject names the same user as the uid attribute.
-	if rest, ok := strings.CutPrefix(nameID, "uid="); ok {
-		if uid, _, _ := strings.Cut(rest, ","); uid != a.User.UID {
-			return p.errorf("saml:NameIdentifier names a different user from the uid attribute")
-		}
+	// The subject names the same user as the uid attribute, as the SSB
+	// writes it: uid=<uid>,ou=People,o=nhs (any other name is refused).
+	rest, ok := strings.CutPrefix(nameID, "uid=")
+	if uid, _, _ := strings.Cut(rest, ","); !ok || uid != a.User.UID {
+		return p.errorf("saml:NameIdentifier names a different user from the uid attribute (want uid=<uid>,…)")
 	}
 	return nil
 }

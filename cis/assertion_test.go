@@ -120,6 +120,11 @@ func TestParseRoleAssertionValidFixtures(t *testing.T) {
 				t.Errorf("rare attributes %+v mode %v", r, a.Mode)
 			}
 		}},
+		{"hour-window.xml", func(t *testing.T, a *Assertion) {
+			if a.NotOnOrAfter.Sub(a.NotBefore) != MaxAssertionWindow {
+				t.Errorf("window %v–%v", a.NotBefore, a.NotOnOrAfter)
+			}
+		}},
 		{"namespace-variants.xml", func(t *testing.T, a *Assertion) {
 			want := mustParse(t, "single-role.xml")
 			if a.User.UID != "232871648514" || !reflect.DeepEqual(a.User, want.User) {
@@ -183,6 +188,10 @@ func TestParseRoleAssertionRejects(t *testing.T) {
 		{"too-deep.xml", []error{ErrMalformed}, "SubjectConfirmationData (details withheld"},
 		{"too-deep-outside.xml", []error{ErrMalformed}, "deeper than 32"},
 		{"too-many-namespaces.xml", []error{ErrMalformed}, "more than 64 namespace declarations"},
+		{"missing-mode.xml", []error{ErrMalformed}, "ssbMode missing"},
+		{"other-dn-in-subject.xml", []error{ErrMalformed}, "different user"},
+		{"uid-prefix-in-subject.xml", []error{ErrMalformed}, "different user"},
+		{"long-window.xml", []error{ErrMalformed}, "longer than 1h0m0s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -392,6 +401,41 @@ func TestCheckTime(t *testing.T) {
 	}
 }
 
+// TestCheckTimeIssueInstant: CheckTime also requires IssueInstant within
+// the validity window widened by the skew (the public sample whose window
+// is an hour off its issue instant passes with an hour's skew).
+func TestCheckTimeIssueInstant(t *testing.T) {
+	a := mustParse(t, "single-role.xml") // issued 10:30:51, valid 10:27:51 – 10:31:51
+	now := a.IssueInstant
+	for _, tt := range []struct {
+		issue time.Duration // from NotBefore
+		skew  time.Duration
+		ok    bool
+	}{
+		{0, 0, true},
+		{-time.Second, 0, false},
+		{-DefaultSkew, DefaultSkew, true},
+		{-DefaultSkew - time.Second, DefaultSkew, false},
+		{4*time.Minute - time.Second, 0, true}, // just before NotOnOrAfter
+		{4 * time.Minute, 0, false},            // at NotOnOrAfter
+		{4*time.Minute + DefaultSkew, DefaultSkew, false},
+		{4*time.Minute + DefaultSkew - time.Second, DefaultSkew, true},
+		{time.Hour + 3*time.Minute, DefaultSkew, false}, // the window an hour before the issue instant
+		{time.Hour + 3*time.Minute, time.Hour, true},    // … with an hour's skew
+		{-time.Hour - time.Minute, time.Hour + time.Minute, true},
+	} {
+		b := *a
+		b.IssueInstant = a.NotBefore.Add(tt.issue)
+		err := b.CheckTime(now, tt.skew)
+		switch {
+		case tt.ok && err != nil:
+			t.Errorf("issued at NotBefore%+v, skew %v: %v", tt.issue, tt.skew, err)
+		case !tt.ok && (!errors.Is(err, ErrExpired) || !strings.Contains(err.Error(), "IssueInstant")):
+			t.Errorf("issued at NotBefore%+v, skew %v: err = %v, want ErrExpired naming IssueInstant", tt.issue, tt.skew, err)
+		}
+	}
+}
+
 func FuzzParseRoleAssertion(f *testing.F) {
 	f.Add(readFixture(f, "single-role.xml"))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -414,7 +458,8 @@ func FuzzParseRoleAssertion(f *testing.F) {
 			return
 		}
 		// Whatever parses satisfies the model's promises.
-		if a.User.UID == "" || a.SelectedRole() == nil || a.AssertionID == "" || !a.NotBefore.Before(a.NotOnOrAfter) {
+		if a.User.UID == "" || a.SelectedRole() == nil || a.AssertionID == "" || !a.NotBefore.Before(a.NotOnOrAfter) ||
+			a.NotOnOrAfter.Sub(a.NotBefore) > MaxAssertionWindow || (a.Mode != ModeLive && a.Mode != ModeTraining) {
 			t.Fatalf("inconsistent assertion %+v", a)
 		}
 		seen := map[string]bool{}

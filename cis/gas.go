@@ -406,8 +406,8 @@ func (c *GASClient) send(ctx context.Context, op, method, target, lsid string, b
 
 // SelectRole tells the SSB which of the session's roles the user works in
 // (mode live or training). roleID must be one of s.Roles (ErrUnknownRole
-// otherwise, before anything is sent). An answer without OK is
-// ErrSessionInvalid.
+// otherwise, before anything is sent). An answer that is not OK
+// (<HTML><STATUS>OK</STATUS></HTML>, or OK alone) is ErrSessionInvalid.
 func (c *GASClient) SelectRole(ctx context.Context, s *Session, roleID string, mode Mode) error {
 	if s == nil || s.Ticket.IsZero() {
 		return fmt.Errorf("cis: select role: no session: %w", ErrSessionInvalid)
@@ -425,8 +425,8 @@ func (c *GASClient) SelectRole(ctx context.Context, s *Session, roleID string, m
 	if err != nil {
 		return err
 	}
-	if !containsWord(body, "OK") {
-		return fmt.Errorf("cis: select role: answer without OK: %w", ErrSessionInvalid)
+	if !answerOK(body) {
+		return fmt.Errorf("cis: select role: answer is not OK: %w", ErrSessionInvalid)
 	}
 	c.log.DebugContext(ctx, "cis: role selected", "role", roleID, "mode", mode.String())
 	return nil
@@ -435,7 +435,8 @@ func (c *GASClient) SelectRole(ctx context.Context, s *Session, roleID string, m
 // Logout ends the SSO session at s.LogoutURL (the environment's logout
 // endpoint if empty). A logout URL that is not on the environment's GAS or
 // SSB (same scheme, host and port) is refused with ErrForeignURL: the
-// ticket is never sent elsewhere. An answer without OK is ErrSessionInvalid.
+// ticket is never sent elsewhere. An answer that is not OK (as for
+// SelectRole) is ErrSessionInvalid.
 func (c *GASClient) Logout(ctx context.Context, s *Session) error {
 	if s == nil || s.Ticket.IsZero() {
 		return fmt.Errorf("cis: logout: no session: %w", ErrSessionInvalid)
@@ -457,8 +458,8 @@ func (c *GASClient) Logout(ctx context.Context, s *Session) error {
 	if err != nil {
 		return err
 	}
-	if !containsWord(body, "OK") {
-		return fmt.Errorf("cis: logout: answer without OK: %w", ErrSessionInvalid)
+	if !answerOK(body) {
+		return fmt.Errorf("cis: logout: answer is not OK: %w", ErrSessionInvalid)
 	}
 	c.log.DebugContext(ctx, "cis: GAS logout", "uid", s.UID, "log_session_id", s.LogSessionID)
 	return nil
@@ -490,25 +491,4 @@ func originOf(u *url.URL) string {
 		}
 	}
 	return scheme + "://" + strings.ToLower(u.Hostname()) + ":" + port
-}
-
-// containsWord reports whether w occurs in b with no letter or digit next
-// to it (so "TOKEN" does not count as "OK").
-func containsWord(b []byte, w string) bool {
-	for i := 0; ; {
-		j := bytes.Index(b[i:], []byte(w))
-		if j < 0 {
-			return false
-		}
-		j += i
-		end := j + len(w)
-		if (j == 0 || !isASCIIAlnum(b[j-1])) && (end == len(b) || !isASCIIAlnum(b[end])) {
-			return true
-		}
-		i = j + 1
-	}
-}
-
-func isASCIIAlnum(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }

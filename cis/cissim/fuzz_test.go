@@ -110,7 +110,7 @@ func FuzzServe(f *testing.F) {
 		}
 		r := httptest.NewRequest(rt.method, "/", bytes.NewReader(body))
 		r.URL.Path, r.URL.RawQuery = rt.path, query
-		r.RemoteAddr = "127.0.0.1:1"
+		r.RemoteAddr, r.Host = "127.0.0.1:1", "127.0.0.1:7443"
 		w := httptest.NewRecorder()
 		s.ServeHTTP(w, r)
 		switch w.Code {

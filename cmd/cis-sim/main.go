@@ -226,7 +226,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger, ready chan<- strin
 	sim, err := cissim.New(cissim.Config{
 		Users: users, CardCAs: cardCAs, BaseURL: base,
 		SessionTime: o.sessionTime, MaxSessionTime: o.maxSessionTime, ChallengeTTL: o.challengeTTL,
-		Latency: o.latency, FailRate: o.failRate, Maintenance: o.maintenance, Admin: o.admin,
+		Latency: o.latency, FailRate: o.failRate, Maintenance: o.maintenance, Admin: o.admin, Hostnames: o.hostnames,
 		Logger: log, Registerer: reg,
 	})
 	if err != nil {

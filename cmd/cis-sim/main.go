@@ -243,7 +243,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger, ready chan<- strin
 	}
 	tlsCAPath := ""
 	if !o.plainHTTP {
-		ca, caKey, err := cissim.LoadOrCreateTLSCA(stateDir)
+		ca, caKey, err := cissim.LoadOrCreateTLSCA(stateDir, o.hostnames, log)
 		if err != nil {
 			return err
 		}

@@ -137,6 +137,41 @@ func TestLoginFinalTryAllowed(t *testing.T) {
 	}
 }
 
+// TestLoginWhileLoggedInVerifiesPIN: a module answers C_Login with
+// CKR_USER_ALREADY_LOGGED_IN without looking at the PIN; Login must still
+// verify it (a caller may use it as "PIN checked", to unlock a session), and
+// a wrong PIN leaves the token logged out. The same holds when another
+// Token of the program logged the token in.
+func TestLoginWhileLoggedInVerifiesPIN(t *testing.T) {
+	ctx := context.Background()
+	tk, f := loggedIn(t, nil)
+	err := tk.Login(ctx, pinOf("9999"), LoginOptions{})
+	var pe *PINError
+	if !errors.As(err, &pe) || !errors.Is(err, ErrPINIncorrect) {
+		t.Fatalf("wrong PIN while logged in = %v, want a PINError matching ErrPINIncorrect", err)
+	}
+	if f.tries != 2 {
+		t.Errorf("card has %d tries left, want 2: the wrong PIN was not checked", f.tries)
+	}
+	if _, err := tk.Signer(ctx); !errors.Is(err, ErrNotLoggedIn) {
+		t.Errorf("Signer after a wrong PIN = %v, want ErrNotLoggedIn", err)
+	}
+	if err := tk.Login(ctx, pinOf("1234"), LoginOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tk.Login(ctx, pinOf("1234"), LoginOptions{}); err != nil {
+		t.Fatalf("right PIN while logged in = %v", err)
+	}
+	if f.tries != 3 {
+		t.Errorf("card has %d tries left after good PINs, want 3", f.tries)
+	}
+	// Logged in by another Token on the same module.
+	other := openFake(t, f, TokenConfig{})
+	if err := other.Login(ctx, pinOf("0000"), LoginOptions{}); !errors.Is(err, ErrPINIncorrect) {
+		t.Fatalf("wrong PIN on a second Token while the first is logged in = %v", err)
+	}
+}
+
 func TestLoginSoftHSMStyleCountLow(t *testing.T) {
 	ctx := context.Background()
 	f := newFakeP11("123456", 0, false)

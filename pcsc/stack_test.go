@@ -240,12 +240,19 @@ func TestStackOpenSCSignVerify(t *testing.T) {
 	}
 }
 
-func TestStackOpenSCPINLockout(t *testing.T) {
+// aliceInReader inserts a fresh card for uidAlice (3 tries) in the first
+// reader of this package and opens it through OpenSC.
+func aliceInReader(t *testing.T) (*vcard.Card, *pcsc.Token) {
+	t.Helper()
 	s := stacktest.Require(t)
 	r := s.Readers(t, "pcsc", 1)[0]
-	card := newCard(t, uidAlice) // 3 tries
+	card := newCard(t, uidAlice)
 	stacktest.InsertCard(t, card, r.Index)
-	tk := openToken(t, pcsc.TokenConfig{Module: s.OpenSCModule, Reader: r.Name})
+	return card, openToken(t, pcsc.TokenConfig{Module: s.OpenSCModule, Reader: r.Name})
+}
+
+func TestStackOpenSCPINLockout(t *testing.T) {
+	card, tk := aliceInReader(t)
 	ctx := ctxFor(t)
 
 	err := tk.Login(ctx, []byte("9999"), pcsc.LoginOptions{})
@@ -287,11 +294,7 @@ func TestStackOpenSCPINLockout(t *testing.T) {
 // a try on the card and leaves the token logged out; the right one logs in
 // again.
 func TestStackOpenSCLoginWhileLoggedIn(t *testing.T) {
-	s := stacktest.Require(t)
-	r := s.Readers(t, "pcsc", 1)[0]
-	card := newCard(t, uidAlice) // 3 tries
-	stacktest.InsertCard(t, card, r.Index)
-	tk := openToken(t, pcsc.TokenConfig{Module: s.OpenSCModule, Reader: r.Name})
+	card, tk := aliceInReader(t)
 	ctx := ctxFor(t)
 	checkLoginWhileLoggedIn(t, tk, cardPIN, "9999")
 	if n := card.RetriesLeft(); n != 3 {

@@ -115,6 +115,7 @@ func (t *Token) Login(ctx context.Context, pin []byte, opts LoginOptions) error 
 		// to the card). Have it checked: log out - which ends the login of
 		// every session of this program with the token - and log in again.
 		t.loggedIn = false
+		t.loginGen++
 		if lerr := t.p.Logout(t.session); lerr != nil && !errors.Is(lerr, pkcs11.Error(pkcs11.CKR_USER_NOT_LOGGED_IN)) {
 			return t.fail(ctx, "logout before login", lerr)
 		}
@@ -122,6 +123,7 @@ func (t *Token) Login(ctx context.Context, pin []byte, opts LoginOptions) error 
 	}
 	if err == nil {
 		t.loggedIn = true
+		t.loginGen++
 		t.logger.Debug("pcsc login", "reader", t.reader)
 		return nil
 	}
@@ -154,6 +156,7 @@ func (t *Token) Logout(ctx context.Context) error {
 	defer t.mu.Unlock()
 	err := t.p.Logout(t.session)
 	t.loggedIn = false
+	t.loginGen++
 	if err == nil || errors.Is(err, pkcs11.Error(pkcs11.CKR_USER_NOT_LOGGED_IN)) {
 		return nil
 	}

@@ -172,6 +172,42 @@ func TestLoginWhileLoggedInVerifiesPIN(t *testing.T) {
 	}
 }
 
+// TestSignerSurvivesLogin: SoftHSM2 gives private keys new handles at each
+// login, so a Signer made before a Login that re-verifies the PIN (or a
+// Logout and Login) would sign with a dead handle; it finds its key again.
+func TestSignerSurvivesLogin(t *testing.T) {
+	ctx := context.Background()
+	tk, f := loggedIn(t, func(f *fakeP11) { f.lockout, f.tries, f.maxTries = false, 0, 0 })
+	s, err := tk.Signer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sha256.Sum256([]byte("relogin"))
+	for i, relogin := range []func() error{
+		func() error { return tk.Login(ctx, pinOf("1234"), LoginOptions{}) },
+		func() error {
+			if err := tk.Logout(ctx); err != nil {
+				return err
+			}
+			return tk.Login(ctx, pinOf("1234"), LoginOptions{})
+		},
+	} {
+		if err := relogin(); err != nil {
+			t.Fatal(err)
+		}
+		sig, err := s.Sign(nil, d[:], crypto.SHA256)
+		if err == nil {
+			err = rsa.VerifyPKCS1v15(s.Public().(*rsa.PublicKey), crypto.SHA256, d[:], sig)
+		}
+		if err != nil {
+			t.Fatalf("sign after re-login %d: %v", i, err)
+		}
+	}
+	if f.logins != 3 {
+		t.Fatalf("%d logins, want 3", f.logins)
+	}
+}
+
 func TestLoginSoftHSMStyleCountLow(t *testing.T) {
 	ctx := context.Background()
 	f := newFakeP11("123456", 0, false)

@@ -18,7 +18,8 @@ import (
 )
 
 // The authenticated hot path: a request with a valid session cookie
-// through Middleware.Handler to a handler that reads the user. Peers in the
+// through Middleware.Handler to a handler that reads the user, for a
+// legacy session (memory and Redis stores) and a CIS2 one. Peers in the
 // same run: crewjam/saml's samlsp RequireAccount with its default cookie
 // session (a JWT signed with the SP key), and a bare gorilla/sessions
 // CookieStore Get. Every benchmark checks that the wrapped handler ran for
@@ -62,6 +63,17 @@ func BenchmarkHotPathMemory(b *testing.B) {
 	app := &countingApp{}
 	h := f.m.Handler(middleware.RequireActivity("B0264")(app))
 	runHotPath(b, h, app, f.login(f.srv.MustLogin(b, alice, aliceRole)))
+}
+
+// A CIS2 session (logged in through the simulator's provider) takes the
+// same path: same cookie, same cache, same guard.
+func BenchmarkHotPathCIS2(b *testing.B) {
+	a := newCIS2App(b, cis2Options{})
+	browser := a.srv.Browser()
+	a.login(b, browser, a.srv.MustLogin(b, alice, aliceRole), "")
+	app := &countingApp{}
+	h := a.m.Handler(middleware.RequireActivity("B0264")(app))
+	runHotPath(b, h, app, a.sessionCookie(b, browser))
 }
 
 func BenchmarkHotPathRedis(b *testing.B) {

@@ -98,7 +98,9 @@ type Config struct {
 	// LoginURL is where an HTML request (Accept: text/html) without a
 	// session is redirected (303, GET and HEAD only), with the path it
 	// asked for as the query parameter "return". It may be a path or an
-	// absolute URL. Empty: such requests get a 401 page saying to log in.
+	// absolute URL. Empty: such requests get a 401 page saying to log in,
+	// or, with CIS2 enabled, are sent to CIS2.LoginPath (a browser has no
+	// other way in without a login page of the application's).
 	LoginURL string
 	// TrustedOrigins are origins ("https://portal.example.nhs.uk") allowed
 	// to post to the login, refresh and logout paths from another origin
@@ -112,6 +114,10 @@ type Config struct {
 	// Registerer receives the middleware's metrics (nil: a private
 	// registry, so nothing is exported).
 	Registerer prometheus.Registerer
+	// CIS2 enables logins through NHS CIS2 (OpenID Connect) beside, or
+	// instead of, the legacy ticket login: see CIS2Config. Its zero value
+	// leaves CIS2 off.
+	CIS2 CIS2Config
 }
 
 // CookieConfig sets the session cookie. The cookie holds only a signed
@@ -154,8 +160,8 @@ type settings struct {
 
 func checkConfig(cfg Config) (*settings, error) {
 	s := &settings{Config: cfg}
-	if s.Validator == nil && s.Env.SSBURL == "" {
-		return nil, errors.New("middleware: Config needs a Validator or an Env with an SSB URL")
+	if s.Validator == nil && s.Env.SSBURL == "" && s.CIS2.RelyingParty == nil {
+		return nil, errors.New("middleware: Config needs a Validator, an Env with an SSB URL, or CIS2.RelyingParty")
 	}
 	if s.Revalidate < 0 || s.Skew < 0 || s.ValidationTimeout < 0 || s.Cookie.MaxAge < 0 {
 		return nil, errors.New("middleware: negative duration in Config")
@@ -212,6 +218,9 @@ func checkConfig(cfg Config) (*settings, error) {
 	if len(paths) != 4 {
 		return nil, errors.New("middleware: login, refresh, logout and session paths must differ")
 	}
+	if err := checkCIS2(&s.CIS2, paths); err != nil {
+		return nil, err
+	}
 	if s.LoginURL != "" {
 		u, err := url.Parse(s.LoginURL)
 		if err != nil || u.RawQuery != "" || u.Fragment != "" || (u.Scheme == "" && !strings.HasPrefix(u.Path, "/")) ||
@@ -219,6 +228,10 @@ func checkConfig(cfg Config) (*settings, error) {
 			return nil, fmt.Errorf("middleware: LoginURL %q: want a path or an http(s) URL without query", s.LoginURL)
 		}
 		s.loginURL = u
+	} else if s.CIS2.RelyingParty != nil {
+		// A browser cannot log in with a ticket without a page of the
+		// application's: the CIS2 login is the way in.
+		s.loginURL = &url.URL{Path: s.CIS2.LoginPath}
 	}
 	if s.Now == nil {
 		s.Now = time.Now

@@ -1,7 +1,7 @@
 // Package middleware puts NHS Care Identity Service (CIS) smartcard logins
 // in front of any Go web application: who the user is and which role they
-// selected, checked with the Spine Security Broker (SSB), kept in a
-// hardened server-side session, and enforced per page by activity code,
+// selected, checked with the Spine Security Broker (SSB) or NHS CIS2, kept
+// in a hardened server-side session, and enforced per page by activity code,
 // job role or organisation.
 //
 //	m, err := middleware.New(middleware.Config{Env: env}) // env: cis.ResolveEnvironment("dev"), or cistest's
@@ -22,10 +22,25 @@
 //     the SSO session at GAS, with Config.SSOLogout).
 //   - GET /cis/session: the session as JSON.
 //
+// With Config.CIS2 it also logs users in through NHS CIS2 (OpenID
+// Connect), into the same session with Session.Source SourceCIS2, beside
+// or instead of the ticket login:
+//
+//   - GET /cis/oidc/login?return=/path: to the CIS2 provider (state, nonce
+//     and PKCE verifier kept on the server, bound to the browser by a
+//     signed login cookie).
+//   - GET /cis/oidc/callback: the provider's answer; the session starts and
+//     the browser goes back to the return path.
+//
+// A CIS2 session is revalidated through the relying party (UserInfo,
+// refresh) at the same interval, and a browser's logout also ends it at
+// the provider (RP-initiated logout, by a posted form). See CIS2Config.
+//
 // Every other request gets its session in its context: SessionFrom,
 // UserFrom, RoleFrom (and TicketFrom, to pass the ticket on to another CIS
-// service). The selected role is always the one the SSB names as selected,
-// never one a client chose.
+// service). The selected role is always the one the identity source names
+// as selected, never one a client chose. A CIS2 session may have no selected role:
+// RoleFrom then reports false and guards refuse with 403, saying so.
 //
 // # What the middleware does for you
 //

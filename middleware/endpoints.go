@@ -53,15 +53,20 @@ func (m *Middleware) logoutEndpoint(w http.ResponseWriter, r *http.Request) {
 		m.fail(w, r, err)
 		return
 	}
+	var ended *record
 	if e != nil {
 		if st := e.st.Load(); st != nil {
 			if err := m.logout(ctx, st.rec); err != nil {
 				m.fail(w, r, err)
 				return
 			}
+			ended = st.rec
 		}
 	}
 	m.ck.clear(w)
+	if req.form && ended != nil && ended.source == SourceCIS2 && m.cis2 != nil && m.cis2.providerLogout(w, r, ended) {
+		return
+	}
 	if req.form {
 		ret := req.ret
 		if ret == "" && m.s.loginURL != nil {
@@ -95,7 +100,7 @@ func (m *Middleware) logout(ctx context.Context, rec *record) error {
 		}
 		for _, id := range ids {
 			if id != rec.id {
-				recs = append(recs, &record{id: id, th: rec.th})
+				recs = append(recs, &record{id: id, th: rec.th, source: rec.source})
 			}
 		}
 		if err := m.val.forget(ctx, rec.th); err != nil {
@@ -137,7 +142,7 @@ type sessionView struct {
 	Name      string     `json:"name"`
 	Source    string     `json:"source"`
 	Mode      string     `json:"mode"`
-	Role      roleView   `json:"role"`
+	Role      *roleView  `json:"role"` // null without a selected role
 	Roles     []roleView `json:"roles"`
 	Created   time.Time  `json:"created"`
 	Expires   time.Time  `json:"expires"`
@@ -164,8 +169,12 @@ func viewOf(st *state) sessionView {
 	s := &st.pub
 	v := sessionView{
 		UID: s.User.UID, Name: s.User.Name, Source: s.Source, Mode: s.Mode.String(),
-		Role: roleViewOf(&s.Role), Roles: make([]roleView, len(s.User.Roles)),
+		Roles:   make([]roleView, len(s.User.Roles)),
 		Created: s.Created.UTC(), Expires: s.Expires.UTC(), Validated: s.Validated.UTC(),
+	}
+	if s.Role.ID != "" {
+		role := roleViewOf(&s.Role)
+		v.Role = &role
 	}
 	for i := range s.User.Roles {
 		v.Roles[i] = roleViewOf(&s.User.Roles[i])

@@ -31,7 +31,12 @@ type DeniedError struct {
 	Missing []string
 	// OrgCode and JobRoleCode describe the selected role.
 	OrgCode, JobRoleCode string
-	msg                  string
+	// NoRole is true when the session has no selected role at all (a CIS2
+	// login without role profiles or without a role choice): an
+	// application may offer a new login with a role choice
+	// (CIS2Config.LoginPath with prompt=login).
+	NoRole bool
+	msg    string
 }
 
 // Error says what is missing, e.g. "your selected role at RCJ does not
@@ -166,7 +171,7 @@ func (g *Guard) Check(r *http.Request) error {
 		return nil
 	}
 	return &DeniedError{Rule: g.rule, Missing: slices.Clone(missing), OrgCode: role.OrgCode,
-		JobRoleCode: role.JobRoleCode, msg: g.explain(role, missing)}
+		JobRoleCode: role.JobRoleCode, NoRole: role.ID == "", msg: g.explain(role, missing)}
 }
 
 // jobRoleMatches compares a role's job role code with a full code or its
@@ -191,6 +196,10 @@ func cutLast(s, sep string) (before, after string, found bool) {
 
 // explain says in plain words what the selected role lacks.
 func (g *Guard) explain(role *cis.RoleProfile, missing []string) string {
+	if role.ID == "" {
+		return "you are logged in without a selected role, and this needs " + g.needs(missing) +
+			"; log in again and choose a role that has it"
+	}
 	at := "your selected role"
 	if role.OrgCode != "" {
 		at += " at " + role.OrgCode
@@ -219,6 +228,19 @@ func (g *Guard) explain(role *cis.RoleProfile, missing []string) string {
 		}
 		return "your selected role " + org + ", not at " + join(missing, "or")
 	}
+}
+
+// needs says what the rule asks for, for a session without a role.
+func (g *Guard) needs(missing []string) string {
+	switch g.rule {
+	case "all activities":
+		return plural("activity", "activities", missing, "and")
+	case "any activity":
+		return plural("activity", "one of the activities", missing, "or")
+	case "job role":
+		return "job role " + missing[0]
+	}
+	return "a role at " + join(missing, "or")
 }
 
 func plural(one, many string, items []string, conj string) string {

@@ -33,7 +33,7 @@ type postRequest struct {
 // the form field "ticket" or a JSON body {"ticket": …}, never the URL.
 func (m *Middleware) login(w http.ResponseWriter, r *http.Request) {
 	status := m.loginStatus(w, r)
-	m.metrics.login(loginOutcome(status))
+	m.metrics.login(SourceSSB, loginOutcome(status))
 }
 
 func (m *Middleware) loginStatus(w http.ResponseWriter, r *http.Request) int {
@@ -44,6 +44,12 @@ func (m *Middleware) loginStatus(w http.ResponseWriter, r *http.Request) int {
 	}
 	if !req.hasTicket {
 		return m.badRequest(w, r, "The login carries no ticket: send it in the X-CIS-Ticket header, the form field \"ticket\" or a JSON body {\"ticket\": …}.")
+	}
+	if m.val.v == nil {
+		writeProblem(w, r, m.now(), problem{Status: http.StatusNotFound, Code: "not_enabled",
+			Message: "Logging in with a smartcard ticket is not enabled on this service. Log in with NHS CIS2 instead.",
+			Login:   m.loginLink("/")})
+		return http.StatusNotFound
 	}
 	t, err := cis.ParseTicket(req.ticket)
 	if err != nil {
@@ -66,15 +72,9 @@ func (m *Middleware) loginStatus(w http.ResponseWriter, r *http.Request) int {
 		m.fail(w, r, err)
 		return status
 	}
-	// A login in a browser that already has a session replaces it: the
-	// session id always changes at login.
-	if e, _ := m.current(w, r); e != nil {
-		if old := e.st.Load(); old != nil {
-			if err := m.end(ctx, "replaced", old.rec); err != nil {
-				m.fail(w, r, err)
-				return http.StatusServiceUnavailable
-			}
-		}
+	if err := m.replaceCurrent(w, r); err != nil {
+		m.fail(w, r, err)
+		return http.StatusServiceUnavailable
 	}
 	st, err := m.start(ctx, w, SourceSSB, t, th, id)
 	if err != nil {
@@ -85,6 +85,17 @@ func (m *Middleware) loginStatus(w http.ResponseWriter, r *http.Request) int {
 	m.log.LogAttrs(ctx, slog.LevelInfo, "login", slog.String("uid", st.rec.user.UID),
 		slog.String("role", st.rec.roleID), slog.String("org", st.pub.Role.OrgCode), slog.String("ticket", th.short()))
 	return m.answerSession(w, r, req, st)
+}
+
+// replaceCurrent ends the session the request's browser already has, if
+// any: a login replaces it, so the session id always changes at login.
+func (m *Middleware) replaceCurrent(w http.ResponseWriter, r *http.Request) error {
+	if e, _ := m.current(w, r); e != nil {
+		if old := e.st.Load(); old != nil {
+			return m.end(r.Context(), "replaced", old.rec)
+		}
+	}
+	return nil
 }
 
 // start creates a session for an identity and sets its cookie.
@@ -101,7 +112,7 @@ func (m *Middleware) start(ctx context.Context, w http.ResponseWriter, source st
 	}
 	rec := &record{
 		id: sid, source: source, ticket: t, th: th, user: id.user, roleID: id.roleID, mode: id.mode,
-		created: now, expires: now.Add(m.s.Cookie.MaxAge), validated: id.checked,
+		created: now, expires: now.Add(m.s.Cookie.MaxAge), validated: id.checked, grant: id.grant,
 	}
 	if err := m.be.create(ctx, rec, rec.expires.Sub(m.now())); err != nil {
 		return nil, err

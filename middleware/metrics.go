@@ -9,15 +9,19 @@ import (
 )
 
 // metrics are the middleware's Prometheus series. Labels hold only fixed
-// outcome names, never a ticket, cookie, user or role.
+// outcome names and the identity source (SourceSSB, SourceCIS2), never a
+// ticket, token, cookie, user or role.
 type metrics struct {
-	logins        *prometheus.CounterVec
-	validations   *prometheus.CounterVec
-	cacheHits     prometheus.Counter
-	cacheMisses   prometheus.Counter
-	revalFailures *prometheus.CounterVec
-	ended         *prometheus.CounterVec
-	roleChanges   prometheus.Counter
+	loginsBySource *prometheus.CounterVec
+	validations    *prometheus.CounterVec
+	cacheHits      prometheus.Counter
+	cacheMisses    prometheus.Counter
+	revalFailed    *prometheus.CounterVec
+	endedBySource  *prometheus.CounterVec
+	roleChanges    prometheus.Counter
+
+	cis2Revalidations *prometheus.CounterVec
+	cis2Duration      *prometheus.HistogramVec
 
 	validateDuration prometheus.Histogram
 	ssbRequests      *prometheus.CounterVec
@@ -30,10 +34,10 @@ var latencyBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}
 
 func newMetrics(reg prometheus.Registerer, storeName string, sessions func() float64) (*metrics, error) {
 	m := &metrics{
-		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+		loginsBySource: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cisauth_logins_total",
-			Help: "Logins by outcome: ok, bad_request, cross_origin, refused (401), unavailable (503), bad_gateway (502), error.",
-		}, []string{"outcome"}),
+			Help: "Logins by identity source (cis-ssb, cis2) and outcome: ok, bad_request, cross_origin, refused, unavailable (503), bad_gateway (502), error.",
+		}, []string{"source", "outcome"}),
 		validations: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cisauth_validations_total",
 			Help: "RoleAssertion fetches by outcome (ok, session_invalid, maintenance, timeout, trust, unavailable, expired, malformed, too_large, error), and those refused without a fetch (backoff, session_invalid_cached).",
@@ -46,14 +50,14 @@ func newMetrics(reg prometheus.Registerer, storeName string, sessions func() flo
 			Name: "cisauth_validation_cache_misses_total",
 			Help: "Validations that had to ask the SSB (or were refused by the backoff).",
 		}),
-		revalFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+		revalFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cisauth_revalidation_failures_total",
-			Help: "Revalidations that failed: sso_ended (the session was ended), unavailable (503, session kept), error (session kept).",
-		}, []string{"reason"}),
-		ended: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Help: "Revalidations that failed, by identity source and reason: sso_ended (the session was ended), unavailable (503, session kept), error (session kept).",
+		}, []string{"source", "reason"}),
+		endedBySource: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cisauth_sessions_ended_total",
-			Help: "Sessions ended on this instance by reason: logout, sso_ended, expired, replaced (a new login in the same browser).",
-		}, []string{"reason"}),
+			Help: "Sessions ended on this instance by identity source and reason: logout, sso_ended, expired, replaced (a new login in the same browser).",
+		}, []string{"source", "reason"}),
 		roleChanges: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "cisauth_role_changes_total",
 			Help: "Sessions whose selected role changed at a refresh or revalidation (the session id is rotated).",
@@ -72,14 +76,23 @@ func newMetrics(reg prometheus.Registerer, storeName string, sessions func() flo
 			Help:    "SSB HTTP round-trip latency up to the response headers, when the middleware built the SSB client.",
 			Buckets: latencyBuckets,
 		}),
+		cis2Revalidations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "cisauth_cis2_revalidations_total",
+			Help: "CIS2 revalidations (UserInfo, refresh) by outcome (ok, session_invalid, timeout, trust, unavailable, malformed, too_large, refused, error), and those refused without a request (backoff).",
+		}, []string{"outcome"}),
+		cis2Duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "cisauth_cis2_duration_seconds",
+			Help:    "Time of each CIS2 relying-party call: op=finish (code exchange, ID token, UserInfo) or revalidate (UserInfo, refresh).",
+			Buckets: latencyBuckets,
+		}, []string{"op"}),
 	}
 	count := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name:        "cisauth_sessions",
 		Help:        "Sessions this instance holds (memory store) or has cached (Redis store).",
 		ConstLabels: prometheus.Labels{"store": storeName},
 	}, sessions)
-	for _, c := range []prometheus.Collector{m.logins, m.validations, m.cacheHits, m.cacheMisses, m.revalFailures,
-		m.ended, m.roleChanges, m.validateDuration, m.ssbRequests, m.ssbDuration, count} {
+	for _, c := range []prometheus.Collector{m.loginsBySource, m.validations, m.cacheHits, m.cacheMisses, m.revalFailed,
+		m.endedBySource, m.roleChanges, m.validateDuration, m.ssbRequests, m.ssbDuration, m.cis2Revalidations, m.cis2Duration, count} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -89,7 +102,17 @@ func newMetrics(reg prometheus.Registerer, storeName string, sessions func() flo
 
 func (m *metrics) validation(outcome string) { m.validations.WithLabelValues(outcome).Inc() }
 
-func (m *metrics) login(outcome string) { m.logins.WithLabelValues(outcome).Inc() }
+func (m *metrics) login(source, outcome string) {
+	m.loginsBySource.WithLabelValues(source, outcome).Inc()
+}
+
+func (m *metrics) revalFailure(source, reason string) {
+	m.revalFailed.WithLabelValues(source, reason).Inc()
+}
+
+func (m *metrics) sessionEnded(source, reason string) {
+	m.endedBySource.WithLabelValues(source, reason).Inc()
+}
 
 // loginOutcome names an HTTP status for the logins metric.
 func loginOutcome(status int) string {

@@ -25,6 +25,7 @@ type Middleware struct {
 	val     *validation
 	ssb     ssbSource
 	sources map[string]source
+	cis2    *cis2Flow // nil unless Config.CIS2 enables it
 	metrics *metrics
 	log     *slog.Logger
 	now     func() time.Time
@@ -59,7 +60,7 @@ func New(cfg Config) (*Middleware, error) {
 		return nil, fmt.Errorf("middleware: metrics: %w", err)
 	}
 	v := s.Validator
-	if v == nil {
+	if v == nil && s.Env.SSBURL != "" {
 		if v, err = m.newSSBClient(); err != nil {
 			return nil, err
 		}
@@ -75,7 +76,14 @@ func New(cfg Config) (*Middleware, error) {
 		now: s.Now, log: s.Logger, metrics: m.metrics, invalid: make(map[ticketHash]time.Time),
 	}
 	m.ssb = ssbSource{val: m.val}
-	m.sources = map[string]source{SourceSSB: m.ssb}
+	m.sources = map[string]source{}
+	if v != nil {
+		m.sources[SourceSSB] = m.ssb
+	}
+	if s.CIS2.RelyingParty != nil {
+		m.cis2 = newCIS2Flow(m)
+		m.sources[SourceCIS2] = m.cis2.src
+	}
 	// Claim the store last: a failed New leaves it free.
 	if err := core.bind(); err != nil {
 		return nil, err
@@ -162,7 +170,7 @@ func (m *Middleware) endpoint(w http.ResponseWriter, r *http.Request) bool {
 	case m.s.SessionPath:
 		m.sessionEndpoint(w, r)
 	default:
-		return false
+		return m.cis2 != nil && m.cis2.endpoint(w, r)
 	}
 	return true
 }
@@ -274,14 +282,14 @@ func (m *Middleware) revalidate(ctx context.Context, w http.ResponseWriter, e *e
 		case 0:
 			return nil, err
 		case http.StatusUnauthorized:
-			m.metrics.revalFailures.WithLabelValues("sso_ended").Inc()
+			m.metrics.revalFailure(st.rec.source, "sso_ended")
 			m.log.LogAttrs(ctx, slog.LevelInfo, "session ended: the SSO session is gone",
 				slog.String("uid", st.rec.user.UID), slog.String("ticket", st.rec.th.short()))
 			return nil, m.endAndClear(ctx, w, "sso_ended", st.rec)
 		case http.StatusServiceUnavailable:
-			m.metrics.revalFailures.WithLabelValues("unavailable").Inc()
+			m.metrics.revalFailure(st.rec.source, "unavailable")
 		default:
-			m.metrics.revalFailures.WithLabelValues("error").Inc()
+			m.metrics.revalFailure(st.rec.source, "error")
 		}
 		return nil, err
 	}
@@ -308,6 +316,9 @@ func (m *Middleware) apply(ctx context.Context, w http.ResponseWriter, e *entry,
 	}
 	rec := *cur.rec
 	rec.user, rec.mode, rec.validated = id.user, id.mode, id.checked
+	if id.grant != nil {
+		rec.grant = id.grant
+	}
 	if id.roleID != cur.rec.roleID {
 		rec.roleID = id.roleID
 		return m.rotate(ctx, w, e, cur, &rec)
@@ -368,7 +379,7 @@ func (m *Middleware) end(ctx context.Context, reason string, recs ...*record) er
 	}
 	for _, rec := range recs {
 		m.forgetLocal(rec.id)
-		m.metrics.ended.WithLabelValues(reason).Inc()
+		m.metrics.sessionEnded(rec.source, reason)
 	}
 	return nil
 }

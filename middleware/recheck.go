@@ -40,7 +40,7 @@ func (m *Middleware) recheckTicket(ctx context.Context, th ticketHash) error {
 	id, err := m.ssb.identify(ctx, recs[0].ticket, th, true)
 	if err != nil {
 		if status, _ := cis.HTTPStatus(err); status == http.StatusUnauthorized {
-			m.metrics.revalFailures.WithLabelValues("sso_ended").Inc()
+			m.metrics.revalFailure(SourceSSB, "sso_ended")
 			return m.end(ctx, "sso_ended", recs...)
 		}
 		return err

@@ -22,12 +22,17 @@ const SourceSSB = "cis-ssb"
 // never modify it (nor the slices it holds).
 type Session struct {
 	// Source names where the identity comes from: SourceSSB for the
-	// legacy CIS RoleAssertion.
+	// legacy CIS RoleAssertion, SourceCIS2 for a CIS2 (OpenID Connect)
+	// login.
 	Source string
 	// User is the user with every role profile they hold.
 	User cis.User
-	// Role is the selected role profile: always the one the SSB names as
-	// selected (ssbSessionRoleUid), never one a client chose.
+	// Role is the selected role profile: always the one the identity
+	// source names as selected (the SSB's ssbSessionRoleUid, CIS2's
+	// selected_roleid), never one a client chose. It is the zero
+	// RoleProfile when the session has no selected role: a CIS2 user with
+	// no role profiles, or one who chose none (guards then refuse with
+	// 403, saying so).
 	Role cis.RoleProfile
 	// Mode is live or training.
 	Mode cis.Mode
@@ -51,6 +56,9 @@ type record struct {
 	created   time.Time
 	expires   time.Time
 	validated time.Time
+	// grant is a CIS2 session's login (tokens and claims); nil for the
+	// legacy SSB.
+	grant *cis2Grant
 	// values are the application's gorilla session values (gob), kept
 	// apart from the identity: a Store writes them separately.
 	values []byte
@@ -136,10 +144,13 @@ func UserFrom(ctx context.Context) (cis.User, bool) {
 	return cis.User{}, false
 }
 
-// RoleFrom returns the request's selected role profile: the one the SSB
-// names as selected, whatever the client said.
+// RoleFrom returns the request's selected role profile: the one the
+// identity source names as selected, whatever the client said. It returns
+// false without a session, and also for a session with no selected role (a
+// CIS2 login without role profiles, or without a role choice): the user is
+// known (UserFrom) but acts in no role.
 func RoleFrom(ctx context.Context) (cis.RoleProfile, bool) {
-	if st := stateFrom(ctx); st != nil {
+	if st := stateFrom(ctx); st != nil && st.pub.Role.ID != "" {
 		return st.pub.Role, true
 	}
 	return cis.RoleProfile{}, false

@@ -13,7 +13,8 @@ type identity struct {
 	user    cis.User
 	roleID  string
 	mode    cis.Mode
-	checked time.Time // when the source said it
+	checked time.Time  // when the source said it
+	grant   *cis2Grant // a CIS2 login's tokens and claims, as they are now; nil for the SSB
 }
 
 // source is an identity source: where sessions of one Session.Source come

@@ -35,6 +35,9 @@ type recordWire struct {
 	Created   time.Time `json:"created"`
 	Expires   time.Time `json:"expires"`
 	Validated time.Time `json:"validated"`
+	// CIS2 is a CIS2 session's grant (tokens and claims); absent for the
+	// legacy SSB.
+	CIS2 *grantWire `json:"cis2,omitempty"`
 }
 
 // encodeRecord encodes a record's identity (not its values).
@@ -42,6 +45,7 @@ func encodeRecord(rec *record) ([]byte, error) {
 	return json.Marshal(recordWire{
 		V: wireVersion, ID: rec.id, Source: rec.source, Ticket: rec.ticket.Reveal(), User: rec.user,
 		RoleID: rec.roleID, Mode: rec.mode, Created: rec.created, Expires: rec.expires, Validated: rec.validated,
+		CIS2: wireOfGrant(rec.grant),
 	})
 }
 
@@ -67,16 +71,29 @@ func decodeRecord(id string, b []byte) (*record, error) {
 		return nil, fmt.Errorf("%w: no source", errWire)
 	case w.Source == SourceSSB && !validTicket(w.Ticket):
 		return nil, fmt.Errorf("%w: ticket is not shaped like one", errWire)
+	case (w.Source == SourceCIS2) != (w.CIS2 != nil) || (w.Source == SourceCIS2 && w.Ticket != ""):
+		return nil, fmt.Errorf("%w: a CIS2 grant goes with a CIS2 session, without a ticket", errWire)
 	case w.Mode != cis.ModeLive && w.Mode != cis.ModeTraining:
 		return nil, fmt.Errorf("%w: mode %d", errWire, w.Mode)
 	case w.Created.IsZero() || !w.Expires.After(w.Created) || w.Validated.IsZero():
 		return nil, fmt.Errorf("%w: times", errWire)
 	}
-	if err := checkIdentity(&w.User, w.RoleID); err != nil {
-		return nil, err
+	if w.Source != SourceCIS2 || w.RoleID != "" {
+		if err := checkIdentity(&w.User, w.RoleID); err != nil {
+			return nil, err
+		}
+	} else if w.User.UID == "" {
+		return nil, fmt.Errorf("%w: no user id", errWire)
 	}
 	if !rec.ticket.IsZero() {
 		rec.th = hashTicket(rec.ticket)
+	}
+	if w.CIS2 != nil {
+		g, err := w.CIS2.grant(w.User.UID)
+		if err != nil {
+			return nil, err
+		}
+		rec.grant, rec.th = g, g.index()
 	}
 	return rec, nil
 }

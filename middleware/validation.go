@@ -103,6 +103,11 @@ func (v *validation) fetch(ctx context.Context, t cis.Ticket, th ticketHash, for
 		}
 	}
 	v.metrics.cacheMisses.Inc()
+	if v.v == nil {
+		// No legacy source here (a CIS2-only service): a ticket's session,
+		// say from a fleet's shared store, cannot be checked, so it ends.
+		return nil, fmt.Errorf("middleware: no SSB configured to check a ticket: %w", cis.ErrSessionInvalid)
+	}
 	now := v.now()
 	if v.knownInvalid(th, now) {
 		v.metrics.validation("session_invalid_cached")
@@ -228,12 +233,13 @@ const (
 	backoffMax = 30 * time.Second
 )
 
-// breaker stops fetches while the SSB is failing (unreachable, timing out,
+// breaker stops fetches while the SSB (or a CIS2 provider) is failing (unreachable, timing out,
 // in maintenance, untrusted TLS): after a failure no fetch is made until
 // the backoff has passed, then one probe goes; its success closes the
 // breaker, its failure doubles the backoff. Callers meanwhile fail at once
 // with the last failure, so a failing SSB sees no retry storm.
 type breaker struct {
+	service  string // named in BackoffError; "SSB" if empty
 	mu       sync.Mutex
 	failures int
 	until    time.Time
@@ -241,16 +247,22 @@ type breaker struct {
 	last     error
 }
 
-// BackoffError is a validation refused without asking the SSB because it
-// failed moments ago. It unwraps to that failure (a cis error), and Until
-// says when the next attempt will be made.
+// BackoffError is a validation refused without asking the SSB (or, for a
+// CIS2 session, the CIS2 provider) because it failed moments ago. It
+// unwraps to that failure (a cis error), and Until says when the next
+// attempt will be made.
 type BackoffError struct {
-	Until time.Time
-	Err   error
+	Until   time.Time
+	Err     error
+	service string
 }
 
 func (e *BackoffError) Error() string {
-	return "middleware: SSB failing, next attempt at " + e.Until.UTC().Format(time.RFC3339) + ": " + e.Err.Error()
+	service := e.service
+	if service == "" {
+		service = "SSB"
+	}
+	return "middleware: " + service + " failing, next attempt at " + e.Until.UTC().Format(time.RFC3339) + ": " + e.Err.Error()
 }
 
 // Unwrap returns the failure that started the backoff.
@@ -263,7 +275,7 @@ func (b *breaker) allow(now time.Time) error {
 		return nil
 	}
 	if now.Before(b.until) || b.probing {
-		return &BackoffError{Until: b.until, Err: b.last}
+		return &BackoffError{Until: b.until, Err: b.last, service: b.service}
 	}
 	b.probing = true
 	return nil

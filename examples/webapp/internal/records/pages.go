@@ -138,9 +138,8 @@ func (a *App) guarded(f *feature, next http.Handler) http.Handler {
 		d := struct {
 			Feature *feature
 			Reason  string
-			Missing []string
 			Others  []cis.RoleProfile
-		}{Feature: f, Reason: sentence(de.Error()), Missing: de.Missing, Others: others}
+		}{Feature: f, Reason: sentence(de.Error()), Others: others}
 		a.render(w, r, http.StatusForbidden, "denied", "Not allowed", s, d)
 	})
 }

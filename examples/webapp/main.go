@@ -6,7 +6,7 @@
 //	webapp --env NAME|FILE [--listen 127.0.0.1:8080]
 //	       [--agent-url http://127.0.0.1:7444|none]
 //	       [--tls-cert FILE --tls-key FILE | --insecure-cookie]
-//	       [--redis URL --cookie-keys FILE] [--sso-logout]
+//	       [--redis URL [--redis-prefix webapp:] --cookie-keys FILE] [--sso-logout]
 //	       [--revalidate 60s] [--session-check 15s] [--log-level info]
 //
 // With the simulator: `webapp --env ~/.local/state/cis-sim/env.yaml
@@ -53,6 +53,7 @@ type options struct {
 	tlsKey         string
 	insecureCookie bool
 	redisURL       string
+	redisPrefix    string
 	cookieKeys     string
 	ssoLogout      bool
 	revalidate     time.Duration
@@ -71,6 +72,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.tlsKey, "tls-key", "", "the certificate's key `file` (PEM)")
 	fs.BoolVar(&o.insecureCookie, "insecure-cookie", false, "plain HTTP on a loopback address: a session cookie without Secure and the __Host- prefix (development only)")
 	fs.StringVar(&o.redisURL, "redis", "", "keep sessions in Redis at this `URL` (redis://…, rediss://…, unix://…), shared by every instance; needs --cookie-keys")
+	fs.StringVar(&o.redisPrefix, "redis-prefix", "webapp:", "`prefix` of the app's Redis keys (the same on every instance)")
 	fs.StringVar(&o.cookieKeys, "cookie-keys", "", "`file` of cookie signing keys, one per line (at least 32 bytes each; the first signs)")
 	fs.BoolVar(&o.ssoLogout, "sso-logout", false, "the app's logout also ends the smartcard (SSO) session at GAS")
 	fs.DurationVar(&o.revalidate, "revalidate", middleware.DefaultRevalidate, "how often a session is checked with the SSB")
@@ -145,7 +147,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger, ready func(addr st
 		}
 		client := redis.NewClient(opt)
 		defer client.Close()
-		store, err := middleware.NewRedisStore(middleware.RedisStoreConfig{Client: client, Prefix: "webapp:", Logger: log})
+		store, err := middleware.NewRedisStore(middleware.RedisStoreConfig{Client: client, Prefix: o.redisPrefix, Logger: log})
 		if err != nil {
 			return err
 		}

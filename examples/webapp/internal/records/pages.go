@@ -61,7 +61,10 @@ func (a *App) patientList(w http.ResponseWriter, r *http.Request) {
 func (a *App) patientRecord(w http.ResponseWriter, r *http.Request) {
 	s, _ := middleware.SessionFrom(r.Context())
 	nhs := r.PathValue("nhs")
-	p := patient(nhs)
+	var p *Patient
+	if validNHSNumber(nhs) {
+		p = patient(nhs)
+	}
 	if p == nil {
 		a.notFound(w, r)
 		return

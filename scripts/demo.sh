@@ -20,7 +20,8 @@ cleanup() {
   [ -z "$work" ] || rm -rf "$work"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 echo "building bin/ ..." >&2
 mkdir -p bin

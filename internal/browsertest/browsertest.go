@@ -1,7 +1,8 @@
 // Package browsertest gives tests a real headless Chromium (Debian's
 // chromium package, driven by github.com/chromedp/chromedp): New starts a
-// fresh browser for one test, Do and Run drive it with a bound on every
-// step, and the Browser records what the pages did — every request the
+// fresh browser for one test, a Pool shares one browser among a package's
+// tests (each test in a browser context of its own), Do and Run drive it
+// with a bound on every step, and the Browser records what the pages did — every request the
 // browser sent (URL, method, Referer) and every console message, exception
 // and Content-Security-Policy report — so tests can check that no ticket
 // reached a URL and that no page broke its own CSP.
@@ -104,8 +105,10 @@ type Message struct {
 	Text  string
 }
 
-// Browser is a headless Chromium with one tab, for one test. Its methods
-// must be called from the test's goroutine, except Requests and Messages.
+// Browser is a tab of a headless Chromium in a browser context of its own
+// (its own cookies, storage and cache, like a fresh profile), for one
+// test. Its methods must be called from the test's goroutine, except
+// Requests and Messages.
 type Browser struct {
 	t   testing.TB
 	ctx context.Context // the tab
@@ -115,12 +118,85 @@ type Browser struct {
 	messages []Message
 }
 
-// New starts a fresh headless Chromium for the test, with a profile
-// directory of its own; it is closed when the test ends. Start it after
-// the servers it will visit, so that it stops before them.
+// New starts a headless Chromium of the test's own, with a fresh profile
+// directory, and returns a tab in it; the browser stops when the test
+// ends. Start it after the servers it will visit, so that it stops before
+// them. A package with several browser tests saves a browser start per
+// test with a Pool.
 func New(t testing.TB, opts Options) *Browser {
 	t.Helper()
+	c, err := startChromium(Chromium(t), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.stop)
+	return c.tab(t)
+}
+
+// Pool shares one Chromium per Options among a package's tests: each
+// test's Browser is a tab in a browser context of its own, so tests see
+// nothing of each other's cookies, storage or cache, and only the first
+// pays for the browser's start. Declare one in the test package and close
+// it from TestMain after the tests:
+//
+//	var browsers browsertest.Pool
+//
+//	func TestMain(m *testing.M) {
+//		code := m.Run()
+//		browsers.Close()
+//		os.Exit(code)
+//	}
+//
+// The zero Pool is ready to use and safe for concurrent use.
+type Pool struct {
+	mu       sync.Mutex
+	browsers map[string]*chromium
+}
+
+// New returns a tab in a fresh browser context of the pool's Chromium for
+// opts (started now if it is not running), closed when the test ends.
+func (p *Pool) New(t testing.TB, opts Options) *Browser {
+	t.Helper()
 	path := Chromium(t)
+	key := path + "\x00" + spkiList(opts.TrustCerts)
+	p.mu.Lock()
+	c := p.browsers[key]
+	if c == nil {
+		var err error
+		if c, err = startChromium(path, opts); err != nil {
+			p.mu.Unlock()
+			t.Fatal(err)
+		}
+		if p.browsers == nil {
+			p.browsers = make(map[string]*chromium)
+		}
+		p.browsers[key] = c
+	}
+	p.mu.Unlock()
+	return c.tab(t)
+}
+
+// Close stops the pool's browsers.
+func (p *Pool) Close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for k, c := range p.browsers {
+		c.stop()
+		delete(p.browsers, k)
+	}
+}
+
+// chromium is a running browser.
+type chromium struct {
+	root        context.Context // the first tab: holds the browser
+	cancelAlloc context.CancelFunc
+	cancelRoot  context.CancelFunc
+	out         *boundedBuffer
+}
+
+// startChromium starts the browser at path and waits, at most
+// StartTimeout, until it answers.
+func startChromium(path string, opts Options) (*chromium, error) {
 	out := &boundedBuffer{max: 64 << 10}
 	allocOpts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),
@@ -147,35 +223,57 @@ func New(t testing.TB, opts Options) *Browser {
 	// No user-data-dir flag: chromedp then makes a fresh temporary profile
 	// directory for this browser and removes it when the browser stops.
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), allocOpts...)
-	ctx, cancelTab := chromedp.NewContext(allocCtx)
+	root, cancelRoot := chromedp.NewContext(allocCtx)
+	c := &chromium{root: root, cancelAlloc: cancelAlloc, cancelRoot: cancelRoot, out: out}
+	// The first action starts the browser; it must run on the root's own
+	// context (a timeout there would stop the browser later), so the bound
+	// is a watchdog that stops the allocator.
+	if err := bounded(StartTimeout, cancelAlloc, func() error { return chromedp.Do(root) }); err != nil {
+		c.stop()
+		return nil, fmt.Errorf("browsertest: start Chromium: %w\n%s", err, out.String())
+	}
+	return c, nil
+}
+
+// stop stops the browser and waits for it to exit.
+func (c *chromium) stop() {
+	c.cancelRoot()
+	c.cancelAlloc()
+}
+
+// tab opens a tab in a new browser context, closed (and the context
+// disposed) when the test ends.
+func (c *chromium) tab(t testing.TB) *Browser {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(c.root, chromedp.WithNewBrowserContext())
 	b := &Browser{t: t, ctx: ctx}
 	t.Cleanup(func() {
-		cancelTab()
-		cancelAlloc() // waits for the browser to exit
-		if t.Failed() && out.Len() > 0 {
-			t.Logf("browsertest: Chromium's output:\n%s", out.String())
+		cancel()
+		if t.Failed() && c.out.Len() > 0 {
+			t.Logf("browsertest: Chromium's output:\n%s", c.out.String())
 		}
 	})
-
-	// The first action starts the browser; it must run on the tab's own
-	// context (a timeout there would stop the browser later), so the
-	// bound is a watchdog that stops the allocator.
-	started := make(chan error, 1)
-	go func() {
-		started <- chromedp.Listen(ctx, b.record)
-	}()
-	timer := time.NewTimer(StartTimeout)
-	defer timer.Stop()
-	select {
-	case err := <-started:
-		if err != nil {
-			t.Fatalf("browsertest: start Chromium: %v\n%s", err, out.String())
-		}
-	case <-timer.C:
-		cancelAlloc()
-		t.Fatalf("browsertest: Chromium did not start within %v\n%s", StartTimeout, out.String())
+	if err := bounded(StepTimeout, cancel, func() error { return chromedp.Listen(ctx, b.record) }); err != nil {
+		t.Fatalf("browsertest: open a tab: %v", err)
 	}
 	return b
+}
+
+// bounded runs f and waits at most d for it; on timeout it calls stop (which
+// must make f return) and reports the timeout.
+func bounded(d time.Duration, stop func(), f func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-timer.C:
+		stop()
+		<-done
+		return fmt.Errorf("no answer within %v", d)
+	}
 }
 
 // spkiList is the base64 SHA-256 of each certificate's public key, as

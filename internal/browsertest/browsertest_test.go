@@ -64,3 +64,36 @@ func TestUntrustedCertificate(t *testing.T) {
 		t.Error("navigation to an untrusted certificate succeeded")
 	}
 }
+
+// Tabs of a Pool share the browser but nothing else: a cookie one test's
+// page got is not sent by another's.
+func TestPoolIsolatesTests(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/set" {
+			http.SetCookie(w, &http.Cookie{Name: "who", Value: "first", Path: "/", Secure: true, HttpOnly: true})
+		}
+		who := "nobody"
+		if c, err := r.Cookie("who"); err == nil {
+			who = c.Value
+		}
+		fmt.Fprintf(w, `<!doctype html><p id="who">%s</p>`, who)
+	}))
+	defer srv.Close()
+	var pool browsertest.Pool
+	defer pool.Close()
+	opts := browsertest.Options{TrustCerts: []*x509.Certificate{srv.Certificate()}}
+	t.Run("first", func(t *testing.T) {
+		b := pool.New(t, opts)
+		b.Do(chromedp.Navigate(srv.URL+"/set"), chromedp.Navigate(srv.URL+"/get"))
+		if got := browsertest.Run(b, chromedp.Text(chromedp.ID("who"))); got != "first" {
+			t.Errorf("the tab's own cookie: %q", got)
+		}
+	})
+	t.Run("second", func(t *testing.T) {
+		b := pool.New(t, opts)
+		b.Do(chromedp.Navigate(srv.URL + "/get"))
+		if got := browsertest.Run(b, chromedp.Text(chromedp.ID("who"))); got != "nobody" {
+			t.Errorf("another test's cookie reached this one: %q", got)
+		}
+	})
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -23,12 +24,22 @@ import (
 // demo users, and (where a test says so) a fake workstation agent. Every
 // wait is a wait for a condition in the page.
 
-// browse starts a browser trusting the app's certificate. When the test
+// browsers holds the package's one Chromium (each test gets a browser
+// context of its own); TestMain stops it.
+var browsers browsertest.Pool
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	browsers.Close()
+	os.Exit(code)
+}
+
+// browse opens a tab in a browser trusting the app's certificate. When the test
 // ends it checks that no page broke its CSP and that no request the
 // browser sent carried a ticket in its URL or Referer.
 func (f *fixture) browse(t *testing.T) *browsertest.Browser {
 	t.Helper()
-	b := browsertest.New(t, browsertest.Options{TrustCerts: []*x509.Certificate{f.ts.Certificate()}})
+	b := browsers.New(t, browsertest.Options{TrustCerts: []*x509.Certificate{f.ts.Certificate()}})
 	t.Cleanup(func() {
 		for _, m := range b.CSPViolations() {
 			t.Errorf("CSP violation: %s", m.Text)

@@ -122,9 +122,6 @@ func (a *App) setAgent(raw string) error {
 	return nil
 }
 
-// Middleware returns the app's CIS middleware.
-func (a *App) Middleware() *middleware.Middleware { return a.m }
-
 // ServeHTTP serves the app.
 func (a *App) ServeHTTP(w http.ResponseWriter, r *http.Request) { a.h.ServeHTTP(w, r) }
 

@@ -39,7 +39,7 @@ func (a *App) home(w http.ResponseWriter, r *http.Request) {
 		}
 		d.Features = append(d.Features, row)
 	}
-	a.render(w, r, http.StatusOK, "home", "Home", s, d)
+	a.render(w, http.StatusOK, "home", "Home", s, d)
 }
 
 // patientList lists the patients; record links only for a role that may
@@ -54,7 +54,7 @@ func (a *App) patientList(w http.ResponseWriter, r *http.Request) {
 	if err := a.record.guard.Check(r); err != nil {
 		d.CanOpen, d.WhyNotOpen = false, sentence(err.Error())
 	}
-	a.render(w, r, http.StatusOK, "patients", "Patients", s, d)
+	a.render(w, http.StatusOK, "patients", "Patients", s, d)
 }
 
 // patientRecord shows one record and notes the access in the audit.
@@ -73,13 +73,13 @@ func (a *App) patientRecord(w http.ResponseWriter, r *http.Request) {
 		At: a.now(), UID: s.User.UID, Name: s.User.Name, Role: s.Role.JobRole + " at " + s.Role.OrgName,
 		OrgCode: s.Role.OrgCode, NHSNumber: p.NHSNumber,
 	})
-	a.render(w, r, http.StatusOK, "record", p.Name, s, p)
+	a.render(w, http.StatusOK, "record", p.Name, s, p)
 }
 
 // adminPage shows who opened which record.
 func (a *App) adminPage(w http.ResponseWriter, r *http.Request) {
 	s, _ := middleware.SessionFrom(r.Context())
-	a.render(w, r, http.StatusOK, "admin", "Access audit", s, a.audit.recent())
+	a.render(w, http.StatusOK, "admin", "Access audit", s, a.audit.recent())
 }
 
 // rolePage lists the person's roles and explains how to switch.
@@ -91,7 +91,7 @@ func (a *App) rolePage(w http.ResponseWriter, r *http.Request) {
 		Revalidate string
 		Agent      bool
 	}{Roles: s.User.Roles, Selected: s.Role.ID, Revalidate: a.revalidate.String(), Agent: a.agentURL != ""}
-	a.render(w, r, http.StatusOK, "role", "Your roles", s, d)
+	a.render(w, http.StatusOK, "role", "Your roles", s, d)
 }
 
 // loginPage asks the agent for the ticket, or takes a pasted one, and
@@ -105,17 +105,17 @@ func (a *App) loginPage(w http.ResponseWriter, r *http.Request) {
 	}{Return: localPath(r.URL.Query().Get("return")), AgentURL: a.agentURL, Current: s}
 	// The login page shows no session header (and runs no session check):
 	// logging in again replaces the session.
-	a.render(w, r, http.StatusOK, "login", "Log in", nil, d)
+	a.render(w, http.StatusOK, "login", "Log in", nil, d)
 }
 
 // loggedOutPage is where the logout button lands.
 func (a *App) loggedOutPage(w http.ResponseWriter, r *http.Request) {
-	a.render(w, r, http.StatusOK, "loggedout", "Logged out", nil, struct{ SSOLogout bool }{a.ssoLogout})
+	a.render(w, http.StatusOK, "loggedout", "Logged out", nil, struct{ SSOLogout bool }{a.ssoLogout})
 }
 
 func (a *App) notFound(w http.ResponseWriter, r *http.Request) {
 	s, _ := middleware.SessionFrom(r.Context())
-	a.render(w, r, http.StatusNotFound, "notfound", "Not found", s, nil)
+	a.render(w, http.StatusNotFound, "notfound", "Not found", s, nil)
 }
 
 // guarded serves next if the selected role meets f's rule, and otherwise a
@@ -125,9 +125,13 @@ func (a *App) guarded(f *feature, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		err := f.guard.Check(r)
 		var de *middleware.DeniedError
-		if err == nil || !errors.As(err, &de) {
-			// Allowed, or no session / a misbuilt guard: the middleware's
-			// guard answers (401, 500).
+		switch {
+		case err == nil:
+			next.ServeHTTP(w, r)
+			return
+		case !errors.As(err, &de):
+			// No session, or a misbuilt guard: the middleware's guard
+			// answers (401, 500).
 			fallback.ServeHTTP(w, r)
 			return
 		}
@@ -143,7 +147,7 @@ func (a *App) guarded(f *feature, next http.Handler) http.Handler {
 			Reason  string
 			Others  []cis.RoleProfile
 		}{Feature: f, Reason: sentence(de.Error()), Others: others}
-		a.render(w, r, http.StatusForbidden, "denied", "Not allowed", s, d)
+		a.render(w, http.StatusForbidden, "denied", "Not allowed", s, d)
 	})
 }
 

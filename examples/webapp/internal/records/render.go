@@ -61,7 +61,7 @@ type pageData struct {
 
 // render writes a page. Templates escape everything they insert
 // (html/template); pages hold personal data, so nothing is cached.
-func (a *App) render(w http.ResponseWriter, _ *http.Request, status int, name, title string, s *middleware.Session, page any) {
+func (a *App) render(w http.ResponseWriter, status int, name, title string, s *middleware.Session, page any) {
 	var b bytes.Buffer
 	d := pageData{Title: title, Session: s, SessionCheckMS: a.sessionCheck.Milliseconds(), Page: page}
 	if err := a.pages[name].Execute(&b, d); err != nil {

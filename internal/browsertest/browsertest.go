@@ -2,10 +2,10 @@
 // chromium package, driven by github.com/chromedp/chromedp): New starts a
 // fresh browser for one test, a Pool shares one browser among a package's
 // tests (each test in a browser context of its own), Do and Run drive it
-// with a bound on every step, and the Browser records what the pages did — every request the
-// browser sent (URL, method, Referer) and every console message, exception
-// and Content-Security-Policy report — so tests can check that no ticket
-// reached a URL and that no page broke its own CSP.
+// with a bound on every step, and the Browser records what the pages did
+// — every request the browser sent (URL, method, Referer) and every
+// console message, exception and Content-Security-Policy report — so tests
+// can check that no ticket reached a URL and that no page broke its CSP.
 //
 // Outside `make test` a test that needs Chromium is skipped with a message
 // saying how to install it; under `make test` (CISAUTH_MAKE_TEST=1) a

@@ -25,7 +25,7 @@ if [ -n "$unformatted" ]; then
 fi
 go vet ./...
 # Server-side packages must build with no C library.
-CGO_ENABLED=0 go build -o /dev/null ./cis/... ./middleware/... ./cmd/cisctl ./cmd/cis-sim
+CGO_ENABLED=0 go build -o /dev/null ./cis/... ./middleware/... ./cmd/cisctl ./cmd/cis-sim ./examples/...
 
 log=$(mktemp)
 rc=0

@@ -100,6 +100,12 @@ type Config struct {
 	// asked for as the query parameter "return". It may be a path or an
 	// absolute URL. Empty: such requests get a 401 page saying to log in.
 	LoginURL string
+	// Notify turns on session notifications from CIS (OpenSSO session
+	// listeners): a logout, an SSO timeout or an administrator's expiry
+	// then ends the web session within about a second instead of at the
+	// next revalidation. Off unless Notify.ExternalURL is set; see
+	// NotifyConfig.
+	Notify NotifyConfig
 	// TrustedOrigins are origins ("https://portal.example.nhs.uk") allowed
 	// to post to the login, refresh and logout paths from another origin
 	// (see http.CrossOriginProtection.AddTrustedOrigin). None by default.
@@ -219,6 +225,9 @@ func checkConfig(cfg Config) (*settings, error) {
 			return nil, fmt.Errorf("middleware: LoginURL %q: want a path or an http(s) URL without query", s.LoginURL)
 		}
 		s.loginURL = u
+	}
+	if err := checkNotify(s); err != nil {
+		return nil, err
 	}
 	if s.Now == nil {
 		s.Now = time.Now

@@ -25,6 +25,7 @@ type Middleware struct {
 	val     *validation
 	ssb     ssbSource
 	sources map[string]source
+	notify  *notifier // nil: session notifications off
 	metrics *metrics
 	log     *slog.Logger
 	now     func() time.Time
@@ -76,6 +77,9 @@ func New(cfg Config) (*Middleware, error) {
 	}
 	m.ssb = ssbSource{val: m.val}
 	m.sources = map[string]source{SourceSSB: m.ssb}
+	if m.notify, err = m.newNotifier(); err != nil {
+		return nil, err
+	}
 	// Claim the store last: a failed New leaves it free.
 	if err := core.bind(); err != nil {
 		return nil, err
@@ -152,6 +156,10 @@ func (m *Middleware) withSession(w http.ResponseWriter, r *http.Request, next ht
 
 // endpoint answers r if it is for one of the middleware's paths.
 func (m *Middleware) endpoint(w http.ResponseWriter, r *http.Request) bool {
+	if m.notify != nil && r.URL.Path == m.s.Notify.Path {
+		m.notify.handler.ServeHTTP(w, r) // no session, no CSRF check: CIS posts server to server
+		return true
+	}
 	switch r.URL.Path {
 	case m.s.LoginPath:
 		m.login(w, r)

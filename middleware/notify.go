@@ -239,7 +239,11 @@ func registrationOutcome(err error) string {
 }
 
 // onEvents takes the events of one NotificationSet: each is a reason to
-// check its ticket's sessions, whatever it claims happened.
+// check its ticket's sessions, whatever it claims happened. A ticket with
+// no session here (in a fleet: anywhere) is dropped after one look-up in
+// the store's ticket index, on the sender's time: tickets nobody has never
+// take a place in the queue, so a flood of them cannot crowd out real
+// notifications.
 func (n *notifier) onEvents(ctx context.Context, events []cis.SessionEvent) {
 	seen := make([]ticketHash, 0, len(events))
 	for i := range events {
@@ -255,6 +259,14 @@ func (n *notifier) onEvents(ctx context.Context, events []cis.SessionEvent) {
 			continue
 		}
 		seen = append(seen, th)
+		if !n.rechecks.tracking(th) {
+			// A store that cannot answer does not make the ticket unknown:
+			// the check will say what is wrong.
+			if ids, err := n.m.be.sessionsOf(ctx, th); err == nil && len(ids) == 0 {
+				n.metrics.notifications.WithLabelValues("unknown").Inc()
+				continue
+			}
+		}
 		outcome := n.rechecks.hint(th)
 		n.metrics.notifications.WithLabelValues(outcome).Inc()
 		n.log.LogAttrs(ctx, slog.LevelDebug, "session notification", slog.String("type", e.Type.String()),
@@ -287,7 +299,7 @@ func newNotifyMetrics(reg prometheus.Registerer) (*notifyMetrics, error) {
 		}, []string{"outcome"}),
 		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cisauth_session_notifications_total",
-			Help: "Session notification events by what they caused: queued (a check now), delayed (a check at the end of the ticket's interval), merged (into a check already due), dropped (queue full), not_a_ticket; and malformed requests.",
+			Help: "Session notification events by what they caused: queued (a check now), delayed (a check at the end of the ticket's interval), merged (into a check already due), dropped (queue full), unknown (no session of the ticket), not_a_ticket; and malformed requests.",
 		}, []string{"outcome"}),
 		rechecks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "cisauth_notification_rechecks_total",

@@ -47,6 +47,13 @@ type recheckState struct {
 	again bool // a hint came while running: check once more
 }
 
+// tracking reports whether th has had a check lately, or has one due.
+func (r *rechecker) tracking(th ticketHash) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.tickets[th] != nil
+}
+
 // hint asks for a check of th and says what it caused: "queued",
 // "delayed", "merged" or "dropped".
 func (r *rechecker) hint(th ticketHash) string {

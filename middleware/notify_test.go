@@ -184,7 +184,9 @@ func TestForgedNotification(t *testing.T) {
 	if code, _ := nf.post(notification(randomTicket(t), cis.SessionLogout)); code != http.StatusOK {
 		t.Fatalf("unknown ticket answered %d", code)
 	}
-	waitFor(t, "recheck", 10*time.Second, func() bool { return nf.count("cisauth_notification_rechecks_total", "result", "unknown") == 1 })
+	if n := nf.count("cisauth_session_notifications_total", "outcome", "unknown"); n != 1 {
+		t.Errorf("unknown = %d, want 1", n)
+	}
 	for _, doc := range []string{"<NotificationSet/>", strings.Replace(notification(ticket, cis.SessionLogout), "svcid=\"session\"", "svcid=\"naming\"", 1)} {
 		if code, b := nf.post(doc); code != http.StatusBadRequest || b != "NOT OK\r\n" {
 			t.Errorf("malformed notification answered %d %q", code, b)
@@ -211,7 +213,8 @@ func TestForgedNotification(t *testing.T) {
 
 // A flood of notifications costs bounded work: for one live ticket, one
 // RoleAssertion request per interval whatever their number; for tickets
-// nobody has, none (one look-up in the session index each).
+// nobody has, none (one look-up in the session index each, and no place in
+// the queue of checks).
 func TestNotificationFlood(t *testing.T) {
 	nf := newNotifyFixture(t, cissim.Config{}, func(c *middleware.Config) { c.Notify.MinInterval = time.Hour })
 	ticket := nf.srv.MustLogin(t, alice, aliceRole)
@@ -242,10 +245,13 @@ func TestNotificationFlood(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	waitFor(t, "rechecks", 10*time.Second, func() bool {
-		return nf.count("cisauth_notification_rechecks_total", "result", "live") == 1 &&
-			nf.count("cisauth_notification_rechecks_total", "result", "unknown") == n
-	})
+	waitFor(t, "recheck", 10*time.Second, func() bool { return nf.count("cisauth_notification_rechecks_total", "result", "live") == 1 })
+	if got := nf.count("cisauth_session_notifications_total", "outcome", "unknown"); got != n {
+		t.Errorf("%d notifications of unknown tickets, want %d", got, n)
+	}
+	if got := nf.count("cisauth_notification_rechecks_total"); got != 1 {
+		t.Errorf("%d checks, want 1: unknown tickets take no place in the queue", got)
+	}
 	if got := nf.fetches() - before; got != 1 {
 		t.Errorf("%d RoleAssertion requests for %d notifications of one live ticket, want 1", got, n)
 	}

@@ -66,7 +66,7 @@ func Example_instantLogout() {
 	resp.Body.Close()
 	fmt.Println("registered:", <-reg.done)
 
-	_ = srv.Logout(ticket) // the card pulled: GAS ends the SSO session and CIS notifies the app
+	_ = srv.Logout(ticket)                   // the card pulled: GAS ends the SSO session and CIS notifies the app
 	tick := time.NewTicker(time.Millisecond) // the browser, asking again and again
 	defer tick.Stop()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); <-tick.C {

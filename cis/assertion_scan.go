@@ -396,6 +396,26 @@ func normalizeNewlines(b []byte) []byte {
 	return out
 }
 
+// spaceLiteralWhiteSpace appends raw to dst with each tab, LF, CR and CR LF
+// pair replaced by one space: end-of-line handling, then attribute-value
+// normalisation (the scanner's buffer for the current token serves as dst).
+func spaceLiteralWhiteSpace(dst, raw []byte) []byte {
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; c {
+		case '\r':
+			if i+1 < len(raw) && raw[i+1] == '\n' {
+				i++
+			}
+			dst = append(dst, ' ')
+		case '\t', '\n':
+			dst = append(dst, ' ')
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
 func (s *xmlScanner) cdata() error {
 	start := s.pos + len("<![CDATA[")
 	end := bytes.Index(s.data[start:], []byte("]]>"))
@@ -595,16 +615,16 @@ func (s *xmlScanner) attribute(a *scanAttr) error {
 	}
 	a.value, a.decoded = span{start, end}, false
 	if flags&(runAmp|runCR|runTabLF) != 0 {
-		from := len(s.vals)
-		if s.vals, err = decodeEntities(s.vals, normalizeNewlines(raw)); err != nil {
-			return err
+		if flags&(runCR|runTabLF) != 0 {
+			// Attribute-value normalisation (XML 1.0 §3.3.3), before the
+			// references are decoded: it applies to white space written
+			// literally, not to the characters &#9; &#10; &#13; stand for.
+			s.buf = spaceLiteralWhiteSpace(s.buf[:0], raw)
+			raw = s.buf
 		}
-		// Attribute-value normalisation: each white space character is a space.
-		v := s.vals[from:]
-		for i, c := range v {
-			if c == '\t' || c == '\n' || c == '\r' {
-				v[i] = ' '
-			}
+		from := len(s.vals)
+		if s.vals, err = decodeEntities(s.vals, raw); err != nil {
+			return err
 		}
 		a.value, a.decoded = span{from, len(s.vals)}, true
 	}

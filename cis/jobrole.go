@@ -25,7 +25,8 @@ const jobRoleSep = `, "`
 // ParseJobRoleText splits a role text of the form
 // `<ORG NAME>, "<staff group>":"<sub group>":"<job role>"`. The org name
 // ends at the first `, "` (org names themselves hold commas, apostrophes,
-// '&' and parentheses). Parts are trimmed of surrounding white space.
+// '&' and parentheses). Parts are trimmed of surrounding XML white space
+// (space, tab, CR, LF; not other Unicode space).
 func ParseJobRoleText(text string) (orgName, staffGroup, subGroup, jobRole string, err error) {
 	i := strings.Index(text, jobRoleSep)
 	if i < 0 {
@@ -35,7 +36,7 @@ func ParseJobRoleText(text string) (orgName, staffGroup, subGroup, jobRole strin
 	if err != nil {
 		return "", "", "", "", err
 	}
-	return strings.TrimSpace(text[:i]), staffGroup, subGroup, jobRole, nil
+	return trimXMLSpace(text[:i]), staffGroup, subGroup, jobRole, nil
 }
 
 // ParseJobRoleName splits a job role name of three quoted parts joined by
@@ -53,7 +54,7 @@ func FormatJobRoleName(staffGroup, subGroup, jobRole string) string {
 
 // parseJobRoleParts splits the quoted parts; off locates them for errors.
 func parseJobRoleParts(s string, off int64) (staffGroup, subGroup, jobRole string, err error) {
-	rest := strings.TrimSpace(s)
+	rest := trimXMLSpace(s)
 	if len(rest) < 2 || rest[0] != '"' || rest[len(rest)-1] != '"' {
 		return "", "", "", &ParseError{What: "job role", Offset: off, Msg: "role parts not quoted"}
 	}
@@ -61,7 +62,7 @@ func parseJobRoleParts(s string, off int64) (staffGroup, subGroup, jobRole strin
 	if len(parts) != 3 {
 		return "", "", "", &ParseError{What: "job role", Offset: off, Msg: fmt.Sprintf("%d role parts, want 3", len(parts))}
 	}
-	return strings.TrimSpace(parts[0]), strings.TrimSpace(parts[1]), strings.TrimSpace(parts[2]), nil
+	return trimXMLSpace(parts[0]), trimXMLSpace(parts[1]), trimXMLSpace(parts[2]), nil
 }
 
 // FormatJobRoleText is the inverse of ParseJobRoleText.
@@ -88,14 +89,14 @@ func (g *GPObject) JobRoles() ([]LoginRole, error) {
 		}
 		n, err := strconv.Atoi(digits)
 		if err != nil || n < 0 || n > maxJobRoleIndex || strings.TrimLeft(digits, "0123456789") != "" {
-			return nil, &ParseError{What: "gpOBJECT", Offset: -1, Msg: fmt.Sprintf("bad job role param name %q", p.Name)}
+			return nil, &ParseError{What: "gpOBJECT", Offset: -1, Msg: fmt.Sprintf("bad job role param name %q", clip(p.Name))}
 		}
-		r := LoginRole{Index: n, ID: strings.TrimSpace(p.Attr("id")), OrgCode: strings.TrimSpace(p.Attr("orgcode"))}
+		r := LoginRole{Index: n, ID: trimXMLSpace(p.Attr("id")), OrgCode: trimXMLSpace(p.Attr("orgcode"))}
 		if r.ID == "" {
-			return nil, &ParseError{What: "gpOBJECT", Offset: -1, Msg: fmt.Sprintf("%s has no id", p.Name)}
+			return nil, &ParseError{What: "gpOBJECT", Offset: -1, Msg: fmt.Sprintf("%s has no id", clip(p.Name))}
 		}
 		if r.OrgName, r.StaffGroup, r.SubGroup, r.JobRole, err = ParseJobRoleText(p.Value); err != nil {
-			return nil, fmt.Errorf("cis: %s: %w", p.Name, err)
+			return nil, fmt.Errorf("cis: %s: %w", clip(p.Name), err)
 		}
 		roles = append(roles, r)
 	}

@@ -43,15 +43,10 @@ const addListenerWhat = "AddSessionListener answer"
 // must be non-empty printable ASCII. Errors never contain the ticket. Read
 // the answer with ParseAddSessionListenerResponse.
 func AddSessionListenerRequest(ticket Ticket, listenerURL string) ([]byte, error) {
+	if err := checkTicket("AddSessionListener", ticket); err != nil {
+		return nil, err
+	}
 	t := ticket.Reveal()
-	if t == "" {
-		return nil, errors.New("cis: AddSessionListener: empty ticket")
-	}
-	for i := 0; i < len(t); i++ {
-		if t[i] <= ' ' || t[i] > '~' {
-			return nil, errors.New("cis: AddSessionListener: ticket holds a byte that is not printable ASCII")
-		}
-	}
 	if err := CheckListenerURL(listenerURL); err != nil {
 		return nil, err
 	}

@@ -120,8 +120,8 @@ const roleAssertionOp = "SSB RoleAssertion"
 // configured size. It does not parse it; errors never contain the ticket.
 // An empty ticket fails with ErrSessionInvalid without a request.
 func (c *SSBClient) RoleAssertion(ctx context.Context, t Ticket) ([]byte, error) {
-	if t.IsZero() {
-		return nil, fmt.Errorf("cis: %s: empty ticket: %w", roleAssertionOp, ErrSessionInvalid)
+	if err := checkTicket(roleAssertionOp, t); err != nil {
+		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()

@@ -29,6 +29,17 @@ var ticketAlphabet = func() (t [256]bool) {
 	return t
 }()
 
+// checkTicket is what every client in this package does before a ticket
+// leaves for CIS (in a URL or a message): a ticket that is not shaped like
+// one names no session, so the error wraps ErrSessionInvalid as well as
+// ErrTicketShape, and nothing is sent.
+func checkTicket(op string, t Ticket) error {
+	if _, err := ParseTicket(t.Reveal()); err != nil {
+		return fmt.Errorf("cis: %s: %w: %w", op, ErrSessionInvalid, err)
+	}
+	return nil
+}
+
 // ParseTicket checks that s is shaped like an SSO ticket (an OpenSSO
 // session id) before anything sends it anywhere: at most MaxTicketLen bytes,
 // "AQIC", a non-empty session part, "@", a non-empty server part and a

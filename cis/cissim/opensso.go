@@ -83,10 +83,10 @@ func parseSessionRequests(body []byte) (*requestSet, []sessionQuery, error) {
 	for _, inner := range rs.Requests {
 		var sr sessionRequest
 		q := sessionQuery{}
-		if err := decodeOne([]byte(strings.TrimSpace(inner)), &sr); err == nil {
+		if err := decodeOne([]byte(strings.Trim(inner, xmlSpace)), &sr); err == nil {
 			q.reqID = sr.ReqID
 			if len(sr.GetSession) == 1 && len(sr.GetSession[0].SessionID) == 1 {
-				q.sid = strings.TrimSpace(sr.GetSession[0].SessionID[0])
+				q.sid = strings.Trim(sr.GetSession[0].SessionID[0], xmlSpace)
 				q.reset = sr.GetSession[0].Reset == "true"
 				q.ok = q.sid != ""
 			}
@@ -98,6 +98,10 @@ func parseSessionRequests(body []byte) (*requestSet, []sessionQuery, error) {
 	}
 	return rs, qs, nil
 }
+
+// xmlSpace is XML's white space. Other Unicode space (NO-BREAK SPACE, EM
+// SPACE, …) is content: strings.TrimSpace would strip it.
+const xmlSpace = " \t\r\n"
 
 // decodeOne decodes exactly one XML element into v: no DOCTYPE, nothing
 // but whitespace, comments or processing instructions around it.
@@ -120,7 +124,7 @@ func decodeOne(b []byte, v any) error {
 		}
 		switch t := tok.(type) {
 		case xml.CharData:
-			if len(bytes.TrimSpace(t)) != 0 {
+			if len(bytes.Trim(t, xmlSpace)) != 0 {
 				return errOpenSSO
 			}
 		case xml.Comment, xml.ProcInst:

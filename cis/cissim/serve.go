@@ -130,7 +130,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 		reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 		sc.Registerer = reg
 	}
-	sc.BaseURL, sc.Logger = base, log
+	sc.BaseURL, sc.Logger, sc.Hostnames = base, log, cfg.Hostnames
 	if sc.OIDC.SigningKey == nil {
 		if sc.OIDC.SigningKey, sc.OIDC.PreviousKeys, err = LoadOrCreateOIDCKeys(stateDir, cfg.OIDCRotateKey); err != nil {
 			return err
@@ -161,7 +161,7 @@ func Serve(ctx context.Context, cfg ServeConfig) error {
 	}
 	tlsCAPath := ""
 	if !cfg.PlainHTTP {
-		ca, caKey, err := LoadOrCreateTLSCA(stateDir)
+		ca, caKey, err := LoadOrCreateTLSCA(stateDir, cfg.Hostnames, log)
 		if err != nil {
 			return err
 		}

@@ -75,6 +75,11 @@ type Config struct {
 	Maintenance []cis.MaintenanceSlot
 	// Admin enables the /_sim/ admin API (loopback clients only).
 	Admin bool
+	// Hostnames are the names the simulator is reached by besides loopback
+	// addresses and localhost (cis-sim's --hostname values). The admin API
+	// answers only requests whose Host is one of those, or the host of
+	// BaseURL: a web page that rebinds its own name to 127.0.0.1 gets 403.
+	Hostnames []string
 	// MaxSessions caps live SSO sessions (default 1,000,000); logins past
 	// it fail. MaxChallenges caps outstanding challenges (default 100,000).
 	MaxSessions, MaxChallenges int
@@ -103,6 +108,7 @@ type Simulator struct {
 	saml       []userSAML
 	cardPool   *x509.CertPool
 	base       string // BaseURL without trailing slash, or ""
+	hosts      ownHosts
 	issuerAttr []byte
 	sessions   *sessionStore
 	challenges *challengeStore
@@ -133,6 +139,10 @@ func New(cfg Config) (*Simulator, error) {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
 			return nil, fmt.Errorf("cissim: BaseURL %q: want scheme://host[:port]", cfg.BaseURL)
 		}
+	}
+	hosts, err := newOwnHosts(cfg.Hostnames, cfg.BaseURL)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.FailRate < 0 || cfg.FailRate > 1 {
 		return nil, fmt.Errorf("cissim: FailRate %v: want 0..1", cfg.FailRate)
@@ -171,6 +181,7 @@ func New(cfg Config) (*Simulator, error) {
 	cfg.Users = append([]cis.User(nil), cfg.Users...)
 	cfg.CardCAs = append([]*x509.Certificate(nil), cfg.CardCAs...)
 	cfg.Maintenance = append([]cis.MaintenanceSlot(nil), cfg.Maintenance...)
+	cfg.Hostnames = append([]string(nil), cfg.Hostnames...)
 
 	s := &Simulator{
 		cfg:        cfg,
@@ -178,6 +189,7 @@ func New(cfg Config) (*Simulator, error) {
 		byUID:      make(map[string]int, len(cfg.Users)),
 		cardPool:   x509.NewCertPool(),
 		base:       strings.TrimRight(cfg.BaseURL, "/"),
+		hosts:      hosts,
 		sessions:   newSessionStore(cfg.SessionTime, cfg.MaxSessionTime, cfg.MaxSessions),
 		challenges: newChallengeStore(cfg.MaxChallenges),
 		log:        cfg.Logger,

@@ -141,14 +141,14 @@ func (c *NamingClient) GetNamingProfile(ctx context.Context) (*NamingProfile, er
 // once share one lookup, bounded by the client's timeout whatever ctx
 // says.
 func (c *NamingClient) SessionServiceURL(ctx context.Context) string {
-	c.mu.Lock()
-	if c.cached != "" && c.now().Before(c.until) {
-		u := c.cached
-		c.mu.Unlock()
+	if u := c.fresh(); u != "" {
 		return u
 	}
-	c.mu.Unlock()
 	v, _, _ := c.group.Do("", func() (any, error) {
+		// A lookup that ended between fresh and Do has filled the cache.
+		if u := c.fresh(); u != "" {
+			return u, nil
+		}
 		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.timeout)
 		defer cancel()
 		u, ttl := c.lookup(lctx), c.ttl
@@ -161,6 +161,16 @@ func (c *NamingClient) SessionServiceURL(ctx context.Context) string {
 		return u, nil
 	})
 	return v.(string)
+}
+
+// fresh returns the cached URL if it is still good, else "".
+func (c *NamingClient) fresh() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.now().Before(c.until) {
+		return c.cached
+	}
+	return ""
 }
 
 // lookup asks the naming service; the fallback if that fails.

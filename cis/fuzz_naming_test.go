@@ -16,6 +16,7 @@ func FuzzParseNamingProfileResponse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := ParseNamingProfileResponse(data)
 		if err != nil {
+			checkErrorBounded(t, "ParseNamingProfileResponse", err)
 			var pe *ParseError
 			if !errors.Is(err, ErrUnavailable) && (!errors.As(err, &pe) || !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrTooLarge)) {
 				t.Fatalf("error is not ErrUnavailable or a *ParseError wrapping ErrMalformed or ErrTooLarge: %v", err)
@@ -39,6 +40,7 @@ func FuzzParseNamingProfileResponse(f *testing.F) {
 		}
 		u, err := p.SessionServiceURL("https://sbapi.example:8443/amserver/namingservice")
 		if err != nil {
+			checkErrorBounded(t, "SessionServiceURL", err)
 			if !errors.Is(err, ErrMalformed) {
 				t.Fatalf("SessionServiceURL: %v", err)
 			}

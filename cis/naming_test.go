@@ -140,6 +140,16 @@ func TestParseNamingProfileResponseRefuses(t *testing.T) {
 			t.Errorf("%s: error quotes the exception's ticket: %v", name, err)
 		}
 	}
+	// Names from the answer are quoted in part only.
+	huge := strings.Repeat("n", 100_000)
+	for label, doc := range map[string]string{
+		"element":         namingAnswer(namingServiceID, "<"+huge+"/>"),
+		"attribute twice": namingAnswer(namingServiceID, namingAttr(huge, "1")+namingAttr(huge, "2")),
+		"root":            "<" + huge + "/>",
+	} {
+		_, err := ParseNamingProfileResponse([]byte(doc))
+		checkErrorBounded(t, label, err)
+	}
 	// An empty profile is well formed (the DTD allows no attribute); it
 	// names no session service.
 	p, err := ParseNamingProfileResponse([]byte(namingAnswer(namingServiceID, "")))

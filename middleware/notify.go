@@ -23,11 +23,11 @@ import (
 
 // Defaults of NotifyConfig.
 const (
-	DefaultNotifyPath        = "/cis/notify"
-	DefaultRegisterTimeout   = 10 * time.Second
-	DefaultNotifyMinInterval = time.Second
-	DefaultNotifyWorkers     = 4
-	DefaultNotifyQueue       = 1024
+	DefaultNotifyPath            = "/cis/notify"
+	DefaultNotifyRegisterTimeout = 10 * time.Second
+	DefaultNotifyMinInterval     = time.Second
+	DefaultNotifyWorkers         = 4
+	DefaultNotifyQueue           = 1024
 )
 
 // maxNotifiedTickets bounds the tickets whose recheck times are kept.
@@ -70,7 +70,7 @@ type NotifyConfig struct {
 	// hour, the environment's own URL when it cannot be used), over
 	// Env.NewHTTPClient.
 	Registrar ListenerRegistrar
-	// RegisterTimeout bounds each registration (DefaultRegisterTimeout if
+	// RegisterTimeout bounds each registration (DefaultNotifyRegisterTimeout if
 	// zero).
 	RegisterTimeout time.Duration
 	// MinInterval is the shortest time between two notification-driven
@@ -122,7 +122,7 @@ func checkNotify(s *settings) error {
 		return errors.New("middleware: Notify needs a Registrar or an Env with GAS and SSB URLs")
 	}
 	if n.RegisterTimeout == 0 {
-		n.RegisterTimeout = DefaultRegisterTimeout
+		n.RegisterTimeout = DefaultNotifyRegisterTimeout
 	}
 	if n.MinInterval == 0 {
 		n.MinInterval = DefaultNotifyMinInterval

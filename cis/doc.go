@@ -20,7 +20,10 @@
 // NotificationSet of SessionEvents: logout, idle or maximum timeout,
 // destroy, property change, with the session's state); and
 // NotificationHandler is the http.Handler to serve at the URL, answering
-// "OK" and handing the parsed events to a callback. A notification carries
+// "OK" and handing the parsed events to a callback. NamingClient finds the
+// session service as OpenSSO clients do (GetNamingProfile on the naming
+// service, the answer cached, the environment's own URL as the fallback),
+// and SessionListenerClient registers a listener there. A notification carries
 // no authentication of any kind: anyone who can reach the listener can send
 // one. Treat every event as a hint to ask CIS about that session again
 // (RoleAssertion or GetSession), never as proof that it ended or changed,

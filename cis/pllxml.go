@@ -182,6 +182,32 @@ func (r *pllReader) sessionEnvelope(root, idAttr string) (vers, svcid, id string
 	return v[0], v[1], v[2], nil
 }
 
+// singleResponse reads the children of the ResponseSet just opened, which
+// must be one Response (the answer to one request), through the end of the
+// document, and returns the Response's text: the inner document.
+func (r *pllReader) singleResponse() ([]byte, error) {
+	var inner []byte
+	responses := 0
+	err := r.children(func() error {
+		if !r.is("Response") {
+			return r.errorf("unexpected element <%s> in <ResponseSet>", r.tag())
+		}
+		if responses++; responses > 1 {
+			return r.errorf("more than one Response to one request")
+		}
+		text, err := r.textContent()
+		inner = append(inner, trimXMLSpace(text)...)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if responses == 0 {
+		return nil, r.errorf("no Response")
+	}
+	return inner, r.end()
+}
+
 // attrValues returns the values of the named attributes of the start tag
 // just read, all required; other attributes are ignored.
 func (r *pllReader) attrValues(names ...string) ([]string, error) {

@@ -107,26 +107,8 @@ func ParseAddSessionListenerResponse(body []byte) error {
 	if _, _, _, err := r.sessionEnvelope("ResponseSet", "reqid"); err != nil {
 		return err
 	}
-	var inner []byte
-	responses := 0
-	err := r.children(func() error {
-		if !r.is("Response") {
-			return r.errorf("unexpected element <%s> in <ResponseSet>", r.tag())
-		}
-		if responses++; responses > 1 {
-			return r.errorf("more than one Response to one request")
-		}
-		text, err := r.textContent()
-		inner = append(inner, trimXMLSpace(text)...)
-		return err
-	})
+	inner, err := r.singleResponse()
 	if err != nil {
-		return err
-	}
-	if responses == 0 {
-		return r.errorf("no Response")
-	}
-	if err := r.end(); err != nil {
 		return err
 	}
 	return parseAddListenerSessionResponse(inner)

@@ -102,6 +102,12 @@ type Config struct {
 	// or, with CIS2 enabled, are sent to CIS2.LoginPath (a browser has no
 	// other way in without a login page of the application's).
 	LoginURL string
+	// Notify turns on session notifications from CIS (OpenSSO session
+	// listeners): a logout, an SSO timeout or an administrator's expiry
+	// then ends the web session within about a second instead of at the
+	// next revalidation. Off unless Notify.ExternalURL is set; see
+	// NotifyConfig.
+	Notify NotifyConfig
 	// TrustedOrigins are origins ("https://portal.example.nhs.uk") allowed
 	// to post to the login, refresh and logout paths from another origin
 	// (see http.CrossOriginProtection.AddTrustedOrigin). None by default.
@@ -232,6 +238,9 @@ func checkConfig(cfg Config) (*settings, error) {
 		// A browser cannot log in with a ticket without a page of the
 		// application's: the CIS2 login is the way in.
 		s.loginURL = &url.URL{Path: s.CIS2.LoginPath}
+	}
+	if err := checkNotify(s); err != nil {
+		return nil, err
 	}
 	if s.Now == nil {
 		s.Now = time.Now

@@ -21,6 +21,8 @@
 //   - POST /cis/logout: end the session at once, on every instance (and
 //     the SSO session at GAS, with Config.SSOLogout).
 //   - GET /cis/session: the session as JSON.
+//   - POST /cis/notify, with Config.Notify: session notifications from CIS
+//     (below).
 //
 // With Config.CIS2 it also logs users in through NHS CIS2 (OpenID
 // Connect), into the same session with Session.Source SourceCIS2, beside
@@ -54,6 +56,17 @@
 // never a silent pass, never a logout — and a backoff keeps a failing SSB
 // from a retry storm. Validations are cached per ticket (by its hash) for
 // the interval, with one fetch in flight per ticket.
+//
+// With Config.Notify.ExternalURL set, each login also registers the
+// application with CIS as a session listener (OpenSSO AddSessionListener,
+// at the session service the naming service names), and a logout, an SSO
+// timeout or an administrator's expiry ends the web session within
+// milliseconds instead of at the next revalidation. A notification carries
+// no authentication, so it is only ever a reason to ask the SSB at once —
+// one check per ticket at a time, at most one per second, tickets without
+// a session dropped after one index look-up — never a reason to end or
+// change a session by itself; revalidation stays for the notifications
+// that never come.
 //
 // Sessions live on the server (MemoryStore for one instance, RedisStore
 // for a fleet); the cookie is only a random id signed with

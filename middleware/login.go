@@ -82,6 +82,7 @@ func (m *Middleware) loginStatus(w http.ResponseWriter, r *http.Request) int {
 		status, _ := statusOf(err)
 		return status
 	}
+	m.listen(t, th)
 	m.log.LogAttrs(ctx, slog.LevelInfo, "login", slog.String("uid", st.rec.user.UID),
 		slog.String("role", st.rec.roleID), slog.String("org", st.pub.Role.OrgCode), slog.String("ticket", th.short()))
 	return m.answerSession(w, r, req, st)

@@ -26,6 +26,7 @@ type Middleware struct {
 	ssb     ssbSource
 	sources map[string]source
 	cis2    *cis2Flow // nil unless Config.CIS2 enables it
+	notify  *notifier // nil: session notifications off
 	metrics *metrics
 	log     *slog.Logger
 	now     func() time.Time
@@ -83,6 +84,9 @@ func New(cfg Config) (*Middleware, error) {
 	if s.CIS2.RelyingParty != nil {
 		m.cis2 = newCIS2Flow(m)
 		m.sources[SourceCIS2] = m.cis2.src
+	}
+	if m.notify, err = m.newNotifier(); err != nil {
+		return nil, err
 	}
 	// Claim the store last: a failed New leaves it free.
 	if err := core.bind(); err != nil {
@@ -160,6 +164,10 @@ func (m *Middleware) withSession(w http.ResponseWriter, r *http.Request, next ht
 
 // endpoint answers r if it is for one of the middleware's paths.
 func (m *Middleware) endpoint(w http.ResponseWriter, r *http.Request) bool {
+	if m.notify != nil && r.URL.Path == m.s.Notify.Path {
+		m.notify.handler.ServeHTTP(w, r) // no session, no CSRF check: CIS posts server to server
+		return true
+	}
 	switch r.URL.Path {
 	case m.s.LoginPath:
 		m.login(w, r)

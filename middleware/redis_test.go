@@ -60,6 +60,8 @@ type fleet struct {
 	keys   [][]byte
 	prefix string
 	inst   []*instance
+	// config, if set, adjusts instance i's Config before New.
+	config func(i int, c *middleware.Config)
 }
 
 type instance struct {
@@ -71,11 +73,16 @@ type instance struct {
 	hook  *countingHook
 }
 
-func newFleet(t testing.TB, n int) *fleet {
+// newFleet starts n instances; config, if given, adjusts each one's
+// Config.
+func newFleet(t testing.TB, n int, config ...func(i int, c *middleware.Config)) *fleet {
 	redistest.URL(t)
 	simReg := prometheus.NewRegistry()
 	fl := &fleet{t: t, srv: cistest.NewServerWithConfig(t, cissim.Config{Registerer: simReg}), simReg: simReg,
 		prefix: redistest.Prefix(t), keys: [][]byte{make([]byte, 32), make([]byte, 32)}}
+	if len(config) > 0 {
+		fl.config = config[0]
+	}
 	for _, k := range fl.keys {
 		rand.Read(k)
 	}
@@ -99,10 +106,14 @@ func (fl *fleet) start(i int) *instance {
 	}
 	t.Cleanup(func() { store.Close() })
 	in := &instance{store: store, clock: &fakeClock{}, reg: prometheus.NewRegistry(), hook: hook}
-	in.m, err = middleware.New(middleware.Config{
+	cfg := middleware.Config{
 		Env: fl.srv.Env(), Store: store, Cookie: middleware.CookieConfig{Keys: fl.keys},
 		Now: in.clock.Now, Registerer: in.reg,
-	})
+	}
+	if fl.config != nil {
+		fl.config(i, &cfg)
+	}
+	in.m, err = middleware.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -64,7 +64,9 @@ func TestStartupErrors(t *testing.T) {
 		{[]string{"--env", "local", "--insecure-cookie", "--oidc-client-id", "x"}, `environment "local" has no oidc block`},
 		{[]string{"--env", "cis2-int", "--insecure-cookie"}, "no client id"},
 		{[]string{"--env", "cis2-int", "--insecure-cookie"}, "--cis2 off starts without CIS2"},
-		{[]string{"--env", providerDown(t), "--insecure-cookie"}, "CIS2: "},
+		{[]string{"--env", providerDown(t), "--insecure-cookie"}, "CIS2 discovery: cis: service unavailable"},
+		{[]string{"--env", providerDown(t), "--insecure-cookie", "--oidc-key-file", filepath.Join(dir, "none.pem")}, "client key file"},
+		{[]string{"--env", providerDown(t), "--insecure-cookie", "--oidc-client-secret-file", filepath.Join(dir, "none")}, "client secret file"},
 	} {
 		var stderr bytes.Buffer
 		if code := run(context.Background(), tc.args, &stderr, nil); code != 1 || !strings.Contains(stderr.String(), tc.want) {

@@ -2,8 +2,9 @@
 # make demo: build everything, start the simulator with its demo users, log a
 # demo user in with an independent client (curl + openssl), check the ticket
 # with cisctl, provision a virtual card for the same user, serve the example
-# supplier app (examples/webapp) against the simulator with tickets ready to
-# paste, and keep everything running until Ctrl-C.
+# supplier app (examples/webapp) against the simulator — the ticket login and
+# "Log in with CIS2" — with tickets ready to paste, and keep everything
+# running until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ADDR=${CIS_SIM_ADDR:-127.0.0.1:7443}
@@ -29,7 +30,8 @@ go build -o bin/ ./cmd/... ./examples/webapp
 
 (umask 077 && mkdir -p "$STATE")
 LOG=$STATE/cis-sim.log
-bin/cis-sim --addr "$ADDR" --state-dir "$STATE" --admin > "$LOG" 2>&1 &
+# The CIS2 demo client (env.yaml's oidc block) is registered for the app's address.
+bin/cis-sim --addr "$ADDR" --state-dir "$STATE" --admin --oidc-demo-redirect "http://$WEBAPP_ADDR/cis/oidc/callback" > "$LOG" 2>&1 &
 sim=$!
 pids+=("$sim")
 # Ready when env.yaml is written and /healthz answers over verified TLS.
@@ -97,6 +99,20 @@ demo_login() {
 }
 demo_login 555000000002 555000000207   # Bob, in his clinical role at RMM
 demo_login 555000000003 555000000301   # Chandra, as Medical Secretary at RCJ
+# new-ticket UID [ROLE]: a fresh smartcard session for a demo user, for when
+# a logout (a CIS2 logout ends the smartcard session too) or a pulled card
+# ended the one above.
+mkdir -p "$work/$DEMO_UID" && cp "$work/cert.pem" "$work/key.pem" "$work/$DEMO_UID/"
+cat > "$work/new-ticket" <<NEWTICKET
+#!/usr/bin/env bash
+set -euo pipefail
+[ -f "$work/\${1:-none}/cert.pem" ] || { echo "usage: \$0 UID [ROLE_ID]  (UID: $DEMO_UID, 555000000002 or 555000000003)" >&2; exit 2; }
+cd "$PWD"
+KEEP_SESSION=1 TICKET_FILE="$TICKETS/\$1" scripts/sim-openssl-client.sh "https://$ADDR" "$STATE/ca.pem" \
+  "$work/\$1/cert.pem" "$work/\$1/key.pem" \${2:-} > /dev/null
+cat "$TICKETS/\$1"
+NEWTICKET
+chmod +x "$work/new-ticket"
 
 WEBAPP_LOG=$STATE/webapp.log
 bin/webapp --env "$STATE/env.yaml" --listen "$WEBAPP_ADDR" --insecure-cookie > "$WEBAPP_LOG" 2>&1 &
@@ -123,11 +139,22 @@ these tickets (live smartcard sessions at the simulator, also in $TICKETS/):
   Patel Chandra Ms  555000000003  Medical Secretary at RCJ (B0020, job role R8000): the admin page, no patients
   $(cat "$TICKETS/555000000003")
 
-The home page shows who you are, your selected role and what it may do here.
-Switch Bob to his RKF role (B0264) as the agent would, then press "Check my role now" on the Roles page:
+Two ways in, the same users and tickets:
+  Log in (ticket)     paste a ticket into the login page's field (the agent would give it to the page).
+  Log in with CIS2    the button goes to the simulator's CIS2 provider, whose page asks the agent for the
+                      ticket and, while none runs, takes the same ticket pasted; you come back logged in
+                      through CIS2 (OpenID Connect) in the role selected at the card. "Choose another role"
+                      on the Roles page logs in through CIS2 again and asks for the role there.
+                      Open the app as http://$WEBAPP_ADDR, the address CIS2 sends you back to.
+The home page shows who you are, how you logged in, your selected role and what it may do here.
+Switch Bob (logged in with his ticket) to his RKF role (B0264) as the agent would, then press "Check my role
+now" on the Roles page:
   scripts/sim-select-role.sh https://$ADDR $STATE/ca.pem $TICKETS/555000000002 555000000204
 Pull a card: find the session in /_sim/sessions, then (the page says you are logged out within about a minute)
   curl --cacert $STATE/ca.pem -X POST https://$ADDR/_sim/sessions/SESSION_ID/logout
+Logging out of a CIS2 session also ends it at the provider, and in the simulator the smartcard session and its
+ticket with it (the ticket login's logout leaves the card session open). A fresh ticket for a demo user:
+  $work/new-ticket UID [ROLE_ID]
 The virtual card of $DEMO_UID ($STATE/demo-card.json) has the PIN 1234.
 Ctrl-C stops the simulator and the app.
 MSG

@@ -8,10 +8,15 @@
 //	       [--tls-cert FILE --tls-key FILE | --insecure-cookie]
 //	       [--redis URL [--redis-prefix webapp:] --cookie-keys FILE] [--sso-logout]
 //	       [--revalidate 60s] [--session-check 15s] [--log-level info]
+//	       [--cis2 auto|off] [--oidc-client-id ID]
+//	       [--oidc-client-secret-file FILE | --oidc-key-file FILE]
+//	       [--oidc-redirect-url URL] [--oidc-post-logout-url URL]
 //
 // With the simulator: `webapp --env ~/.local/state/cis-sim/env.yaml
 // --insecure-cookie`, then open http://127.0.0.1:8080 (`make demo` does
-// this). See examples/webapp/README.md.
+// this). The login page offers the ticket login and, when the environment
+// has an oidc block (cis-sim's env.yaml has one for its demo client),
+// "Log in with CIS2". See examples/webapp/README.md.
 package main
 
 import (
@@ -33,6 +38,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/opencis/cisauth/cis"
+	"github.com/opencis/cisauth/cis/cis2"
 	"github.com/opencis/cisauth/examples/webapp/internal/records"
 	"github.com/opencis/cisauth/middleware"
 )
@@ -59,7 +65,23 @@ type options struct {
 	revalidate     time.Duration
 	sessionCheck   time.Duration
 	logLevel       slog.Level
+	cis2           string // cis2Auto or cis2Off
+	oidc           cis2Flags
 }
+
+// Values of --cis2.
+const (
+	cis2Auto = "auto" // CIS2 logins when the environment has an oidc block
+	cis2Off  = "off"  // never
+)
+
+// cis2Flags override the environment's oidc block: what an application's
+// own registration supplies (a preset such as cis2-int has none of it).
+type cis2Flags struct {
+	clientID, secretFile, keyFile, redirectURL, postLogoutURL string
+}
+
+func (c cis2Flags) set() bool { return c != cis2Flags{} }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	o := &options{}
@@ -78,6 +100,12 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.revalidate, "revalidate", middleware.DefaultRevalidate, "how often a session is checked with the SSB")
 	fs.DurationVar(&o.sessionCheck, "session-check", records.DefaultSessionCheck, "how often an open page checks its session")
 	fs.TextVar(&o.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn, error")
+	fs.StringVar(&o.cis2, "cis2", cis2Auto, "`auto`: offer \"Log in with CIS2\" when the environment has an oidc block; off: never")
+	fs.StringVar(&o.oidc.clientID, "oidc-client-id", "", "CIS2 client `id` (overrides the environment's oidc.client_id)")
+	fs.StringVar(&o.oidc.secretFile, "oidc-client-secret-file", "", "`file` holding the CIS2 client secret (client_secret_basic)")
+	fs.StringVar(&o.oidc.keyFile, "oidc-key-file", "", "PEM private key `file` for CIS2 private_key_jwt")
+	fs.StringVar(&o.oidc.redirectURL, "oidc-redirect-url", "", "this app's registered CIS2 callback `URL` (…/cis/oidc/callback)")
+	fs.StringVar(&o.oidc.postLogoutURL, "oidc-post-logout-url", "", "registered `URL` CIS2 sends the browser to after a logout")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -105,6 +133,14 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	}
 	if o.redisURL != "" && o.cookieKeys == "" {
 		return nil, errors.New("--redis needs --cookie-keys: every instance must sign cookies with the same keys")
+	}
+	switch {
+	case o.cis2 != cis2Auto && o.cis2 != cis2Off:
+		return nil, fmt.Errorf("--cis2 %q: want auto or off", o.cis2)
+	case o.cis2 == cis2Off && o.oidc.set():
+		return nil, errors.New("--oidc-* flags with --cis2 off")
+	case o.oidc.secretFile != "" && o.oidc.keyFile != "":
+		return nil, errors.New("--oidc-client-secret-file or --oidc-key-file, not both")
 	}
 	return o, nil
 }
@@ -161,6 +197,13 @@ func serve(ctx context.Context, o *options, log *slog.Logger, ready func(addr st
 		}
 		mc.SSOLogout = gas
 	}
+	rp, err := relyingParty(ctx, o, env, log)
+	if err != nil {
+		return err
+	}
+	if rp != nil {
+		mc.CIS2.RelyingParty = rp
+	}
 	app, err := records.New(records.Config{CIS: mc, AgentURL: o.agentURL, SessionCheck: o.sessionCheck})
 	if err != nil {
 		return err
@@ -184,7 +227,7 @@ func serve(ctx context.Context, o *options, log *slog.Logger, ready func(addr st
 		scheme = "https"
 	}
 	url := scheme + "://" + ln.Addr().String()
-	log.Info("serving the example app", "url", url, "env", env.Name, "agent", o.agentURL)
+	log.Info("serving the example app", "url", url, "env", env.Name, "agent", o.agentURL, "cis2", mc.CIS2.RelyingParty != nil)
 	if ready != nil {
 		ready(url)
 	}
@@ -210,6 +253,37 @@ func serve(ctx context.Context, o *options, log *slog.Logger, ready func(addr st
 		return err
 	}
 	return nil
+}
+
+// relyingParty builds the CIS2 relying party when CIS2 is on and the
+// environment has an oidc block (nil, nil otherwise): the environment's
+// client registration with the --oidc-* flags over it. It fetches the
+// provider's discovery document, so a provider that cannot be reached
+// stops the start.
+func relyingParty(ctx context.Context, o *options, env cis.Environment, log *slog.Logger) (*cis2.RelyingParty, error) {
+	if o.cis2 == cis2Off {
+		return nil, nil
+	}
+	if !env.OIDC.Enabled() {
+		if o.oidc.set() {
+			return nil, fmt.Errorf("--oidc-* flags, but environment %q has no oidc block (no CIS2 issuer)", env.Name)
+		}
+		return nil, nil
+	}
+	// A credential file named by a flag replaces the environment's
+	// (either kind).
+	if o.oidc.secretFile != "" || o.oidc.keyFile != "" {
+		env.OIDC.ClientSecretFile, env.OIDC.KeyFile = o.oidc.secretFile, o.oidc.keyFile
+	}
+	rp, err := cis2.New(ctx, cis2.Config{
+		Env: env, ClientID: o.oidc.clientID, RedirectURL: o.oidc.redirectURL,
+		PostLogoutRedirectURL: o.oidc.postLogoutURL, Logger: log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("CIS2: %w (the --oidc-* flags supply what the environment lacks; --cis2 off starts without CIS2)", err)
+	}
+	log.Info("CIS2 logins on", "issuer", rp.Issuer(), "redirect", rp.RedirectURL())
+	return rp, nil
 }
 
 // maxKeysFile bounds the cookie keys file.

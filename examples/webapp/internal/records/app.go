@@ -30,8 +30,12 @@ const LoginPath = "/login"
 // Config configures the app.
 type Config struct {
 	// CIS configures the middleware (Env or Validator, Store, Cookie,
-	// Revalidate, SSOLogout, Logger, Registerer …); New sets its LoginURL
-	// to LoginPath and leaves the endpoints at their default paths.
+	// Revalidate, SSOLogout, CIS2, Logger, Registerer …); New sets its
+	// LoginURL to LoginPath and leaves the endpoints at their default
+	// paths. The login page offers the ticket login when CIS has a
+	// Validator or an Env with an SSB, and "Log in with CIS2" when
+	// CIS.CIS2.RelyingParty is set (a *cis2.RelyingParty from cis2.New);
+	// both when both are.
 	CIS middleware.Config
 	// AgentURL is the base URL of the workstation agent's Ticket API
 	// (DefaultAgentURL if empty, NoAgent for none). The login page's script
@@ -53,6 +57,8 @@ type App struct {
 	agentOrigin  string
 	sessionCheck time.Duration
 	ssoLogout    bool
+	legacy       bool // the ticket login is offered
+	cis2         bool // "Log in with CIS2" is offered
 	list, record *feature
 	admin        *feature
 	features     []*feature
@@ -65,7 +71,10 @@ type App struct {
 
 // New checks cfg and builds the app and its middleware.
 func New(cfg Config) (*App, error) {
-	a := &App{sessionCheck: cfg.SessionCheck, ssoLogout: cfg.CIS.SSOLogout != nil, revalidate: cfg.CIS.Revalidate, now: cfg.CIS.Now}
+	a := &App{
+		sessionCheck: cfg.SessionCheck, ssoLogout: cfg.CIS.SSOLogout != nil, revalidate: cfg.CIS.Revalidate, now: cfg.CIS.Now,
+		legacy: cfg.CIS.Validator != nil || cfg.CIS.Env.SSBURL != "", cis2: cfg.CIS.CIS2.RelyingParty != nil,
+	}
 	if a.revalidate == 0 {
 		a.revalidate = middleware.DefaultRevalidate
 	}
@@ -81,7 +90,8 @@ func New(cfg Config) (*App, error) {
 	if err := a.setAgent(cfg.AgentURL); err != nil {
 		return nil, err
 	}
-	if cfg.CIS.LoginPath != "" || cfg.CIS.RefreshPath != "" || cfg.CIS.LogoutPath != "" || cfg.CIS.SessionPath != "" {
+	if cfg.CIS.LoginPath != "" || cfg.CIS.RefreshPath != "" || cfg.CIS.LogoutPath != "" || cfg.CIS.SessionPath != "" ||
+		cfg.CIS.CIS2.LoginPath != "" {
 		return nil, errors.New("records: the app's pages use the middleware's default endpoint paths; leave them empty")
 	}
 	var err error

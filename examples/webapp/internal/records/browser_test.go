@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/json"
-	"net"
 	"net/url"
 	"os"
 	"strings"
@@ -76,6 +75,17 @@ func text(b *browsertest.Browser, css string) string {
 	return browsertest.Run(b, chromedp.Text(chromedp.CSS(css)))
 }
 
+// showsTexts checks that each element (a CSS selector) of the page
+// contains its text.
+func showsTexts(t *testing.T, b *browsertest.Browser, want map[string]string) {
+	t.Helper()
+	for sel, w := range want {
+		if got := text(b, sel); !strings.Contains(got, w) {
+			t.Errorf("%s: %q, want it to contain %q", sel, got, w)
+		}
+	}
+}
+
 // path returns the path and query of the page the browser shows.
 func path(t *testing.T, b *browsertest.Browser) string {
 	loc := browsertest.Run(b, chromedp.Location())
@@ -96,17 +106,6 @@ func (f *fixture) pasteLogin(b *browsertest.Browser, ticket cis.Ticket, wait str
 		chromedp.Click(chromedp.ID("login-button")),
 		chromedp.WaitVisible(chromedp.CSS(wait)),
 	)
-}
-
-// closedPort returns the URL of a loopback port nothing listens on.
-func closedPort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	u := "http://" + ln.Addr().String()
-	ln.Close()
-	return u
 }
 
 func TestBrowserLoginWithPastedTicket(t *testing.T) {
@@ -131,7 +130,7 @@ func TestBrowserLoginWithPastedTicket(t *testing.T) {
 		t.Errorf("after the login the browser shows %s, want /patients", p)
 	}
 	b.Do(chromedp.Navigate(f.ts.URL + "/"))
-	for sel, want := range map[string]string{
+	showsTexts(t, b, map[string]string{
 		"#name":                 "Jones Alice Dr",
 		"#org":                  "SOUTH TEES HOSPITALS NHS TRUST (RCJ)",
 		"#job-role":             "Consultant (S8000:G8000:R8003)",
@@ -140,11 +139,7 @@ func TestBrowserLoginWithPastedTicket(t *testing.T) {
 		`tr[data-code="B0360"]`: "View patient",
 		"#may-do li.denied":     "not job role R8000",
 		"#may-do li.allowed":    "Patient list",
-	} {
-		if got := text(b, sel); !strings.Contains(got, want) {
-			t.Errorf("%s: %q, want it to contain %q", sel, got, want)
-		}
-	}
+	})
 	// A ticket whose smartcard session has ended is refused in plain words.
 	ended := f.srv.MustLogin(t, alice, aliceRole)
 	if err := f.srv.Logout(ended); err != nil {

@@ -5,15 +5,21 @@
 //
 //   - /login gets the SSO ticket from the workstation agent's local
 //     Ticket API in the browser (GET {agent}/ticket, CORS), or takes a
-//     pasted one, and posts it to the middleware's /cis/login;
-//   - / shows who is logged in, in which selected role (organisation, job
-//     role) and what that role may do here;
+//     pasted one, and posts it to the middleware's /cis/login; with CIS2
+//     configured it also offers "Log in with CIS2", a link to the
+//     middleware's /cis/oidc/login (NHS CIS2, OpenID Connect): one session,
+//     one user and role model and the same guards for both;
+//   - / shows who is logged in, through which source (ticket or CIS2), in
+//     which selected role (organisation, job role) and what that role may
+//     do here; a CIS2 login without a selected role is offered a new login
+//     with a role choice;
 //   - /patients (activity B0360 or B0264) lists patients, /patients/{nhs}
 //     (activity B0264) shows one record, /admin (job role R8000) shows
 //     who opened which record; a refusal says in plain words what the
 //     selected role lacks and which of the person's other roles would do;
 //   - /role lists the person's roles and picks up a role switched at the
-//     workstation (POST /cis/refresh);
+//     workstation (POST /cis/refresh), or for a CIS2 session offers a new
+//     CIS2 login to choose another role;
 //   - every page checks its session in the background and hides its
 //     content when the smartcard session has ended.
 //

@@ -1,11 +1,13 @@
 package records_test
 
 import (
+	"context"
 	"log"
 	"net/http"
 	"time"
 
 	"github.com/opencis/cisauth/cis"
+	"github.com/opencis/cisauth/cis/cis2"
 	"github.com/opencis/cisauth/examples/webapp/internal/records"
 	"github.com/opencis/cisauth/middleware"
 )
@@ -20,6 +22,29 @@ func ExampleNew() {
 	app, err := records.New(records.Config{
 		CIS:      middleware.Config{Env: env, Revalidate: time.Minute},
 		AgentURL: records.DefaultAgentURL,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := &http.Server{Addr: ":8443", Handler: app, ReadHeaderTimeout: 10 * time.Second}
+	log.Fatal(srv.ListenAndServeTLS("cert.pem", "key.pem"))
+}
+
+// Both logins: the ticket login through the SSB and "Log in with CIS2"
+// through the environment's oidc block (issuer, client id, secret or key
+// file, redirect URL), as cis-sim's env.yaml has them.
+func ExampleNew_cis2() {
+	ctx := context.Background()
+	env, err := cis.ResolveEnvironment("env.yaml")
+	if err != nil {
+		log.Fatal(err)
+	}
+	rp, err := cis2.New(ctx, cis2.Config{Env: env}) // fetches the provider's discovery document
+	if err != nil {
+		log.Fatal(err)
+	}
+	app, err := records.New(records.Config{
+		CIS: middleware.Config{Env: env, CIS2: middleware.CIS2Config{RelyingParty: rp}},
 	})
 	if err != nil {
 		log.Fatal(err)

@@ -1,14 +1,19 @@
 package records_test
 
 import (
+	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/opencis/cisauth/cis"
+	"github.com/opencis/cisauth/cis/cis2"
+	"github.com/opencis/cisauth/cis/cissim"
 	"github.com/opencis/cisauth/cis/cistest"
 	"github.com/opencis/cisauth/examples/webapp/internal/records"
 	"github.com/opencis/cisauth/internal/logtest"
@@ -37,22 +42,30 @@ type fixture struct {
 	logs *logtest.Buffer
 	// origin is the app's origin, https://127.0.0.1:port.
 	origin string
+	// oidc is the app's registration with the simulator's CIS2 provider
+	// (withCIS2).
+	oidc cistest.OIDCClient
 }
 
-// newFixture starts the simulator and the app; adjust changes the app's
-// Config (whose CIS.Env and CIS.Logger are set) before New. The server is
-// started after adjust, and adjust may read f.origin (for the agent's
-// allowed origins).
-func newFixture(t testing.TB, adjust func(f *fixture, cfg *records.Config)) *fixture {
+// newFixture starts the simulator and the app; each adjust changes the
+// app's Config (whose CIS.Env and CIS.Logger are set) before New, in
+// order. The server is started after them, and they may read f.origin
+// (for the agent's allowed origins, the CIS2 redirect URL). The
+// simulator's CIS2 login page finds no agent running, as in the demo: the
+// person pastes the ticket.
+func newFixture(t testing.TB, adjust ...func(f *fixture, cfg *records.Config)) *fixture {
 	t.Helper()
-	f := &fixture{t: t, srv: cistest.NewServer(t), logs: &logtest.Buffer{}}
+	sim := cissim.Config{OIDC: cissim.OIDCConfig{AgentURL: closedPort(t)}}
+	f := &fixture{t: t, srv: cistest.NewServerWithConfig(t, sim), logs: &logtest.Buffer{}}
 	f.ts = httptest.NewUnstartedServer(nil)
 	f.origin = "https://" + f.ts.Listener.Addr().String()
 	cfg := records.Config{AgentURL: records.NoAgent}
 	cfg.CIS.Env = f.srv.Env()
 	cfg.CIS.Logger = f.logs.Logger()
-	if adjust != nil {
-		adjust(f, &cfg)
+	for _, a := range adjust {
+		if a != nil {
+			a(f, &cfg)
+		}
 	}
 	app, err := records.New(cfg)
 	if err != nil {
@@ -68,6 +81,62 @@ func newFixture(t testing.TB, adjust func(f *fixture, cfg *records.Config)) *fix
 		}
 	})
 	return f
+}
+
+// withCIS2 registers the app with the simulator's CIS2 provider (its
+// callback; its front page as the post-logout URL, as cis-sim's demo
+// client has it) and turns on "Log in with CIS2"; rp, if not nil, changes
+// the relying party's Config first.
+func withCIS2(rp func(*cis2.Config)) func(*fixture, *records.Config) {
+	return func(f *fixture, cfg *records.Config) {
+		f.t.Helper()
+		f.oidc = f.srv.MustOIDCClient(f.t, f.origin+"/cis/oidc/callback", f.origin+"/")
+		rc := cis2.Config{Env: f.oidc.Env, ClientSecret: f.oidc.Secret, PostLogoutRedirectURL: f.origin + "/"}
+		if rp != nil {
+			rp(&rc)
+		}
+		p, err := cis2.New(context.Background(), rc)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		cfg.CIS.CIS2.RelyingParty = p
+	}
+}
+
+// cis2Login logs in through CIS2 as a browser does: the app's CIS2 login
+// path with query, the provider's page with the SSO session of ticket
+// (choosing role if the provider asks; its first offer if role is
+// empty), then the callback. It returns the browser (which keeps the
+// app's and the provider's cookies) and where the callback sent it.
+func (f *fixture) cis2Login(ticket cis.Ticket, query, role string) (*http.Client, string) {
+	f.t.Helper()
+	b := f.srv.Browser()
+	resp, body := f.fetch(b, http.MethodGet, f.ts.URL+"/cis/oidc/login"+query, nil)
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, f.srv.OIDCIssuer()+"/authorize?") {
+		f.t.Fatalf("CIS2 login: %s to %q\n%s", resp.Status, loc, body)
+	}
+	cb := f.srv.MustAuthorize(f.t, b, loc, ticket, role)
+	if cb.Query().Get("code") == "" {
+		f.t.Fatalf("the provider sent the browser to %s without a code", cb.Redacted())
+	}
+	resp, body = f.fetch(b, http.MethodGet, cb.String(), nil)
+	if resp.StatusCode != http.StatusSeeOther {
+		f.t.Fatalf("CIS2 callback: %s\n%s", resp.Status, body)
+	}
+	return b, resp.Header.Get("Location")
+}
+
+// closedPort returns the URL of a loopback port nothing listens on.
+func closedPort(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u := "http://" + ln.Addr().String()
+	ln.Close()
+	return u
 }
 
 // client is an HTTP client with its own cookie jar that does not follow
@@ -98,11 +167,30 @@ func (f *fixture) login(uid, role string) (*http.Client, cis.Ticket) {
 	return c, ticket
 }
 
-// get fetches a page as a browser would (Accept: text/html).
+// get fetches a page of the app as a browser would (Accept: text/html).
 func (f *fixture) get(c *http.Client, path string) (*http.Response, string) {
 	f.t.Helper()
-	req, _ := http.NewRequest(http.MethodGet, f.ts.URL+path, nil)
+	return f.fetch(c, http.MethodGet, f.ts.URL+path, nil)
+}
+
+// fetch sends a request as a browser's navigation or form post would
+// (Accept: text/html, Sec-Fetch-Site: same-origin; a form is posted
+// url-encoded) and reads the answer.
+func (f *fixture) fetch(c *http.Client, method, u string, form url.Values) (*http.Response, string) {
+	f.t.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, u, body)
+	if err != nil {
+		f.t.Fatal(err)
+	}
 	req.Header.Set("Accept", "text/html")
+	req.Header.Set("Sec-Fetch-Site", "same-origin")
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
 	resp, err := c.Do(req)
 	if err != nil {
 		f.t.Fatal(err)

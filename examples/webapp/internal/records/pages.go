@@ -20,10 +20,14 @@ func (a *App) home(w http.ResponseWriter, r *http.Request) {
 		Allowed                   bool
 	}
 	var d struct {
+		Source     string
+		CIS2       bool
+		ChooseRole string // "" unless a CIS2 login can choose another role
 		Activities []activityRow
 		CISNames   string
 		Features   []featureRow
 	}
+	d.Source, d.CIS2, d.ChooseRole = sourceName(s.Source), s.Source == middleware.SourceCIS2, a.chooseRole(s, "/")
 	for _, code := range s.Role.Activities {
 		row := activityRow{Code: code, Here: "not used by this app"}
 		if n, ok := activityNames[code]; ok {
@@ -90,19 +94,42 @@ func (a *App) rolePage(w http.ResponseWriter, r *http.Request) {
 		Selected   string
 		Revalidate string
 		Agent      bool
-	}{Roles: s.User.Roles, Selected: s.Role.ID, Revalidate: a.revalidate.String(), Agent: a.agentURL != ""}
+		CIS2       bool
+		ChooseRole string
+	}{
+		Roles: s.User.Roles, Selected: s.Role.ID, Revalidate: a.revalidate.String(), Agent: a.agentURL != "",
+		CIS2: s.Source == middleware.SourceCIS2, ChooseRole: a.chooseRole(s, "/role"),
+	}
 	a.render(w, http.StatusOK, "role", "Your roles", s, d)
 }
 
-// loginPage asks the agent for the ticket, or takes a pasted one, and
-// posts it to the middleware's login endpoint.
+// chooseRole is the link that logs a CIS2 session in again with a fresh
+// role choice, back to ret; "" for other sessions (their role is switched
+// at the workstation) or with CIS2 off.
+func (a *App) chooseRole(s *middleware.Session, ret string) string {
+	if !a.cis2 || s.Source != middleware.SourceCIS2 {
+		return ""
+	}
+	return cis2Link(ret, true)
+}
+
+// loginPage offers the logins the app accepts: the ticket login (the page
+// asks the agent for the ticket, or takes a pasted one, and posts it to
+// the middleware's login endpoint) and "Log in with CIS2" (a link to the
+// middleware's CIS2 login path).
 func (a *App) loginPage(w http.ResponseWriter, r *http.Request) {
 	s, _ := middleware.SessionFrom(r.Context())
+	ret := localPath(r.URL.Query().Get("return"))
 	d := struct {
 		Return   string
+		Legacy   bool
 		AgentURL string
+		CIS2Link string // "" with CIS2 off
 		Current  *middleware.Session
-	}{Return: localPath(r.URL.Query().Get("return")), AgentURL: a.agentURL, Current: s}
+	}{Return: ret, Legacy: a.legacy, AgentURL: a.agentURL, Current: s}
+	if a.cis2 {
+		d.CIS2Link = cis2Link(ret, false)
+	}
 	// The login page shows no session header (and runs no session check):
 	// logging in again replaces the session.
 	a.render(w, http.StatusOK, "login", "Log in", nil, d)
@@ -143,10 +170,12 @@ func (a *App) guarded(f *feature, next http.Handler) http.Handler {
 			}
 		}
 		d := struct {
-			Feature *feature
-			Reason  string
-			Others  []cis.RoleProfile
-		}{Feature: f, Reason: sentence(de.Error()), Others: others}
+			Feature    *feature
+			Reason     string
+			Others     []cis.RoleProfile
+			NoRole     bool
+			ChooseRole string
+		}{Feature: f, Reason: sentence(de.Error()), Others: others, NoRole: de.NoRole, ChooseRole: a.chooseRole(s, r.URL.Path)}
 		a.render(w, http.StatusForbidden, "denied", "Not allowed", s, d)
 	})
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opencis/cisauth/cis"
 	"github.com/opencis/cisauth/middleware"
 )
 
@@ -33,6 +34,15 @@ var templateFuncs = template.FuncMap{
 	},
 	"time": func(t time.Time) string { return t.Format("2006-01-02 15:04:05 MST") },
 	"join": strings.Join,
+	// role names a selected role for the header: "Consultant at SOUTH
+	// TEES HOSPITALS NHS TRUST (RCJ)", or says there is none (a CIS2
+	// login without a role choice).
+	"role": func(r cis.RoleProfile) string {
+		if r.ID == "" {
+			return "no role selected"
+		}
+		return r.JobRole + " at " + r.OrgName + " (" + r.OrgCode + ")"
+	},
 }
 
 func parsePages() (map[string]*template.Template, error) {

@@ -45,15 +45,8 @@ type SSBConfig struct {
 // SSBClient asks the Spine Security Broker who an SSO ticket belongs to. It
 // is safe for concurrent use.
 type SSBClient struct {
-	env      Environment
-	client   *http.Client
-	endpoint string
-	timeout  time.Duration
-	limit    int64
-	skew     time.Duration
-	now      func() time.Time
-	log      *slog.Logger
-	ua       string
+	serviceClient
+	skew time.Duration
 }
 
 // NewSSBClient checks cfg and returns a client.
@@ -71,36 +64,12 @@ func NewSSBClient(cfg SSBConfig) (*SSBClient, error) {
 		return nil, fmt.Errorf("cis: SSB client: negative timeout %s", cfg.Timeout)
 	}
 	c := &SSBClient{
-		env:      cfg.Env,
-		client:   cfg.HTTPClient,
-		endpoint: cfg.Env.Endpoints().RoleAssertion,
-		timeout:  cfg.Timeout,
-		limit:    cfg.MaxResponse,
-		skew:     cfg.Skew,
-		now:      cfg.Now,
-		log:      cfg.Logger,
-		ua:       cfg.UserAgent,
-	}
-	if c.timeout == 0 {
-		c.timeout = DefaultTimeout
-	}
-	if c.client == nil {
-		c.client = cfg.Env.NewHTTPClient(c.timeout)
-	}
-	if c.limit <= 0 || c.limit > MaxAssertionSize {
-		c.limit = MaxAssertionSize
+		serviceClient: newServiceClient(cfg.Env, cfg.HTTPClient, cfg.Env.Endpoints().RoleAssertion, cfg.Timeout,
+			cfg.MaxResponse, MaxAssertionSize, cfg.Now, cfg.Logger, cfg.UserAgent, DefaultSSBUserAgent),
+		skew: cfg.Skew,
 	}
 	if c.skew == 0 {
 		c.skew = DefaultSkew
-	}
-	if c.now == nil {
-		c.now = time.Now
-	}
-	if c.log == nil {
-		c.log = slog.New(slog.DiscardHandler)
-	}
-	if c.ua == "" {
-		c.ua = DefaultSSBUserAgent
 	}
 	return c, nil
 }
@@ -115,30 +84,13 @@ func (c *SSBClient) RoleAssertion(ctx context.Context, t Ticket) ([]byte, error)
 	if t.IsZero() {
 		return nil, fmt.Errorf("cis: %s: empty ticket: %w", roleAssertionOp, ErrSessionInvalid)
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.endpoint+"?token="+url.QueryEscape(t.Reveal()), nil)
 	if err != nil {
 		// The URL holds the ticket: do not quote err.
 		return nil, fmt.Errorf("cis: %s: cannot build the request: %w", roleAssertionOp, ErrUnavailable)
 	}
-	req.Header.Set("User-Agent", c.ua)
 	req.Header.Set("Accept", "text/xml, application/xml")
-	resp, body, err := roundTrip(ctx, c.client, req, roleAssertionOp, c.limit)
-	if err != nil {
-		// A trust failure stays ErrTrust even in a maintenance slot: a
-		// certificate that does not verify is never "just maintenance".
-		if !errors.Is(err, ErrTooLarge) && !errors.Is(err, context.Canceled) && !errors.Is(err, ErrTrust) {
-			if me := c.env.maintenanceError(c.now(), nil, nil, err); me != nil {
-				return nil, me
-			}
-		}
-		return nil, err
-	}
-	if err := c.env.statusError(c.now(), roleAssertionOp, resp, body); err != nil {
-		return nil, err
-	}
-	return body, nil
+	return c.do(req, roleAssertionOp)
 }
 
 // Validate asks the SSB for t's RoleAssertion, parses it strictly and

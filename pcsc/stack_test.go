@@ -247,11 +247,21 @@ func TestStackOpenSCPINLockout(t *testing.T) {
 	stacktest.InsertCard(t, card, r.Index)
 	tk := openToken(t, pcsc.TokenConfig{Module: s.OpenSCModule, Reader: r.Name})
 	ctx := ctxFor(t)
+	// PKCS#11 does not count tries; the PIV card does, asked beside
+	// OpenSC without spending one.
+	retries := func(want int) {
+		t.Helper()
+		if n, err := pcsc.PIVPINRetries(ctx, r.Name); n != want || err != nil {
+			t.Fatalf("PIVPINRetries = %d, %v; want %d", n, err, want)
+		}
+	}
+	retries(3)
 
 	err := tk.Login(ctx, []byte("9999"), pcsc.LoginOptions{})
 	if !errors.Is(err, pcsc.ErrPINIncorrect) || errors.Is(err, pcsc.ErrFinalTry) {
 		t.Fatalf("wrong PIN #1 = %v", err)
 	}
+	retries(2)
 	err = tk.Login(ctx, []byte("9999"), pcsc.LoginOptions{})
 	var pe *pcsc.PINError
 	if !errors.Is(err, pcsc.ErrPINIncorrect) || !errors.Is(err, pcsc.ErrFinalTry) || !errors.As(err, &pe) || pe.Retries != 1 {
@@ -265,6 +275,7 @@ func TestStackOpenSCPINLockout(t *testing.T) {
 	if n := card.RetriesLeft(); n != 1 {
 		t.Fatalf("card has %d tries left after the refused login, want 1", n)
 	}
+	retries(1)
 	err = tk.Login(ctx, []byte("9999"), pcsc.LoginOptions{AllowFinalTry: true})
 	if !errors.Is(err, pcsc.ErrPINLocked) || !errors.As(err, &pe) || !pe.Locked {
 		t.Fatalf("wrong PIN on the confirmed final try = %v, want locked", err)
@@ -279,6 +290,7 @@ func TestStackOpenSCPINLockout(t *testing.T) {
 	if card.RetriesLeft() != 0 || card.Verified() {
 		t.Fatal("locked card was verified")
 	}
+	retries(0)
 }
 
 func TestStackOpenSCPullWhileSigning(t *testing.T) {

@@ -130,7 +130,16 @@ start_pcscd() {
   write_readerconf "$dir"
   # No pcscd alive: clear stale files (the pid in them may have been reused).
   rm -f "$PCSCD_SOCK" "$PCSCD_PIDFILE"
-  setsid pcscd --foreground --info -c "$dir/readerconf" >"$dir/pcscd.log" 2>&1 </dev/null &
+  # pcscd outlives this script: it must not keep descriptors it inherits,
+  # such as the one `flock /tmp/cisauth-stack.lock ...` holds the test lock
+  # on (pcscd would then hold the lock until it stops).
+  (
+    for fd in /proc/self/fd/*; do
+      n=${fd##*/}
+      [ "$n" -gt 2 ] && eval "exec $n>&-" 2>/dev/null
+    done
+    exec setsid pcscd --foreground --info -c "$dir/readerconf" >"$dir/pcscd.log" 2>&1 </dev/null
+  ) &
   pid=$!
   echo "$pid" >"$dir/pcscd.pid"
   for ((i = 0; i < READY_TIMEOUT_TENTHS; i++)); do

@@ -5,32 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/opencis/cisauth/cis"
 	"github.com/opencis/cisauth/cis/cissim"
 	"github.com/opencis/cisauth/cis/cistest"
+	"github.com/opencis/cisauth/internal/testclock"
 )
-
-// clock is a settable clock for the simulator.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 func newSessionService(t *testing.T, env cis.Environment) *cis.SessionServiceClient {
 	t.Helper()
@@ -45,7 +27,7 @@ func newSessionService(t *testing.T, env cis.Environment) *cis.SessionServiceCli
 // the user, the selected role and the timers; with reset it restarts the
 // idle timer, which keeps the session alive past its idle timeout.
 func TestSessionServiceKeepsAlive(t *testing.T) {
-	clk := &clock{t: time.Now()}
+	clk := testclock.New(time.Now())
 	srv := cistest.NewServerWithConfig(t, cissim.Config{
 		Now: clk.Now, SessionTime: 10 * time.Minute, MaxSessionTime: 60 * time.Minute,
 	})

@@ -208,30 +208,13 @@ func user(t testing.TB, srv *cistest.Server, uid string) cis.User {
 	return cis.User{}
 }
 
-// requests sums the simulator's cissim_requests_total series whose
-// endpoint is one of endpoints (every endpoint if none).
+// requests counts the protocol requests the simulator answered on
+// endpoints (all if none).
 func requests(t testing.TB, reg prometheus.Gatherer, endpoints ...string) int {
 	t.Helper()
-	mfs, err := reg.Gather()
+	n, err := cistest.Requests(reg, endpoints...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]bool{}
-	for _, e := range endpoints {
-		want[e] = true
-	}
-	n := 0.0
-	for _, mf := range mfs {
-		if mf.GetName() != "cissim_requests_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, lp := range m.GetLabel() {
-				if lp.GetName() == "endpoint" && (len(want) == 0 || want[lp.GetValue()]) {
-					n += m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return int(n)
+	return n
 }

@@ -1,0 +1,173 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/opencis/cisauth/cis"
+)
+
+// TicketInfo is the held session as a caller of the Ticket API gets it.
+type TicketInfo struct {
+	Ticket         cis.Ticket
+	UID            string
+	Name           string
+	SelectedRoleID string
+}
+
+// Status is what GET /status reports: never the ticket.
+type Status struct {
+	State          Phase        `json:"state"`
+	Message        string       `json:"message"`
+	Mode           string       `json:"mode"`
+	Environment    string       `json:"environment"`
+	CardPresent    bool         `json:"card_present"`
+	Reader         string       `json:"reader,omitempty"`
+	Readers        []ReaderInfo `json:"readers"`
+	UID            string       `json:"uid,omitempty"`
+	Name           string       `json:"name,omitempty"`
+	Roles          []RoleChoice `json:"roles"`
+	SelectedRoleID string       `json:"selected_role_id,omitempty"`
+	Locked         bool         `json:"locked"`
+	// KeptAlive is when the session was last kept alive (or logged in).
+	KeptAlive time.Time  `json:"kept_alive,omitzero"`
+	Questions []Question `json:"questions"`
+}
+
+// ReaderInfo is one reader in Status.
+type ReaderInfo struct {
+	Name        string `json:"name"`
+	CardPresent bool   `json:"card_present"`
+}
+
+// Changed returns a channel closed at the agent's next change of state.
+func (a *Agent) Changed() <-chan struct{} {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.changed
+}
+
+// Status returns where the agent stands.
+func (a *Agent) Status() Status {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	s := Status{State: a.phase, Message: a.message, Mode: a.cfg.Mode.String(), Environment: a.cfg.Env.Name,
+		Readers: []ReaderInfo{}, Roles: []RoleChoice{}, Questions: a.prompts.Pending()}
+	for _, r := range a.readers {
+		s.Readers = append(s.Readers, ReaderInfo{Name: r, CardPresent: a.present[r]})
+	}
+	switch {
+	case a.held != nil:
+		s.Reader = a.held.reader
+	case a.flow != nil:
+		s.Reader = a.flow.reader
+	default:
+		s.Reader = a.anyCardLocked()
+	}
+	s.CardPresent = s.Reader != "" && a.present[s.Reader]
+	if h := a.held; h != nil {
+		s.UID, s.Name, s.SelectedRoleID, s.Locked = h.sess.UID, h.sess.Name, h.roleID, h.locked
+		s.Roles = roleChoices(h.sess.Roles)
+		s.KeptAlive = a.lastKA
+	}
+	return s
+}
+
+// Ticket returns the held session's ticket. Without one (or while it is
+// locked): with start false, ErrNoSession; with start true, it starts a
+// login (or an unlock) with the card in a reader, or waits for one to be
+// inserted, and returns once the login is done, failed (its error), or ctx
+// ends.
+func (a *Agent) Ticket(ctx context.Context, start bool) (TicketInfo, error) {
+	a.mu.Lock()
+	seq := a.flowSeq
+	for {
+		if h := a.held; h != nil && !h.locked {
+			ti := TicketInfo{Ticket: h.sess.Ticket, UID: h.sess.UID, Name: h.sess.Name, SelectedRoleID: h.roleID}
+			a.mu.Unlock()
+			return ti, nil
+		}
+		if !start {
+			a.mu.Unlock()
+			return TicketInfo{}, ErrNoSession
+		}
+		if a.flow == nil {
+			if a.flowSeq != seq {
+				// A login ran while this call waited and gave no session.
+				err := a.flowErr
+				a.mu.Unlock()
+				if err == nil {
+					return TicketInfo{}, fmt.Errorf("%w: the login ended without one", ErrNoSession)
+				}
+				return TicketInfo{}, fmt.Errorf("%w: %w", ErrNoSession, err)
+			}
+			if r := a.loginReaderLocked(); r != "" {
+				a.startFlowLocked(a.runCtx, r, a.held != nil)
+			}
+		}
+		ch := a.changed
+		a.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return TicketInfo{}, ctx.Err()
+		}
+		a.mu.Lock()
+	}
+}
+
+// loginReaderLocked is the reader to log in with: the locked session's
+// card's if it is back, else the first with a card. Called with a.mu held.
+func (a *Agent) loginReaderLocked() string {
+	if a.held != nil && a.present[a.held.reader] {
+		return a.held.reader
+	}
+	return a.anyCardLocked()
+}
+
+// NewTicket ends the held session, if any, and logs in afresh (Ticket with
+// start).
+func (a *Agent) NewTicket(ctx context.Context) (TicketInfo, error) {
+	a.Logout("Logged out for a fresh login")
+	return a.Ticket(ctx, true)
+}
+
+// Logout ends the held session at GAS and stops a login under way; the
+// card stays where it is. msg says why, to listeners.
+func (a *Agent) Logout(msg string) {
+	a.mu.Lock()
+	if a.flow != nil {
+		a.flow.cancel(errFlowReplaced)
+		a.flow = nil
+	}
+	h := a.takeHeldLocked()
+	a.setLocked(a.idlePhaseLocked(), "")
+	a.mu.Unlock()
+	if h != nil {
+		a.endSession(h, msg)
+	}
+}
+
+// SelectRole switches the held session to role roleID (through GAS's role
+// selection) and tells listeners.
+func (a *Agent) SelectRole(ctx context.Context, roleID string) error {
+	a.mu.Lock()
+	h := a.held
+	a.mu.Unlock()
+	if h == nil || h.locked {
+		return ErrNoSession
+	}
+	if err := a.gas.SelectRole(ctx, h.sess, roleID, a.cfg.SSBMode); err != nil {
+		return err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.held != h {
+		return ErrNoSession
+	}
+	h.roleID = roleID
+	a.publishLocked(Event{Kind: EventRoleSelected, Reader: h.reader, UID: h.sess.UID, RoleID: roleID})
+	a.setLocked(a.phase, loggedInMessage(h))
+	return nil
+}

@@ -322,7 +322,7 @@ func (a *Agent) Run(ctx context.Context) error {
 				return ctx.Err()
 			}
 			a.log.Warn("reader monitor stopped; cards count as pulled until it is back", "error", err, "retry_in", backoff)
-			a.readersLost(Describe(err, a.cfg.Env, a.cfg.Now()))
+			a.readersLost(a.describe(err))
 			retry = time.After(backoff)
 			backoff = min(2*backoff, monitorRetryMax)
 		case <-retry:
@@ -534,7 +534,7 @@ func (a *Agent) endSession(h *held, msg string) {
 	ev := Event{Kind: EventLoggedOut, Reader: h.reader, UID: h.sess.UID, Message: msg}
 	if err != nil {
 		a.log.Warn("GAS logout failed; the session ends at its timeout", "uid", h.sess.UID, "error", err)
-		ev.Message = msg + " (CIS did not confirm the logout: " + Describe(err, a.cfg.Env, a.cfg.Now()) + ")"
+		ev.Message = msg + " (CIS did not confirm the logout: " + a.describe(err) + ")"
 	}
 	a.mu.Lock()
 	a.publishLocked(ev)

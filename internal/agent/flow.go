@@ -163,7 +163,7 @@ func (a *Agent) unlock(ctx context.Context, tok Token, f *flow) (*UnlockedCard, 
 			// Not locked before this PIN: it was wrong, and used the last try.
 			return nil, &pcsc.PINError{Retries: 0, Locked: true, Err: pcsc.ErrPINIncorrect}
 		case errors.Is(err, pcsc.ErrPINInvalid):
-			last, note = nil, Describe(err, a.cfg.Env, a.cfg.Now())
+			last, note = nil, a.describe(err)
 		default:
 			return nil, err
 		}
@@ -339,7 +339,7 @@ func (a *Agent) finishFlow(f *flow, h *held, err error) {
 		return
 	}
 	if err != nil {
-		msg := Describe(err, a.cfg.Env, a.cfg.Now())
+		msg := a.describe(err)
 		if errors.Is(err, pcsc.ErrCardRemoved) {
 			msg = a.idleMessageLocked()
 		}

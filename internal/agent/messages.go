@@ -108,6 +108,9 @@ func Describe(err error, env cis.Environment, now time.Time) string {
 	return "Login failed: " + err.Error()
 }
 
+// describe is Describe with the agent's environment and clock.
+func (a *Agent) describe(err error) string { return Describe(err, a.cfg.Env, a.cfg.Now()) }
+
 // maintenanceMessage: "CIS dev is in its weekly maintenance slot until
 // 06:00", in UK time (the day is added when the end is more than a day
 // away).

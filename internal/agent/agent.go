@@ -253,6 +253,15 @@ func (a *Agent) setLocked(p Phase, msg string) {
 	a.notifyLocked()
 }
 
+// askingLocked changes the phase to one that waits on a question and
+// shows its text as the message, without sending it to listeners as a
+// message event: the agent's faces show the question itself. Called with
+// a.mu held.
+func (a *Agent) askingLocked(p Phase, text string) {
+	a.phase, a.message = p, text
+	a.notifyLocked()
+}
+
 // notifyLocked wakes everyone waiting for a change of the agent's state.
 // Called with a.mu held.
 func (a *Agent) notifyLocked() {

@@ -137,7 +137,7 @@ func (a *Agent) unlock(ctx context.Context, tok Token, f *flow) (*UnlockedCard, 
 		q := Question{Kind: AskPIN, Reader: f.reader, TriesLeft: left, FinalTry: final,
 			Text: pinQuestion(note, uid, f.resume, left, final)}
 		a.mu.Lock()
-		a.setLocked(PhaseAwaitingPIN, q.Text)
+		a.askingLocked(PhaseAwaitingPIN, q.Text)
 		a.mu.Unlock()
 		ans, err := a.prompts.Ask(ctx, q)
 		if err != nil {
@@ -303,7 +303,7 @@ func (a *Agent) chooseRole(ctx context.Context, sess *cis.Session) (string, erro
 	for {
 		q := Question{Kind: AskRole, Text: note + "Choose the role to work in", Roles: choices, TriesLeft: -1}
 		a.mu.Lock()
-		a.setLocked(PhaseChoosingRole, q.Text)
+		a.askingLocked(PhaseChoosingRole, q.Text)
 		a.mu.Unlock()
 		ans, err := a.prompts.Ask(ctx, q)
 		if err != nil {

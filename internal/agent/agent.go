@@ -79,6 +79,9 @@ type Config struct {
 	PINRetries func(ctx context.Context, reader string) (int, error)
 	// Logger gets the agent's log (never a ticket or PIN); nil discards.
 	Logger *slog.Logger
+	// KeepSessionOnStop leaves the session at CIS when Run ends (the
+	// one-shot login hands its ticket on); by default stopping logs out.
+	KeepSessionOnStop bool
 }
 
 // Defaults.
@@ -128,6 +131,11 @@ type held struct {
 	stop       context.CancelFunc
 }
 
+// info is what callers get of h. Called with a.mu held.
+func (h *held) info() TicketInfo {
+	return TicketInfo{Ticket: h.sess.Ticket, UID: h.sess.UID, Name: h.sess.Name, SelectedRoleID: h.roleID}
+}
+
 // Agent is the daemon: see the package doc. Create it with New, start it
 // with Run; its methods are safe for concurrent use.
 type Agent struct {
@@ -138,6 +146,7 @@ type Agent struct {
 	prompts  *Prompts
 	events   broker
 	runCtx   context.Context // Run's context, for flows started from API calls
+	work     sync.WaitGroup  // flows, logouts, keep-alives: Run waits for them
 
 	// wmu guards watchers; it is taken after mu, never before.
 	wmu      sync.Mutex
@@ -343,15 +352,32 @@ func (a *Agent) Run(ctx context.Context) error {
 	}
 }
 
-// shutdown stops flows and ends the held session when Run returns.
+// spawn runs f in a goroutine that Run waits for before it returns.
+func (a *Agent) spawn(f func()) {
+	a.work.Add(1)
+	go func() {
+		defer a.work.Done()
+		f()
+	}()
+}
+
+// shutdown stops flows, waits for the work under way, and ends the held
+// session when Run returns.
 func (a *Agent) shutdown() {
 	a.mu.Lock()
 	if a.flow != nil {
 		a.flow.cancel(errAgentStopping)
 	}
+	if h := a.held; h != nil && h.stop != nil {
+		h.stop() // its removal watcher
+		h.stop = nil
+	}
+	a.mu.Unlock()
+	a.work.Wait()
+	a.mu.Lock()
 	h := a.takeHeldLocked()
 	a.mu.Unlock()
-	if h != nil {
+	if h != nil && !a.cfg.KeepSessionOnStop {
 		if err := logoutQuietly(a.gas, h.sess); err != nil {
 			a.log.Warn("logout at shutdown failed; the session ends at its timeout", "error", err)
 		}
@@ -468,12 +494,13 @@ func (a *Agent) watchHeldLocked(h *held) {
 	if prev != nil {
 		prev()
 	}
-	go func() {
+	reader := h.reader
+	a.spawn(func() {
 		defer stop()
-		if WaitRemoval(ctx, events, h.reader) == nil {
+		if WaitRemoval(ctx, events, reader) == nil {
 			a.cardLeft(h)
 		}
-	}()
+	})
 }
 
 // cardLeft applies the mode to the card of session h being pulled.

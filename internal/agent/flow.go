@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/opencis/cisauth/cis"
@@ -52,7 +53,7 @@ func (a *Agent) startFlowLocked(parent context.Context, reader string, resume bo
 		}
 	}()
 	a.setLocked(PhaseLoggingIn, msgCheckingIn)
-	go func() {
+	a.spawn(func() {
 		defer stop()
 		h, err := a.runFlow(ctx, f)
 		if err != nil && context.Cause(ctx) != nil && errors.Is(err, context.Canceled) {
@@ -60,7 +61,7 @@ func (a *Agent) startFlowLocked(parent context.Context, reader string, resume bo
 		}
 		cancel(nil)
 		a.finishFlow(f, h, err)
-	}()
+	})
 }
 
 // runFlow does the flow's work and returns the session to hold (the held
@@ -134,7 +135,7 @@ func (a *Agent) unlock(ctx context.Context, tok Token, f *flow) (*UnlockedCard, 
 		if last != nil {
 			note = PINMessage(last, left)
 		}
-		q := Question{Kind: AskPIN, Reader: f.reader, TriesLeft: left, FinalTry: final,
+		q := Question{Kind: AskPIN, Reader: f.reader, TriesLeft: left, FinalTry: final, Note: note,
 			Text: pinQuestion(note, uid, f.resume, left, final)}
 		a.mu.Lock()
 		a.askingLocked(PhaseAwaitingPIN, q.Text)
@@ -301,7 +302,7 @@ func (a *Agent) chooseRole(ctx context.Context, sess *cis.Session) (string, erro
 	}
 	choices := roleChoices(sess.Roles)
 	for {
-		q := Question{Kind: AskRole, Text: note + "Choose the role to work in", Roles: choices, TriesLeft: -1}
+		q := Question{Kind: AskRole, Text: note + "Choose the role to work in", Note: strings.TrimSuffix(note, " "), Roles: choices, TriesLeft: -1}
 		a.mu.Lock()
 		a.askingLocked(PhaseChoosingRole, q.Text)
 		a.mu.Unlock()
@@ -361,7 +362,7 @@ func (a *Agent) finishFlow(f *flow, h *held, err error) {
 	if !a.present[f.reader] {
 		// The card left between the end of the work and now: its removal
 		// was seen by the flow, not by a session watcher.
-		go a.cardLeft(h)
+		a.spawn(func() { a.cardLeft(h) })
 		return
 	}
 	a.watchHeldLocked(h)

@@ -21,7 +21,7 @@ func (a *Agent) onTick(ctx context.Context, now time.Time) {
 	switch {
 	case h.locked && a.cfg.LockTimeout > 0 && now.Sub(h.lockedAt) >= a.cfg.LockTimeout:
 		a.takeHeldLocked()
-		go a.endSession(h, "The locked session timed out: logged out")
+		a.spawn(func() { a.endSession(h, "The locked session timed out: logged out") })
 		return
 	case !h.locked && a.cfg.Mode == ModeMobility && h.cardOut && now.Sub(h.removedAt) >= a.cfg.AwayLock:
 		a.lockLocked(h, "The smartcard has been out too long: session locked. Insert it and enter its PIN to carry on")
@@ -33,7 +33,7 @@ func (a *Agent) onTick(ctx context.Context, now time.Time) {
 	}
 	if !a.kaBusy && now.Sub(a.lastKA) >= a.keepAliveEvery(h) {
 		a.kaBusy = true
-		go a.keepAlive(ctx, h)
+		a.spawn(func() { a.keepAlive(ctx, h) })
 	}
 }
 

@@ -28,8 +28,11 @@ type Question struct {
 	ID uint64 `json:"id"`
 	// Kind says what is asked.
 	Kind QuestionKind `json:"kind"`
-	// Text asks it in plain words.
+	// Text asks it in plain words (after Note, if any).
 	Text string `json:"text"`
+	// Note says how the last attempt went ("PIN incorrect: 2 tries
+	// left"), when the question is asked again.
+	Note string `json:"note,omitempty"`
 	// Reader is the card's reader, for AskPIN.
 	Reader string `json:"reader,omitempty"`
 	// TriesLeft is the PIN tries the card has left, -1 if it does not say

@@ -84,7 +84,7 @@ func (a *Agent) Ticket(ctx context.Context, start bool) (TicketInfo, error) {
 	seq := a.flowSeq
 	for {
 		if h := a.held; h != nil && !h.locked {
-			ti := TicketInfo{Ticket: h.sess.Ticket, UID: h.sess.UID, Name: h.sess.Name, SelectedRoleID: h.roleID}
+			ti := h.info()
 			a.mu.Unlock()
 			return ti, nil
 		}

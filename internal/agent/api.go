@@ -108,9 +108,10 @@ func (h *api) waitTicket(w http.ResponseWriter, r *http.Request, get func(contex
 	case r.Context().Err() != nil:
 		return // the caller went away
 	default:
-		cause := errors.Unwrap(err)
-		if cause == nil || !errors.Is(err, ErrNoSession) {
-			cause = err
+		cause := err
+		var lf *loginFailed
+		if errors.As(err, &lf) {
+			cause = lf.cause
 		}
 		writeJSON(w, http.StatusServiceUnavailable, map[string]string{
 			"error": h.a.describe(cause), "state": string(h.a.Status().State)})

@@ -91,43 +91,19 @@ func LoginOnce(ctx context.Context, cfg OneShotConfig) (*LoginResult, error) {
 	stop := func(err error) { once.Do(func() { cancel(err) }) }
 	go answerOnce(ctx, a.Prompts(), cfg, stop)
 
-	ti, err := a.firstLogin(ctx)
+	ti, err := a.awaitLogin(ctx, false, 0) // the login of the one card, and no other
 	if err != nil {
 		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
 			return nil, cause
+		}
+		var lf *loginFailed
+		if errors.As(err, &lf) {
+			err = lf.cause
 		}
 		return nil, &OneShotError{Message: a.describe(err), Err: err}
 	}
 	st := a.Status()
 	return &LoginResult{Ticket: ti.Ticket.Reveal(), UID: ti.UID, Name: ti.Name, SelectedRoleID: ti.SelectedRoleID, Roles: st.Roles}, nil
-}
-
-// firstLogin waits for the first login to end: the session it holds, or
-// how it failed.
-func (a *Agent) firstLogin(ctx context.Context) (TicketInfo, error) {
-	for {
-		a.mu.Lock()
-		if h := a.held; h != nil && !h.locked {
-			ti := h.info()
-			a.mu.Unlock()
-			return ti, nil
-		}
-		if a.flowSeq > 0 && a.flow == nil {
-			err := a.flowErr
-			a.mu.Unlock()
-			if err == nil {
-				err = ErrNoSession
-			}
-			return TicketInfo{}, err
-		}
-		ch := a.changed
-		a.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return TicketInfo{}, ctx.Err()
-		}
-	}
 }
 
 // answerOnce answers the login's questions as the one-shot mode does, and

@@ -2,7 +2,7 @@ package agent
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"time"
 
 	"github.com/opencis/cisauth/cis"
@@ -77,31 +77,49 @@ func (a *Agent) Status() Status {
 // Ticket returns the held session's ticket. Without one (or while it is
 // locked): with start false, ErrNoSession; with start true, it starts a
 // login (or an unlock) with the card in a reader, or waits for one to be
-// inserted, and returns once the login is done, failed (its error), or ctx
-// ends.
+// inserted, and returns once the login is done, failed (an error matching
+// ErrNoSession and the cause), or ctx ends.
 func (a *Agent) Ticket(ctx context.Context, start bool) (TicketInfo, error) {
+	if !start {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if h := a.held; h != nil && !h.locked {
+			return h.info(), nil
+		}
+		return TicketInfo{}, ErrNoSession
+	}
 	a.mu.Lock()
-	seq := a.flowSeq
+	since := a.flowSeq
+	a.mu.Unlock()
+	return a.awaitLogin(ctx, true, since)
+}
+
+// loginFailed is a login that ended without a session: it matches
+// ErrNoSession and its cause.
+type loginFailed struct{ cause error }
+
+func (e *loginFailed) Error() string { return "no session: " + e.cause.Error() }
+
+func (e *loginFailed) Unwrap() []error { return []error{ErrNoSession, e.cause} }
+
+// awaitLogin waits until a session is held, or until a login that ended
+// after the first since logins failed (*loginFailed), or ctx ends; with
+// start, it starts a login whenever none runs and a card is in.
+func (a *Agent) awaitLogin(ctx context.Context, start bool, since uint64) (TicketInfo, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	for {
 		if h := a.held; h != nil && !h.locked {
-			ti := h.info()
-			a.mu.Unlock()
-			return ti, nil
+			return h.info(), nil
 		}
-		if !start {
-			a.mu.Unlock()
-			return TicketInfo{}, ErrNoSession
-		}
-		if a.flow == nil {
-			if a.flowSeq != seq {
-				// A login ran while this call waited and gave no session.
-				err := a.flowErr
-				a.mu.Unlock()
-				if err == nil {
-					return TicketInfo{}, fmt.Errorf("%w: the login ended without one", ErrNoSession)
-				}
-				return TicketInfo{}, fmt.Errorf("%w: %w", ErrNoSession, err)
+		if a.flow == nil && a.flowSeq != since {
+			cause := a.flowErr
+			if cause == nil {
+				cause = errors.New("the login ended without one")
 			}
+			return TicketInfo{}, &loginFailed{cause}
+		}
+		if start && a.flow == nil {
 			if r := a.loginReaderLocked(); r != "" {
 				a.startFlowLocked(a.runCtx, r, a.held != nil)
 			}
@@ -111,6 +129,7 @@ func (a *Agent) Ticket(ctx context.Context, start bool) (TicketInfo, error) {
 		select {
 		case <-ch:
 		case <-ctx.Done():
+			a.mu.Lock()
 			return TicketInfo{}, ctx.Err()
 		}
 		a.mu.Lock()

@@ -84,6 +84,16 @@ func (t *Terminal) prompt(s string) {
 	fmt.Fprint(t.Out, s)
 }
 
+// ChooseRole asks the role question q on the terminal (a numbered list)
+// and returns the role id typed or chosen: the one-shot login's way to ask.
+func (t *Terminal) ChooseRole(q Question) (string, error) {
+	if t.buf == nil {
+		t.buf = bufio.NewReader(t.In)
+	}
+	ans, err := t.ask(q)
+	return ans.RoleID, err
+}
+
 // ask asks q and reads the answer.
 func (t *Terminal) ask(q Question) (Answer, error) {
 	switch q.Kind {

@@ -19,20 +19,21 @@ import (
 const MaxSize = 256
 
 // FirstLine returns the first line of r (without its line end), reading
-// at most MaxSize bytes; name says what r is in errors.
+// at most MaxSize bytes; name says what r is in errors. It also serves
+// other secrets handed over the same way (a ticket on a descriptor).
 func FirstLine(r io.Reader, name string) ([]byte, error) {
 	buf := make([]byte, MaxSize+1)
 	defer clear(buf)
 	n, err := io.ReadFull(r, buf)
 	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		return nil, fmt.Errorf("read PIN from %s: %w", name, err)
+		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	if n > MaxSize {
-		return nil, fmt.Errorf("PIN input %s is larger than %d bytes", name, MaxSize)
+		return nil, fmt.Errorf("%s holds more than %d bytes", name, MaxSize)
 	}
 	sc := bufio.NewScanner(bytes.NewReader(buf[:n]))
 	if !sc.Scan() {
-		return nil, fmt.Errorf("no PIN in %s", name)
+		return nil, fmt.Errorf("%s is empty", name)
 	}
 	pin := bytes.Clone(bytes.TrimRight(sc.Bytes(), "\r"))
 	return pin, nil

@@ -30,6 +30,7 @@ import (
 	"time"
 
 	"github.com/opencis/cisauth/internal/agent"
+	"github.com/opencis/cisauth/internal/cliflag"
 )
 
 const usage = `usage: cis-agent <command> [flags]
@@ -116,8 +117,8 @@ func run(ctx context.Context, args []string, s stdio) int {
 type settingsFlags struct {
 	config    string
 	s         agent.Settings
-	readers   listFlag
-	origins   listFlag
+	readers   cliflag.List
+	origins   cliflag.List
 	pinEntry  string
 	durations map[string]*time.Duration
 }
@@ -167,27 +168,8 @@ func (f *settingsFlags) settings(getenv func(string) string) (agent.Settings, er
 	return s, nil
 }
 
-type listFlag []string
-
-func (l *listFlag) String() string     { return strings.Join(*l, ",") }
-func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
-
 // parse parses flags that may come before or after positional arguments.
 func parse(fs *flag.FlagSet, args []string, stderr io.Writer) ([]string, error) {
 	fs.SetOutput(stderr)
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, err
-			}
-			return nil, fmt.Errorf("%w: %v", errUsage, err)
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
+	return cliflag.Parse(fs, args, errUsage)
 }

@@ -19,6 +19,10 @@ var pivSelect = []byte{0x00, 0xA4, 0x04, 0x00, 0x09, 0xA0, 0x00, 0x00, 0x03, 0x0
 // without data: the card reports the PIN state.
 var pivPINStatus = []byte{0x00, 0x20, 0x00, 0x80}
 
+// pivLogout is VERIFY with P1=FF (SP 800-73-4): the PIV application PIN's
+// verified state ends.
+var pivLogout = []byte{0x00, 0x20, 0xFF, 0x80}
+
 // ErrNotPIV means the card has no PIV application (or does not report the
 // PIN state the PIV way).
 var ErrNotPIV = errors.New("pcsc: not a PIV card")
@@ -84,4 +88,25 @@ func PIVPINRetries(ctx context.Context, reader string) (int, error) {
 	}
 	defer c.Close()
 	return c.PIVPINRetries(ctx)
+}
+
+// PIVLogout ends the PIV PIN's verified state on the card in reader
+// (VERIFY with P1=FF, SP 800-73-4), so that no program can use the card's
+// key without the PIN again. OpenSC's C_Logout does not do this for PIV
+// cards (it leaves the card verified until it is reset or pulled). A card
+// that does not know the command gives ErrNotPIV.
+func PIVLogout(ctx context.Context, reader string) error {
+	c, err := Connect(ctx, reader)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	r, err := c.Transmit(ctx, pivLogout)
+	if err != nil {
+		return err
+	}
+	if sw := statusWord(r); sw != 0x9000 {
+		return fmt.Errorf("%w: VERIFY P1=FF answered %04X", ErrNotPIV, sw)
+	}
+	return nil
 }

@@ -238,6 +238,13 @@ func TestStackOpenSCSignVerify(t *testing.T) {
 	if err := tk.Logout(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// OpenSC's logout leaves a PIV card verified; PIVLogout ends that.
+	if !card.Verified() {
+		t.Log("OpenSC's C_Logout now ends the PIV verified state itself")
+	}
+	if err := pcsc.PIVLogout(ctx, r.Name); err != nil || card.Verified() {
+		t.Fatalf("PIVLogout = %v, card verified %v", err, card.Verified())
+	}
 }
 
 func TestStackOpenSCPINLockout(t *testing.T) {

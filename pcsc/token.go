@@ -119,20 +119,22 @@ func trimPadded(s string) string { return strings.TrimRight(s, " \x00") }
 // most this many bytes of the PC/SC reader name into it.
 const slotDescLen = 64
 
-// slotDescription returns the slot description OpenSC gives reader's slots,
-// without its blank padding.
-func slotDescription(reader string) string {
-	if len(reader) > slotDescLen {
-		reader = reader[:slotDescLen]
+// describes reports whether desc (without its blank padding) is the slot
+// description OpenSC gives reader's slots: the name itself when it fits;
+// for a longer name its first 64 bytes (older OpenSC), or its first 61
+// and "..." (OpenSC 0.23 marks the cut).
+func describes(desc, reader string) bool {
+	if len(reader) <= slotDescLen {
+		return desc == trimPadded(reader)
 	}
-	return trimPadded(reader)
+	return desc == trimPadded(reader[:slotDescLen]) || desc == reader[:slotDescLen-3]+"..."
 }
 
 // findSlot returns the first slot matching reader and label that holds an
 // initialised token.
 //
-// A reader matches the slots whose description is its name cut to 64 bytes.
-// When other PC/SC readers share that prefix (pcscd names the slots of one
+// A reader matches the slots whose description is its name cut to fit 64
+// bytes (see describes). When other PC/SC readers share that description (pcscd names the slots of one
 // device "NAME 00 00", "NAME 00 01", and a long NAME leaves only the
 // suffix to tell them apart), the slots are split by order: OpenSC makes the
 // same number of slots for each reader, in pcscd's reader order, so the
@@ -177,18 +179,19 @@ func findSlot(p p11, reader, label string, readers func() ([]string, error)) (sl
 // readerSlots returns the slots (of all, in the module's order) that belong
 // to the PC/SC reader named reader: see findSlot.
 func readerSlots(p p11, all []uint, reader string, readers func() ([]string, error)) ([]uint, error) {
-	want := slotDescription(reader)
 	var match []uint
+	var desc string
 	for _, s := range all {
 		si, err := p.GetSlotInfo(s)
-		if err == nil && trimPadded(si.SlotDescription) == want {
+		if err == nil && describes(trimPadded(si.SlotDescription), reader) {
 			match = append(match, s)
+			desc = trimPadded(si.SlotDescription)
 		}
 	}
 	if len(match) == 0 {
 		return nil, fmt.Errorf("%w: no PKCS#11 slot for reader %q", ErrNoReader, reader)
 	}
-	if len(reader) < slotDescLen {
+	if len(reader) <= slotDescLen {
 		return match, nil // the description is the whole name
 	}
 	names, err := readers()
@@ -197,7 +200,7 @@ func readerSlots(p p11, all []uint, reader string, readers func() ([]string, err
 	}
 	var twins []string
 	for _, n := range names {
-		if slotDescription(n) == want {
+		if describes(desc, n) {
 			twins = append(twins, n)
 		}
 	}

@@ -474,16 +474,18 @@ func TestFindSlot(t *testing.T) {
 // description (64 bytes), with the two slots pcscd gives a dual-slot device.
 const longReader = "Identiv uTrust 4701 F Dual Interface Reader [uTrust 4701 F Contact Reader] (53691324212792)"
 
-// TestFindSlotLongReaderNames: OpenSC keeps the first 64 bytes of a reader
-// name as the slot description; a reader is matched by that prefix, and
-// readers sharing it are told apart by pcscd's order (OpenSC gives each the
-// same number of slots, in that order).
+// TestFindSlotLongReaderNames: OpenSC keeps 64 bytes of a reader name as
+// the slot description (0.23: 61 and "..."); a reader is matched by that,
+// and readers sharing it are told apart by pcscd's order (OpenSC gives
+// each the same number of slots, in that order).
 func TestFindSlotLongReaderNames(t *testing.T) {
 	r0, r1 := longReader+" 00 00", longReader+" 00 01"
-	desc := r0[:slotDescLen]
-	if desc != r1[:slotDescLen] {
-		t.Fatal("test bug: the two names must share their first 64 bytes")
+	for form, desc := range map[string]string{"64 bytes": r0[:slotDescLen], "61 bytes and ...": r0[:slotDescLen-3] + "..."} {
+		t.Run(form, func(t *testing.T) { testFindSlotTwins(t, r0, r1, desc) })
 	}
+}
+
+func testFindSlotTwins(t *testing.T, r0, r1, desc string) {
 	f := newFakeP11("1", 3, true)
 	// Four slots per reader, as OpenSC makes them: the first holds the card.
 	f.slots = []fakeP11Slot{
@@ -515,6 +517,9 @@ func TestFindSlotLongReaderNames(t *testing.T) {
 				t.Errorf("findSlot = %d %q, %v; want %d, %v", slot, gotDesc, err, c.want, c.err)
 			}
 		})
+	}
+	if _, _, _, err := findSlot(f, "Virtual PCD D", "", both); !errors.Is(err, ErrNoReader) {
+		t.Errorf("a short name that begins the description: %v", err)
 	}
 
 	// The second twin without a card: its own slots are empty, and the

@@ -77,6 +77,10 @@ type Config struct {
 	// PKCS#11 flags do not say; nil means pcsc.PIVPINRetries. An error
 	// just means "unknown".
 	PINRetries func(ctx context.Context, reader string) (int, error)
+	// CardLogout ends the card's PIN-verified state after a login (the
+	// PKCS#11 logout may leave a PIV card verified); nil means
+	// pcsc.PIVLogout. An error is only logged.
+	CardLogout func(ctx context.Context, reader string) error
 	// Logger gets the agent's log (never a ticket or PIN); nil discards.
 	Logger *slog.Logger
 	// KeepSessionOnStop leaves the session at CIS when Run ends (the
@@ -226,6 +230,9 @@ func New(cfg Config) (*Agent, error) {
 	}
 	if a.cfg.PINRetries == nil {
 		a.cfg.PINRetries = pcsc.PIVPINRetries
+	}
+	if a.cfg.CardLogout == nil {
+		a.cfg.CardLogout = pcsc.PIVLogout
 	}
 	if a.cfg.Cards == nil {
 		m, err := pcsc.NewMonitor(pcsc.MonitorConfig{Readers: cfg.Readers, Logger: cfg.Logger, Now: cfg.Now})

@@ -184,6 +184,18 @@ func (f *fakeReaders) open(_ context.Context, reader string) (Token, error) {
 	return &fakeToken{f: f, c: c, reader: reader}, nil
 }
 
+// logout ends the PIN-verified state of the card in reader.
+func (f *fakeReaders) logout(_ context.Context, reader string) error {
+	c, ok := f.card(reader)
+	if !ok {
+		return pcsc.ErrCardRemoved
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.verified = false
+	return nil
+}
+
 func (f *fakeReaders) retries(_ context.Context, reader string) (int, error) {
 	c, ok := f.card(reader)
 	if !ok {
@@ -246,12 +258,8 @@ func (t *fakeToken) Login(_ context.Context, pin []byte, opts pcsc.LoginOptions)
 	return &pcsc.PINError{Retries: st.Retries, FinalTry: st.FinalTry, Err: pcsc.ErrPINIncorrect}
 }
 
-func (t *fakeToken) Logout(context.Context) error {
-	t.c.mu.Lock()
-	defer t.c.mu.Unlock()
-	t.c.verified = false
-	return nil
-}
+// Logout leaves the card verified, as OpenSC's does for a PIV card.
+func (t *fakeToken) Logout(context.Context) error { return nil }
 
 func (t *fakeToken) UID(context.Context) (string, error) { return t.c.uid, t.gone() }
 
@@ -320,7 +328,15 @@ type harnessConfig struct {
 	agent Config
 	sim   cissim.Config
 	env   func(*cis.Environment)
+	// real: the agent uses the real card stack (Cards, OpenToken and
+	// PINRetries as set, or pcsc's), not the fake readers.
+	real bool
+	// shared is a simulator to use instead of a new one.
+	shared *cistest.Server
 }
+
+// withServer makes the harness use srv (another harness's simulator).
+func withServer(srv *cistest.Server) harnessOption { return func(c *harnessConfig) { c.shared = srv } }
 
 type harnessOption func(*harnessConfig)
 
@@ -345,15 +361,18 @@ func newHarness(t *testing.T, opts ...harnessOption) *harness {
 	simCfg, cfg := hc.sim, hc.agent
 	reg := prometheus.NewRegistry()
 	simCfg.Registerer = reg
-	srv := cistest.NewServerWithConfig(t, simCfg)
+	srv := hc.shared
+	if srv == nil {
+		srv = cistest.NewServerWithConfig(t, simCfg)
+	}
 	h := &harness{t: t, srv: srv, readers: newFakeReaders(), clk: clk, ticks: make(chan time.Time), reg: reg}
 	cfg.Env = srv.Env()
 	if hc.env != nil {
 		hc.env(&cfg.Env)
 	}
-	cfg.Cards = h.readers
-	cfg.OpenToken = h.readers.open
-	cfg.PINRetries = h.readers.retries
+	if !hc.real {
+		cfg.Cards, cfg.OpenToken, cfg.PINRetries, cfg.CardLogout = h.readers, h.readers.open, h.readers.retries, h.readers.logout
+	}
 	cfg.Now = clk.Now
 	cfg.Ticks = h.ticks
 	a, err := New(cfg)
@@ -421,10 +440,10 @@ func (h *harness) message(ok func(string) bool) string {
 // question waits until the agent asks a question of kind.
 func (h *harness) question(kind QuestionKind) Question {
 	h.t.Helper()
-	return waitQuestion(h.t, h.a.Prompts(), kind)
+	return waitQuestion(h.t, h.a.Prompts(), kind, h.a.Status)
 }
 
-func waitQuestion(t testing.TB, p *Prompts, kind QuestionKind) Question {
+func waitQuestion(t testing.TB, p *Prompts, kind QuestionKind, status func() Status) Question {
 	t.Helper()
 	timeout := time.After(waitFor)
 	for {
@@ -435,7 +454,7 @@ func waitQuestion(t testing.TB, p *Prompts, kind QuestionKind) Question {
 		select {
 		case <-ch:
 		case <-timeout:
-			t.Fatalf("no %s question within %v", kind, waitFor)
+			t.Fatalf("no %s question within %v (status %+v)", kind, waitFor, status())
 			return Question{}
 		}
 	}
@@ -480,6 +499,15 @@ func (h *harness) resume(ti TicketInfo) {
 	h.event(EventUnlocked)
 	if got := h.ticket(); got.Ticket != ti.Ticket {
 		h.t.Error("resume gave another session")
+	}
+}
+
+// answerRole answers the next role question with the i-th role.
+func (h *harness) answerRole(i int) {
+	h.t.Helper()
+	q := h.question(AskRole)
+	if err := h.a.Prompts().Answer(q.ID, Answer{RoleID: q.Roles[i].ID}); err != nil {
+		h.t.Fatal(err)
 	}
 }
 

@@ -78,6 +78,11 @@ func (a *Agent) runFlow(ctx context.Context, f *flow) (*held, error) {
 		defer cancel()
 		_ = tok.Logout(lctx)
 		_ = tok.Close()
+		if f.reader != "" {
+			if err := a.cfg.CardLogout(lctx, f.reader); err != nil {
+				a.log.Debug("card logout", "reader", f.reader, "error", err)
+			}
+		}
 	}()
 	card, err := a.unlock(ctx, tok, f)
 	if err != nil {

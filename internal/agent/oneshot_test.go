@@ -20,7 +20,7 @@ func oneShot(t *testing.T, srv *cistest.Server, card *fakeCard, pin string, mod 
 	readers := newFakeReaders()
 	readers.cards[readerA] = card
 	cfg := OneShotConfig{
-		Agent:  Config{Env: srv.Env(), OpenToken: readers.open, PINRetries: readers.retries},
+		Agent:  Config{Env: srv.Env(), OpenToken: readers.open, PINRetries: readers.retries, CardLogout: readers.logout},
 		Reader: readerA,
 		PIN:    func(Question) ([]byte, error) { return []byte(pin), nil },
 	}

@@ -168,6 +168,7 @@ type Agent struct {
 	lastKA  time.Time
 	kaBusy  bool
 	changed chan struct{}
+	version uint64 // changes so far
 }
 
 // New checks cfg and returns an agent.
@@ -281,6 +282,7 @@ func (a *Agent) askingLocked(p Phase, text string) {
 // notifyLocked wakes everyone waiting for a change of the agent's state.
 // Called with a.mu held.
 func (a *Agent) notifyLocked() {
+	a.version++
 	close(a.changed)
 	a.changed = make(chan struct{})
 }

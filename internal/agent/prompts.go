@@ -93,6 +93,7 @@ type Prompts struct {
 	seq     uint64
 	queue   []*pending
 	changed chan struct{}
+	version uint64
 }
 
 type pending struct {
@@ -105,8 +106,16 @@ func NewPrompts() *Prompts { return &Prompts{changed: make(chan struct{})} }
 
 // notify wakes the watchers; called with p.mu held.
 func (p *Prompts) notify() {
+	p.version++
 	close(p.changed)
 	p.changed = make(chan struct{})
+}
+
+// version counts the queue's changes.
+func (p *Prompts) changes() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.version
 }
 
 // Ask queues q (its ID is assigned) and waits for the answer or for ctx.

@@ -33,6 +33,9 @@ type Status struct {
 	// KeptAlive is when the session was last kept alive (or logged in).
 	KeptAlive time.Time  `json:"kept_alive,omitzero"`
 	Questions []Question `json:"questions"`
+	// Version grows with every change of the above: a client that saw
+	// one version can wait for the next (the page's long-poll).
+	Version uint64 `json:"version"`
 }
 
 // ReaderInfo is one reader in Status.
@@ -53,7 +56,8 @@ func (a *Agent) Status() Status {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	s := Status{State: a.phase, Message: a.message, Mode: a.cfg.Mode.String(), Environment: a.cfg.Env.Name,
-		Readers: []ReaderInfo{}, Roles: []RoleChoice{}, Questions: a.prompts.Pending()}
+		Readers: []ReaderInfo{}, Roles: []RoleChoice{}, Questions: a.prompts.Pending(),
+		Version: a.version + a.prompts.changes()}
 	for _, r := range a.readers {
 		s.Readers = append(s.Readers, ReaderInfo{Name: r, CardPresent: a.present[r]})
 	}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -171,18 +172,27 @@ func (u *webUI) asset(name string) http.Handler {
 	})
 }
 
-// state returns the status; with ?wait=1 it first waits (a long-poll) for
-// a change of the agent or of its questions.
+// state returns the status; with ?wait=V it first waits (a long-poll,
+// at most uiLongPoll) until the status is no longer at version V.
 func (u *webUI) state(w http.ResponseWriter, r *http.Request) {
-	if r.URL.Query().Get("wait") == "1" {
+	if v, err := strconv.ParseUint(r.URL.Query().Get("wait"), 10, 64); err == nil {
 		t := time.NewTimer(uiLongPoll)
 		defer t.Stop()
-		select {
-		case <-u.a.Changed():
-		case <-u.a.Prompts().Changed():
-		case <-t.C:
-		case <-r.Context().Done():
-			return
+		for {
+			ac, pc := u.a.Changed(), u.a.Prompts().Changed()
+			if u.a.Status().Version != v {
+				break
+			}
+			select {
+			case <-ac:
+				continue
+			case <-pc:
+				continue
+			case <-t.C:
+			case <-r.Context().Done():
+				return
+			}
+			break
 		}
 	}
 	writeJSON(w, http.StatusOK, u.a.Status())

@@ -80,8 +80,9 @@ async function poll() {
         $("message").textContent = "This page's link has expired: run cis-agent ui for a new one.";
         return;
       }
-      render(await r.json());
-      wait = "?wait=1";
+      const st = await r.json();
+      render(st);
+      wait = "?wait=" + st.version;
     } catch (e) {
       $("message").textContent = "The agent is not answering.";
       await new Promise((res) => setTimeout(res, 2000));

@@ -143,6 +143,22 @@ func describes(desc, reader string) bool {
 // the slots cannot be split that way the answer is ErrNoReader rather than
 // a guess: the wrong slot would be another person's card.
 func findSlot(p p11, reader, label string, readers func() ([]string, error)) (slot uint, desc, tokenLabel string, err error) {
+	// First the slots with a token only: OpenSC asks pcscd about every slot
+	// it describes (some 10 ms each), and a name that fits its description
+	// needs no more.
+	if len(reader) < slotDescLen {
+		if present, err := p.GetSlotList(true); err == nil {
+			var mine []uint
+			for _, s := range present {
+				if si, err := p.GetSlotInfo(s); err == nil && (reader == "" || describes(trimPadded(si.SlotDescription), reader)) {
+					mine = append(mine, s)
+				}
+			}
+			if s, d, l, ok := pickSlot(p, mine, label); ok {
+				return s, d, l, nil
+			}
+		}
+	}
 	slots, err := p.GetSlotList(false)
 	if err != nil {
 		return 0, "", "", p11Error("list slots", err)
@@ -152,6 +168,21 @@ func findSlot(p p11, reader, label string, readers func() ([]string, error)) (sl
 			return 0, "", "", err
 		}
 	}
+	if s, d, l, ok := pickSlot(p, slots, label); ok {
+		return s, d, l, nil
+	}
+	switch {
+	case label != "":
+		return 0, "", "", fmt.Errorf("%w: no token labelled %q", ErrNoToken, label)
+	case reader != "":
+		return 0, "", "", fmt.Errorf("%w in reader %q", ErrNoToken, reader)
+	}
+	return 0, "", "", ErrNoToken
+}
+
+// pickSlot returns the first of slots that holds an initialised token
+// labelled label (any label if empty).
+func pickSlot(p p11, slots []uint, label string) (slot uint, desc, tokenLabel string, ok bool) {
 	for _, s := range slots {
 		si, err := p.GetSlotInfo(s)
 		if err != nil || si.Flags&pkcs11.CKF_TOKEN_PRESENT == 0 {
@@ -165,15 +196,9 @@ func findSlot(p p11, reader, label string, readers func() ([]string, error)) (sl
 		if label != "" && l != label {
 			continue
 		}
-		return s, trimPadded(si.SlotDescription), l, nil
+		return s, trimPadded(si.SlotDescription), l, true
 	}
-	switch {
-	case label != "":
-		return 0, "", "", fmt.Errorf("%w: no token labelled %q", ErrNoToken, label)
-	case reader != "":
-		return 0, "", "", fmt.Errorf("%w in reader %q", ErrNoToken, reader)
-	}
-	return 0, "", "", ErrNoToken
+	return 0, "", "", false
 }
 
 // readerSlots returns the slots (of all, in the module's order) that belong

@@ -332,6 +332,15 @@ func (a *Agent) Run(ctx context.Context) error {
 		defer t.Stop()
 		ticks = t.C
 	}
+	if a.cfg.Module != "" {
+		// One C_Initialize for the agent's life, not one per login.
+		release, err := pcsc.KeepModule(a.cfg.Module)
+		if err != nil {
+			a.log.Warn("PKCS#11 module not loaded; each login will try again", "module", a.cfg.Module, "error", err)
+		} else {
+			defer release()
+		}
+	}
 	events := make(chan pcsc.Event, 16)
 	monitorDone := make(chan error, 1)
 	go func() { monitorDone <- a.cfg.Cards.Run(ctx, events) }()

@@ -48,7 +48,7 @@ func stackReaders(t *testing.T) (*stacktest.Stack, []stacktest.Reader) {
 var cardKeys sync.Map // "CA serial/uid" → *vcard.CardFile
 
 // newVCard provisions a virtual card for uid from srv's card CA.
-func newVCard(t *testing.T, srv *cistest.Server, uid string) *vcard.Card {
+func newVCard(t testing.TB, srv *cistest.Server, uid string) *vcard.Card {
 	t.Helper()
 	ca, caKey := srv.CardCA()
 	key := ca.SerialNumber.String() + "/" + uid

@@ -147,8 +147,8 @@ func TestStackWrongPIN(t *testing.T) {
 	}
 }
 
-// TestStackMaintenance: a login during the simulator's maintenance says
-// so in plain words.
+// TestStackMaintenance: a login during the simulator's maintenance, or
+// with the simulator gone, says so in plain words.
 func TestStackMaintenance(t *testing.T) {
 	s, rs := stackReaders(t)
 	h := newHarness(t, withStack(s, rs[0]), withEnv(func(e *cis.Environment) { e.Name = "dev" }))
@@ -163,6 +163,16 @@ func TestStackMaintenance(t *testing.T) {
 	h.enterPIN(testPIN, false)
 	if err := <-done; err != nil {
 		t.Fatalf("login after maintenance: %v", err)
+	}
+	// The simulator goes away: a fresh login says CIS cannot be reached.
+	h.srv.Close()
+	go func() { _, err := h.a.NewTicket(context.Background()); done <- err }()
+	h.enterPIN(testPIN, false)
+	if err := <-done; !errors.Is(err, cis.ErrUnavailable) {
+		t.Fatalf("login with the simulator down: %v", err)
+	}
+	if st := h.a.Status(); st.Message != "CIS dev cannot be reached. Check the network and try again" {
+		t.Errorf("message %q", st.Message)
 	}
 }
 

@@ -5,7 +5,7 @@ SHELL := /bin/bash
 GO ?= go
 STACK_DIR ?= $(CURDIR)/.stack
 # Debian packages the build, the demo and the tests need (see README).
-DEB_PACKAGES := pcscd libpcsclite-dev vsmartcard-vpcd softhsm2 opensc opensc-pkcs11 pcsc-tools xmlsec1 wrk openssl curl pkg-config chromium
+DEB_PACKAGES := pcscd libpcsclite-dev vsmartcard-vpcd softhsm2 opensc opensc-pkcs11 pcsc-tools xmlsec1 wrk openssl curl pkg-config redis-server chromium
 GOTEST_FLAGS ?=
 
 .PHONY: all build deps test test-unit vet demo stack-up stack-down bench fuzz clean

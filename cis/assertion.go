@@ -26,7 +26,8 @@ const (
 // Structural limits of the parser, beyond MaxAssertionSize.
 const (
 	maxAssertionDepth = 32 // element nesting
-	maxXMLAttrs       = 32 // XML attributes on one element
+	maxXMLAttrs       = 32 // XML attributes on one element (gpOBJECT too)
+	maxNamespaceDecls = 64 // namespace declarations in the whole document
 )
 
 const roleAssertionWhat = "RoleAssertion"
@@ -37,14 +38,19 @@ const roleAssertionWhat = "RoleAssertion"
 //
 // The parse is strict: every element's namespace is checked, the fixed SAML
 // structure admits no unknown elements, DOCTYPE and processing instructions
-// are refused, and size (MaxAssertionSize) and depth are capped. A
-// single-valued attribute given twice, a missing uid or ssbSessionRoleUid, or
-// a selected role that matches no role profile is an error. Such failures
+// are refused, and size (MaxAssertionSize), depth, attributes per element
+// and namespace declarations per document (64) are capped. A
+// single-valued attribute given twice, a missing uid, ssbSessionRoleUid or
+// ssbMode, a selected role that matches no role profile, a
+// saml:NameIdentifier other than uid=<the uid attribute>[,…], or a validity
+// window longer than MaxAssertionWindow is an error. Values lose leading
+// and trailing XML white space only. Such failures
 // are a *ParseError wrapping ErrMalformed (ErrTooLarge for size). A
 // well-formed response whose status is not samlp:Success (an unknown,
 // expired or logged-out ticket) is an error wrapping ErrSessionInvalid.
 //
-// It performs no time checks: call CheckTime (SSBClient.Validate does). The
+// It compares no time with the clock: call CheckTime (SSBClient.Validate
+// does), which also checks the issue instant against the window. The
 // SSO ticket that the SSB echoes inside the assertion is neither kept nor
 // quoted in errors.
 //
@@ -145,6 +151,7 @@ type assertionParser struct {
 	stack    [maxAssertionDepth]openElement
 	depth    int
 	bindings []nsBinding
+	decls    int       // namespace declarations read so far
 	nsGen    int       // changes whenever bindings does
 	nsMemo   [2]nsMemo // resolutions of the scanner's recent element names
 	secret   int       // > 0 inside SubjectConfirmationData (holds the ticket)
@@ -233,14 +240,8 @@ func (p *assertionParser) next() (tokKind, error) {
 			return tokText, nil
 		case tokComment:
 			continue
-		case tokProcInst:
-			return 0, p.errorf("processing instruction <?%.20s?> not allowed", p.s.local(p.s.name))
-		case tokDirective:
-			return 0, p.errorf("DOCTYPE or other <!…> directive not allowed")
-		case tokEOF:
-			return 0, p.errorf("unexpected EOF")
 		}
-		return 0, p.errorf("unexpected token")
+		return 0, p.errorf("%s", misplacedToken(p.s.kind))
 	}
 }
 
@@ -267,12 +268,18 @@ func (p *assertionParser) push() error {
 		case string(prefix) == "xmlns":
 			v := s.attrValue(a)
 			if len(v) == 0 || string(local) == "xmlns" || (string(local) == "xml") != (string(v) == xmlReservdNS) {
-				return p.errorf("invalid namespace declaration xmlns:%s", local)
+				return p.errorf("invalid namespace declaration xmlns:%s", clip(local))
 			}
 			p.bindings = append(p.bindings, p.binding(span{a.name.local, a.name.end}, a))
 		}
 	}
-	if len(p.bindings) != mark {
+	if n := len(p.bindings) - mark; n != 0 {
+		// Bounded per document, not per scope: resolve scans the bindings
+		// in scope, and a document of nested declarations would otherwise
+		// cost far more per byte than a real one.
+		if p.decls += n; p.decls > maxNamespaceDecls {
+			return p.errorf("more than %d namespace declarations in the document", maxNamespaceDecls)
+		}
 		p.nsGen++
 	}
 	p.stack[p.depth] = openElement{name: name, nsMark: mark}
@@ -346,20 +353,21 @@ func (p *assertionParser) resolve(prefix []byte) (nsKind, int, error) {
 	return 0, 0, p.errorf("namespace prefix %.40q is not declared", prefix)
 }
 
-// element returns the namespace URI of a start element the parser read,
-// for messages.
-func (p *assertionParser) element(t *startTag) string {
-	if t.bind < 0 {
-		if t.ns == nsXML {
-			return xmlReservdNS
-		}
-		return ""
+// describe names a start element the parser read, for messages:
+// {namespace URI}local name, each cut short if long.
+func (p *assertionParser) describe(t *startTag) string {
+	var uri []byte
+	switch {
+	case t.bind >= 0 && p.bindings[t.bind].decoded:
+		b := &p.bindings[t.bind]
+		uri = p.s.vals[b.uri.start:b.uri.end]
+	case t.bind >= 0:
+		b := &p.bindings[t.bind]
+		uri = p.s.data[b.uri.start:b.uri.end]
+	case t.ns == nsXML:
+		uri = []byte(xmlReservdNS)
 	}
-	b := &p.bindings[t.bind]
-	if b.decoded {
-		return string(p.s.vals[b.uri.start:b.uri.end])
-	}
-	return string(p.s.data[b.uri.start:b.uri.end])
+	return "{" + clip(uri) + "}" + clip(p.local(t))
 }
 
 // is reports whether t is the element space:local.
@@ -372,7 +380,7 @@ func (p *assertionParser) local(t *startTag) []byte { return p.s.local(t.name) }
 
 // unexpected reports an element that has no place where it appears.
 func (p *assertionParser) unexpected(t *startTag, where string) error {
-	return p.errorf("unexpected element {%s}%.40s in %s", p.element(t), p.local(t), where)
+	return p.errorf("unexpected element %s in %s", p.describe(t), where)
 }
 
 // children calls f for each child element of the element just opened and
@@ -464,7 +472,7 @@ func (p *assertionParser) xmlAttrs(t *startTag, f func(local, value []byte) erro
 		switch {
 		case string(prefix) == "xmlns" || (len(prefix) == 0 && string(local) == "xmlns"):
 		case len(prefix) != 0:
-			return p.errorf("attribute %s on <%.40s> is in a namespace", p.qname(a.name), p.local(t))
+			return p.errorf("attribute %s on <%s> is in a namespace", p.qname(a.name), p.qname(t.name))
 		case f != nil:
 			if err := f(local, s.attrValue(a)); err != nil {
 				return err
@@ -481,7 +489,7 @@ func (p *assertionParser) parse() (*Assertion, error) {
 		return nil, err
 	}
 	if !p.is(&root, nsSAMLP, "Response") {
-		return nil, p.errorf("root element is {%s}%s, want {%s}Response", p.element(&root), p.local(&root), samlpNS)
+		return nil, p.errorf("root element is %s, want {%s}Response", p.describe(&root), samlpNS)
 	}
 	a, success, err := p.response(root)
 	if err != nil {
@@ -499,59 +507,27 @@ func (p *assertionParser) parse() (*Assertion, error) {
 // prolog reads up to the root element: an optional XML declaration first,
 // then only white space and comments.
 func (p *assertionParser) prolog() (startTag, error) {
-	for first := true; ; first = false {
-		if err := p.s.next(); err != nil {
-			return startTag{}, p.syntaxError(err)
-		}
-		switch p.s.kind {
-		case tokProcInst:
-			if string(p.s.local(p.s.name)) != "xml" || !first {
-				return startTag{}, p.errorf("processing instruction <?%.20s?> not allowed", p.s.local(p.s.name))
-			}
-		case tokComment:
-		case tokText:
-			if !isXMLSpace(p.s.textBytes()) {
-				return startTag{}, p.errorf("text before the root element")
-			}
-		case tokDirective:
-			return startTag{}, p.errorf("DOCTYPE or other <!…> directive not allowed")
-		case tokStart:
-			if err := p.push(); err != nil {
-				return startTag{}, err
-			}
-			return p.startTag(), nil
-		case tokEOF:
-			return startTag{}, p.errorf("no root element")
-		default:
-			return startTag{}, p.errorf("unexpected token before the root element")
-		}
+	if err := p.s.skipOutsideRoot(true); err != nil {
+		return startTag{}, p.syntaxError(err)
 	}
+	if p.s.kind == tokEOF {
+		return startTag{}, p.errorf("no root element")
+	}
+	if err := p.push(); err != nil {
+		return startTag{}, err
+	}
+	return p.startTag(), nil
 }
 
 // epilog checks that only white space and comments follow the root element.
 func (p *assertionParser) epilog() error {
-	for {
-		if err := p.s.next(); err != nil {
-			return p.syntaxError(err)
-		}
-		switch p.s.kind {
-		case tokEOF:
-			return nil
-		case tokComment:
-		case tokText:
-			if !isXMLSpace(p.s.textBytes()) {
-				return p.errorf("text after the root element")
-			}
-		case tokStart:
-			return p.errorf("second root element <%s>", p.qname(p.s.name))
-		case tokDirective:
-			return p.errorf("DOCTYPE or other <!…> directive not allowed")
-		case tokProcInst:
-			return p.errorf("processing instruction <?%.20s?> not allowed", p.s.local(p.s.name))
-		default:
-			return p.errorf("unexpected token after the root element")
-		}
+	if err := p.s.skipOutsideRoot(false); err != nil {
+		return p.syntaxError(err)
 	}
+	if p.s.kind == tokStart {
+		return p.errorf("second root element <%s>", p.qname(p.s.name))
+	}
+	return nil
 }
 
 // response reads samlp:Response: samlp:Status, then (on success) exactly one
@@ -569,7 +545,7 @@ func (p *assertionParser) response(root startTag) (*Assertion, bool, error) {
 		switch {
 		case !haveStatus:
 			if !p.is(&t, nsSAMLP, "Status") {
-				return p.errorf("first child of samlp:Response is {%s}%s, want samlp:Status", p.element(&t), p.local(&t))
+				return p.errorf("first child of samlp:Response is %s, want samlp:Status", p.describe(&t))
 			}
 			haveStatus = true
 			var err error
@@ -607,12 +583,12 @@ func (p *assertionParser) versionAttrs(t *startTag, f func(local, value []byte) 
 		case "MajorVersion":
 			major = true
 			if string(value) != "1" {
-				return p.errorf("<%s> MajorVersion %.10q, want 1", p.local(t), value)
+				return p.errorf("<%s> MajorVersion %.10q, want 1", p.qname(t.name), value)
 			}
 		case "MinorVersion":
 			minor = true
 			if string(value) != "1" {
-				return p.errorf("<%s> MinorVersion %.10q, want 1", p.local(t), value)
+				return p.errorf("<%s> MinorVersion %.10q, want 1", p.qname(t.name), value)
 			}
 		default:
 			if f != nil {
@@ -622,7 +598,7 @@ func (p *assertionParser) versionAttrs(t *startTag, f func(local, value []byte) 
 		return nil
 	})
 	if err == nil && !(major && minor) {
-		err = p.errorf("<%s> lacks MajorVersion or MinorVersion", p.local(t))
+		err = p.errorf("<%s> lacks MajorVersion or MinorVersion", p.qname(t.name))
 	}
 	return err
 }
@@ -769,6 +745,9 @@ func (p *assertionParser) conditions(t startTag, a *Assertion) error {
 	if !a.NotBefore.Before(a.NotOnOrAfter) {
 		return p.errorf("saml:Conditions NotOnOrAfter is not after NotBefore")
 	}
+	if a.NotOnOrAfter.Sub(a.NotBefore) > MaxAssertionWindow {
+		return p.errorf("saml:Conditions validity window is longer than %v", MaxAssertionWindow)
+	}
 	return p.children("saml:Conditions", func(c startTag) error {
 		return p.unexpected(&c, "saml:Conditions")
 	})
@@ -825,11 +804,11 @@ func (p *assertionParser) attributeStatement(a *Assertion) error {
 	if err := p.attrs.finish(a); err != nil {
 		return p.dictionaryError(err)
 	}
-	// The subject names the same user as the uid attribute.
-	if rest, ok := strings.CutPrefix(nameID, "uid="); ok {
-		if uid, _, _ := strings.Cut(rest, ","); uid != a.User.UID {
-			return p.errorf("saml:NameIdentifier names a different user from the uid attribute")
-		}
+	// The subject names the same user as the uid attribute, as the SSB
+	// writes it: uid=<uid>,ou=People,o=nhs (any other name is refused).
+	rest, ok := strings.CutPrefix(nameID, "uid=")
+	if uid, _, _ := strings.Cut(rest, ","); !ok || uid != a.User.UID {
+		return p.errorf("saml:NameIdentifier names a different user from the uid attribute (want uid=<uid>,…)")
 	}
 	return nil
 }
@@ -846,7 +825,7 @@ func (p *assertionParser) subject() (string, error) {
 		case !haveName && !haveConf && p.is(&c, nsSAML, "NameIdentifier"):
 			haveName = true
 			b, err := p.textContent("saml:NameIdentifier")
-			nameID = strings.TrimSpace(string(b))
+			nameID = string(trimXMLSpace(b))
 			return err
 		case haveName && !haveConf && p.is(&c, nsSAML, "SubjectConfirmation"):
 			haveConf = true
@@ -1063,9 +1042,10 @@ func (p *assertionParser) addValue(kind attrKind, b []byte) {
 		p.nvalues++
 		return
 	}
-	// bytes.TrimSpace, only called when an end may be (Unicode) space.
-	if n := len(b); n > 0 && (b[0] <= ' ' || b[0] >= 0x80 || b[n-1] <= ' ' || b[n-1] >= 0x80) {
-		b = bytes.TrimSpace(b)
+	// Only called when an end may be XML white space (the only bytes
+	// below '!' the scanner lets through).
+	if n := len(b); n > 0 && (b[0] <= ' ' || b[n-1] <= ' ') {
+		b = trimXMLSpace(b)
 	}
 	// Lists take their values as read, into the list arena; the other
 	// kinds need only the first (more are an error in add).
@@ -1161,9 +1141,18 @@ func countRoleBlocks(data []byte) int {
 }
 
 // trimXMLSpace returns b without leading and trailing XML white space
-// (space, tab, CR, LF).
-func trimXMLSpace(b []byte) []byte {
-	return bytes.Trim(b, " \t\r\n")
+// (space, tab, CR, LF). Other Unicode space (NO-BREAK SPACE, NEL, EM SPACE,
+// …) is content: bytes.TrimSpace and strings.TrimSpace would strip it, and
+// "&#160;232871648514" would pass for a uid.
+func trimXMLSpace[T ~string | ~[]byte](b T) T {
+	i, j := 0, len(b)
+	for i < j && isSpaceByte(b[i]) {
+		i++
+	}
+	for j > i && isSpaceByte(b[j-1]) {
+		j--
+	}
+	return b[i:j]
 }
 
 // isXMLSpace reports whether b holds only XML white space.
@@ -1176,11 +1165,5 @@ func isXMLSpace(b []byte) bool {
 	return true
 }
 
-// qname prints a raw element or attribute name, bounded.
-func (p *assertionParser) qname(q qspan) string {
-	s := string(p.s.data[q.start:q.end])
-	if len(s) > 64 {
-		s = s[:64] + "…"
-	}
-	return s
-}
+// qname prints a raw element or attribute name, cut short if long.
+func (p *assertionParser) qname(q qspan) string { return clip(p.s.data[q.start:q.end]) }

@@ -248,6 +248,11 @@ func (b *assertionBuilder) finish(a *Assertion) error {
 	if b.sessionRole == "" {
 		return errors.New("attribute ssbSessionRoleUid missing")
 	}
+	if b.seen&(1<<attrMode) == 0 {
+		// The SSB always says; a default would pick live for a training
+		// session.
+		return errors.New("attribute ssbMode missing")
+	}
 	roles := b.user.Roles
 	var ids map[string]struct{} // for many roles; a scan is cheaper for a few
 	if len(roles) > 64 {

@@ -228,7 +228,6 @@ func roleAssertionFixtures() (map[string][]byte, error) {
 	out["training-mode.xml"] = training.bytes()
 
 	rare := sampleDoc()
-	rare.Mode = ""
 	rare.Roles = []fixtureRole{sampleRole}
 	rare.Roles[0].OrgOpenDate, rare.Roles[0].OrgCloseDate, rare.Roles[0].PersonStatus = "19990401", "20300331", "Active"
 	out["rare-attributes.xml"] = rare.bytes()
@@ -333,8 +332,36 @@ func roleAssertionFixtures() (map[string][]byte, error) {
         <saml:AttributeStatement>`)
 	mutate("other-user-in-subject.xml", single, "<saml:NameIdentifier NameQualifier=\"o=nhs\">uid=232871648514,ou=People,o=nhs</saml:NameIdentifier>\n                <saml:SubjectConfirmation>",
 		"<saml:NameIdentifier NameQualifier=\"o=nhs\">uid=999999999999,ou=People,o=nhs</saml:NameIdentifier>\n                <saml:SubjectConfirmation>")
+	// What a real SSB never sends: no ssbMode, a subject that is not
+	// uid=<the uid attribute>,…, a validity window of more than an hour.
+	noMode := sampleDoc()
+	noMode.Mode = ""
+	out["missing-mode.xml"] = noMode.bytes()
+	mutate("other-dn-in-subject.xml", single, "<saml:NameIdentifier NameQualifier=\"o=nhs\">uid=232871648514,ou=People,o=nhs</saml:NameIdentifier>\n                <saml:SubjectConfirmation>",
+		"<saml:NameIdentifier NameQualifier=\"o=nhs\">cn=someone else,ou=People,o=nhs</saml:NameIdentifier>\n                <saml:SubjectConfirmation>")
+	mutate("uid-prefix-in-subject.xml", single, "<saml:NameIdentifier NameQualifier=\"o=nhs\">uid=232871648514,ou=People,o=nhs</saml:NameIdentifier>\n                <saml:SubjectConfirmation>",
+		"<saml:NameIdentifier NameQualifier=\"o=nhs\">uid=2328716485149,ou=People,o=nhs</saml:NameIdentifier>\n                <saml:SubjectConfirmation>")
+	long := sampleDoc()
+	long.IssueInstant, long.NotBefore, long.NotOnOrAfter = "2026-11-26T10:30:51Z", "2026-11-26T10:27:51Z", "2026-11-26T11:27:52Z"
+	out["long-window.xml"] = long.bytes()
+	hour := sampleDoc()
+	hour.IssueInstant, hour.NotBefore, hour.NotOnOrAfter = "2026-11-26T10:30:51Z", "2026-11-26T10:27:51Z", "2026-11-26T11:27:51Z"
+	out["hour-window.xml"] = hour.bytes()
 	mutate("text-in-structure.xml", single, "<samlp:Status>", "stray text<samlp:Status>")
 	mutate("version-2.xml", single, `ResponseID="null" InResponseTo="null" MajorVersion="1"`, `ResponseID="null" InResponseTo="null" MajorVersion="2"`)
+	var decls strings.Builder
+	for i := range 3 * (maxAssertionDepth - 4) {
+		if i%3 == 0 {
+			decls.WriteString("<x")
+		}
+		fmt.Fprintf(&decls, ` xmlns:p%d="urn:example:%d"`, i, i)
+		if i%3 == 2 {
+			decls.WriteString(">")
+		}
+	}
+	decls.WriteString(strings.Repeat("</x>", maxAssertionDepth-4))
+	mutate("too-many-namespaces.xml", single, `<samlp:StatusCode Value="samlp:Success"/>`,
+		`<samlp:StatusCode Value="samlp:Success"/><samlp:StatusDetail>`+decls.String()+"</samlp:StatusDetail>")
 	deep := strings.Repeat("<saml:X>", 40) + strings.Repeat("</saml:X>", 40)
 	mutate("too-deep.xml", single, ">"+fixtureTicket+"<", ">"+deep+"<")
 	return out, failed
@@ -395,9 +422,5 @@ func writeFuzzSeeds(t *testing.T, fixtures map[string][]byte) {
 
 func readFixture(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "assertion", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return readTestdata(t, "assertion", name)
 }

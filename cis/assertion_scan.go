@@ -157,6 +157,51 @@ func (s *xmlScanner) next() error {
 	return s.startTag()
 }
 
+// skipOutsideRoot reads the tokens before the root element (prolog: an
+// XML declaration may come first) or after it: white space and comments. It
+// stops at a start tag or the end of the input (kind says which); anything
+// else there is an error, which never quotes the input.
+func (s *xmlScanner) skipOutsideRoot(prolog bool) error {
+	for first := prolog; ; first = false {
+		if err := s.next(); err != nil {
+			return err
+		}
+		switch s.kind {
+		case tokStart, tokEOF:
+			return nil
+		case tokComment:
+		case tokProcInst:
+			if !first || string(s.local(s.name)) != "xml" {
+				return scanError(misplacedToken(tokProcInst))
+			}
+		case tokText:
+			if isXMLSpace(s.textBytes()) {
+				continue
+			}
+			if prolog {
+				return scanError("text before the root element")
+			}
+			return scanError("text after the root element")
+		default:
+			return scanError(misplacedToken(s.kind))
+		}
+	}
+}
+
+// misplacedToken says why a token a strict parser does not expect where it
+// came is refused.
+func misplacedToken(kind tokKind) string {
+	switch kind {
+	case tokProcInst:
+		return "processing instruction not allowed"
+	case tokDirective:
+		return "DOCTYPE or other <!…> directive not allowed"
+	case tokEOF:
+		return "unexpected end of document"
+	}
+	return "unexpected token"
+}
+
 // skipIndent skips a line break and the spaces after it if a tag follows,
 // without making a token of them: for a caller that ignores white space
 // between elements.
@@ -349,6 +394,26 @@ func normalizeNewlines(b []byte) []byte {
 		out = append(out, b[i])
 	}
 	return out
+}
+
+// spaceLiteralWhiteSpace appends raw to dst with each tab, LF, CR and CR LF
+// pair replaced by one space: end-of-line handling, then attribute-value
+// normalisation (the scanner's buffer for the current token serves as dst).
+func spaceLiteralWhiteSpace(dst, raw []byte) []byte {
+	for i := 0; i < len(raw); i++ {
+		switch c := raw[i]; c {
+		case '\r':
+			if i+1 < len(raw) && raw[i+1] == '\n' {
+				i++
+			}
+			dst = append(dst, ' ')
+		case '\t', '\n':
+			dst = append(dst, ' ')
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
 }
 
 func (s *xmlScanner) cdata() error {
@@ -550,16 +615,16 @@ func (s *xmlScanner) attribute(a *scanAttr) error {
 	}
 	a.value, a.decoded = span{start, end}, false
 	if flags&(runAmp|runCR|runTabLF) != 0 {
-		from := len(s.vals)
-		if s.vals, err = decodeEntities(s.vals, normalizeNewlines(raw)); err != nil {
-			return err
+		if flags&(runCR|runTabLF) != 0 {
+			// Attribute-value normalisation (XML 1.0 §3.3.3), before the
+			// references are decoded: it applies to white space written
+			// literally, not to the characters &#9; &#10; &#13; stand for.
+			s.buf = spaceLiteralWhiteSpace(s.buf[:0], raw)
+			raw = s.buf
 		}
-		// Attribute-value normalisation: each white space character is a space.
-		v := s.vals[from:]
-		for i, c := range v {
-			if c == '\t' || c == '\n' || c == '\r' {
-				v[i] = ' '
-			}
+		from := len(s.vals)
+		if s.vals, err = decodeEntities(s.vals, raw); err != nil {
+			return err
 		}
 		a.value, a.decoded = span{from, len(s.vals)}, true
 	}

@@ -85,8 +85,36 @@ func scanTokens(data []byte) (out []string, ok bool) {
 	}
 }
 
-// stdTokens renders encoding/xml's raw tokens the same way.
-func stdTokens(data []byte) (out []string, err error) {
+// stdTokens renders encoding/xml's raw tokens the same way, with attribute
+// values normalised as XML 1.0 §3.3.3 says and encoding/xml does not: each
+// white space character written literally (tab, LF, CR, or a CR LF pair)
+// becomes a space, while a character reference (&#9; &#10; &#13;) stands
+// for its character unchanged. The values come from a second decoding of
+// the document with every literal tab, LF and CR made a space (which
+// changes no token's kind or place, only the white space in them); all
+// else from the first.
+func stdTokens(data []byte) ([]string, error) {
+	out, err := stdRawTokens(data)
+	spaced, _ := stdRawTokens(literalSpaceToSpaces(data))
+	if len(spaced) < len(out) {
+		return out, fmt.Errorf("oracle: %d tokens with literal white space made spaces, %d without", len(spaced), len(out))
+	}
+	for i, line := range out {
+		if strings.HasPrefix(line, "start ") {
+			out[i] = spaced[i]
+		}
+	}
+	return out, err
+}
+
+// literalSpaceToSpaces returns data with each tab, LF, CR and CR LF pair
+// replaced by one space (the replacer tries "\r\n" before "\r").
+func literalSpaceToSpaces(data []byte) []byte {
+	return []byte(strings.NewReplacer("\r\n", " ", "\r", " ", "\n", " ", "\t", " ").Replace(string(data)))
+}
+
+// stdRawTokens renders encoding/xml's raw tokens as scanTokens does.
+func stdRawTokens(data []byte) (out []string, err error) {
 	d := xml.NewDecoder(bytes.NewReader(data))
 	var l tokenList
 	for {
@@ -103,8 +131,7 @@ func stdTokens(data []byte) (out []string, err error) {
 			var b strings.Builder
 			fmt.Fprintf(&b, "start %s:%s", t.Name.Space, t.Name.Local)
 			for _, a := range t.Attr {
-				v := strings.NewReplacer("\t", " ", "\n", " ", "\r", " ").Replace(a.Value)
-				fmt.Fprintf(&b, " %s:%s=%q", a.Name.Space, a.Name.Local, v)
+				fmt.Fprintf(&b, " %s:%s=%q", a.Name.Space, a.Name.Local, a.Value)
 			}
 			l.add(b.String())
 		case xml.EndElement:
@@ -168,6 +195,21 @@ func TestXMLScannerRefuses(t *testing.T) {
 		}
 		if err == nil {
 			t.Errorf("%q: scanned without error", in)
+		}
+	}
+}
+
+// TestXMLScannerAttributeValueNormalisation: XML 1.0 §3.3.3 makes each
+// literal tab, LF, CR and CR LF pair in an attribute value a space, and
+// keeps the character a reference stands for.
+func TestXMLScannerAttributeValueNormalisation(t *testing.T) {
+	s := newXMLScanner([]byte("<a x='1&#10;2&#9;3&#13;4&#xA;5&#x9;6&#xD;7' y=\"1\n2\t3\r4\r\n5&#32;6\" z='&amp;\t&#9;'/>"))
+	if err := s.next(); err != nil || s.kind != tokStart || s.nattrs != 3 {
+		t.Fatalf("%v, kind %v, %d attributes", err, s.kind, s.nattrs)
+	}
+	for i, want := range []string{"1\n2\t3\r4\n5\t6\r7", "1 2 3 4 5 6", "& \t"} {
+		if got := string(s.attrValue(&s.attrs[i])); got != want {
+			t.Errorf("attribute %d = %q, want %q", i, got, want)
 		}
 	}
 }

@@ -120,6 +120,11 @@ func TestParseRoleAssertionValidFixtures(t *testing.T) {
 				t.Errorf("rare attributes %+v mode %v", r, a.Mode)
 			}
 		}},
+		{"hour-window.xml", func(t *testing.T, a *Assertion) {
+			if a.NotOnOrAfter.Sub(a.NotBefore) != MaxAssertionWindow {
+				t.Errorf("window %v–%v", a.NotBefore, a.NotOnOrAfter)
+			}
+		}},
 		{"namespace-variants.xml", func(t *testing.T, a *Assertion) {
 			want := mustParse(t, "single-role.xml")
 			if a.User.UID != "232871648514" || !reflect.DeepEqual(a.User, want.User) {
@@ -182,6 +187,11 @@ func TestParseRoleAssertionRejects(t *testing.T) {
 		{"version-2.xml", []error{ErrMalformed}, "MajorVersion"},
 		{"too-deep.xml", []error{ErrMalformed}, "SubjectConfirmationData (details withheld"},
 		{"too-deep-outside.xml", []error{ErrMalformed}, "deeper than 32"},
+		{"too-many-namespaces.xml", []error{ErrMalformed}, "more than 64 namespace declarations"},
+		{"missing-mode.xml", []error{ErrMalformed}, "ssbMode missing"},
+		{"other-dn-in-subject.xml", []error{ErrMalformed}, "different user"},
+		{"uid-prefix-in-subject.xml", []error{ErrMalformed}, "different user"},
+		{"long-window.xml", []error{ErrMalformed}, "longer than 1h0m0s"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -252,6 +262,45 @@ func TestParseRoleAssertionManyRoles(t *testing.T) {
 	_, err := ParseRoleAssertion(d.bytes())
 	if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "role profiles") {
 		t.Fatalf("err = %v, want the role profile limit", err)
+	}
+}
+
+// TestParseRoleAssertionNamespaceLimit: at most maxNamespaceDecls
+// namespace declarations in a document (the fixture has two), so resolving
+// a prefix scans a bounded list; one more is refused with a clear error.
+func TestParseRoleAssertionNamespaceLimit(t *testing.T) {
+	doc := readFixture(t, "single-role.xml")
+	const status = `<samlp:StatusCode Value="samlp:Success"/>`
+	// n elements x in samlp:StatusDetail, siblings or nested, each
+	// declaring per prefixes.
+	with := func(n, per int, nested bool) []byte {
+		var b strings.Builder
+		for i := range n {
+			b.WriteString("<x")
+			for j := range per {
+				fmt.Fprintf(&b, ` xmlns:p%d_%d="urn:example:%d"`, i, j, j)
+			}
+			b.WriteString(">")
+			if !nested {
+				b.WriteString("</x>")
+			}
+		}
+		if nested {
+			b.WriteString(strings.Repeat("</x>", n))
+		}
+		return bytes.Replace(doc, []byte(status), []byte(status+"<samlp:StatusDetail>"+b.String()+"</samlp:StatusDetail>"), 1)
+	}
+	if _, err := ParseRoleAssertion(with(maxNamespaceDecls-2, 1, false)); err != nil {
+		t.Fatalf("%d declarations: %v", maxNamespaceDecls, err)
+	}
+	for _, tc := range []struct {
+		n, per int
+		nested bool
+	}{{maxNamespaceDecls - 1, 1, false}, {2, maxXMLAttrs, false}, {maxAssertionDepth - 4, 3, true}} {
+		_, err := ParseRoleAssertion(with(tc.n, tc.per, tc.nested))
+		if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), fmt.Sprintf("more than %d namespace declarations", maxNamespaceDecls)) {
+			t.Errorf("%+v: err = %v, want the namespace declaration limit", tc, err)
+		}
 	}
 }
 
@@ -352,6 +401,41 @@ func TestCheckTime(t *testing.T) {
 	}
 }
 
+// TestCheckTimeIssueInstant: CheckTime also requires IssueInstant within
+// the validity window widened by the skew (the public sample whose window
+// is an hour off its issue instant passes with an hour's skew).
+func TestCheckTimeIssueInstant(t *testing.T) {
+	a := mustParse(t, "single-role.xml") // issued 10:30:51, valid 10:27:51 – 10:31:51
+	now := a.IssueInstant
+	for _, tt := range []struct {
+		issue time.Duration // from NotBefore
+		skew  time.Duration
+		ok    bool
+	}{
+		{0, 0, true},
+		{-time.Second, 0, false},
+		{-DefaultSkew, DefaultSkew, true},
+		{-DefaultSkew - time.Second, DefaultSkew, false},
+		{4*time.Minute - time.Second, 0, true}, // just before NotOnOrAfter
+		{4 * time.Minute, 0, false},            // at NotOnOrAfter
+		{4*time.Minute + DefaultSkew, DefaultSkew, false},
+		{4*time.Minute + DefaultSkew - time.Second, DefaultSkew, true},
+		{time.Hour + 3*time.Minute, DefaultSkew, false}, // the window an hour before the issue instant
+		{time.Hour + 3*time.Minute, time.Hour, true},    // … with an hour's skew
+		{-time.Hour - time.Minute, time.Hour + time.Minute, true},
+	} {
+		b := *a
+		b.IssueInstant = a.NotBefore.Add(tt.issue)
+		err := b.CheckTime(now, tt.skew)
+		switch {
+		case tt.ok && err != nil:
+			t.Errorf("issued at NotBefore%+v, skew %v: %v", tt.issue, tt.skew, err)
+		case !tt.ok && (!errors.Is(err, ErrExpired) || !strings.Contains(err.Error(), "IssueInstant")):
+			t.Errorf("issued at NotBefore%+v, skew %v: err = %v, want ErrExpired naming IssueInstant", tt.issue, tt.skew, err)
+		}
+	}
+}
+
 func FuzzParseRoleAssertion(f *testing.F) {
 	f.Add(readFixture(f, "single-role.xml"))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -364,6 +448,7 @@ func FuzzParseRoleAssertion(f *testing.F) {
 			}
 		}
 		if err != nil {
+			checkErrorBounded(t, "ParseRoleAssertion", err)
 			if a != nil {
 				t.Fatal("assertion with error")
 			}
@@ -373,7 +458,8 @@ func FuzzParseRoleAssertion(f *testing.F) {
 			return
 		}
 		// Whatever parses satisfies the model's promises.
-		if a.User.UID == "" || a.SelectedRole() == nil || a.AssertionID == "" || !a.NotBefore.Before(a.NotOnOrAfter) {
+		if a.User.UID == "" || a.SelectedRole() == nil || a.AssertionID == "" || !a.NotBefore.Before(a.NotOnOrAfter) ||
+			a.NotOnOrAfter.Sub(a.NotBefore) > MaxAssertionWindow || (a.Mode != ModeLive && a.Mode != ModeTraining) {
 			t.Fatalf("inconsistent assertion %+v", a)
 		}
 		seen := map[string]bool{}
@@ -636,4 +722,39 @@ func parseBothWays(t *testing.T, label string, doc []byte) *Assertion {
 		t.Errorf("%s: without the shortcuts: %v, %+v", label, err, g)
 	}
 	return a
+}
+
+// TestParseRoleAssertionTrimsXMLSpaceOnly: values lose leading and trailing
+// XML white space (space, tab, CR, LF) and nothing else: a uid wrapped in
+// NO-BREAK SPACE, NEL or EM SPACE, written as references or raw, is not a
+// uid, and such a list value is kept as written.
+func TestParseRoleAssertionTrimsXMLSpaceOnly(t *testing.T) {
+	doc := readFixture(t, "single-role.xml")
+	const uid, code = "<saml:AttributeValue>232871648514</saml:AttributeValue>", "<saml:AttributeValue>B0264</saml:AttributeValue>"
+	for _, v := range []string{"&#160;232871648514&#x2003;", "\u00a0232871648514", "232871648514\u0085", "&#x85;232871648514", "\u2003232871648514"} {
+		b := bytes.Replace(doc, []byte(uid), []byte("<saml:AttributeValue>"+v+"</saml:AttributeValue>"), 1)
+		a, err := ParseRoleAssertion(b)
+		if !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "uid") {
+			t.Errorf("uid %q: %+v, %v; want a malformed uid", v, a, err)
+		}
+	}
+	for v, want := range map[string]string{
+		" \t\r\n B0264 \r\n":          "B0264",
+		"&#160;B0264":                 "\u00a0B0264",
+		"B0264&#x2003;":               "B0264\u2003",
+		"\u0085B0264":                 "\u0085B0264",
+		"&#32;&#9;B0264&#10;&#13;":    "B0264", // references to XML white space are XML white space
+		"&#160; B0264 &#160;":         "\u00a0 B0264 \u00a0",
+		"\t<![CDATA[ B0264 ]]>\n":     "B0264",
+		"\u00a0<!-- c -->B0264\u00a0": "\u00a0B0264\u00a0",
+	} {
+		b := bytes.Replace(doc, []byte(code), []byte("<saml:AttributeValue>"+v+"</saml:AttributeValue>"), 1)
+		a := parseBothWays(t, v, b)
+		if a == nil {
+			continue
+		}
+		if got := a.User.Roles[0].Activities; len(got) != 3 || got[2] != want {
+			t.Errorf("%q: activities %q, want the last %q", v, got, want)
+		}
+	}
 }

@@ -225,7 +225,7 @@ func cmsDigest(v asn1.RawValue) (crypto.Hash, error) {
 	case alg.Equal(oidSHA256):
 		return crypto.SHA256, nil
 	}
-	return 0, cmsInvalid("digest algorithm %v not supported", alg)
+	return 0, cmsInvalid("digest algorithm %s not supported", clip(alg.String()))
 }
 
 func checkSigAlg(v asn1.RawValue, h crypto.Hash) error {
@@ -236,7 +236,7 @@ func checkSigAlg(v asn1.RawValue, h crypto.Hash) error {
 	if alg.Equal(oidRSA) || h == crypto.SHA1 && alg.Equal(oidSHA1WithRSA) || h == crypto.SHA256 && alg.Equal(oidSHA256WithRSA) {
 		return nil
 	}
-	return cmsInvalid("signature algorithm %v not supported with %v", alg, h)
+	return cmsInvalid("signature algorithm %s not supported with %v", clip(alg.String()), h)
 }
 
 // algID reads an AlgorithmIdentifier whose parameters are NULL or absent.

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/opencis/cisauth/internal/pemfile"
 )
 
 //go:embed certs/*.pem
@@ -40,6 +43,10 @@ type Environment struct {
 	Roots []*x509.Certificate
 	// Maintenance lists the weekly maintenance slots.
 	Maintenance []MaintenanceSlot
+	// OIDC, when its Issuer is set, describes the environment's CIS2
+	// (OpenID Connect) provider. An environment may have only this (GAS
+	// and SSB URLs empty), only the legacy services, or both.
+	OIDC OIDCSettings
 }
 
 // Endpoints are the absolute URLs of an environment's services.
@@ -76,11 +83,17 @@ func (e Environment) Endpoints() Endpoints {
 const DefaultSimulatorAddr = "127.0.0.1:7443"
 
 // Preset returns a built-in environment by name: "dev" (the NHS development
-// environment, reachable only over HSCN) or "local" (cis-sim at its default
-// address). The local preset has no trust anchors: the simulator's CA is
-// written to its state directory, so use the env.yaml it writes there
-// instead when it serves HTTPS (its default).
+// environment, reachable only over HSCN), "local" (cis-sim at its default
+// address), or one of the CIS2 issuers "cis2-dev", "cis2-int" and
+// "cis2-live" (OIDC only, verified against the system roots, with no client
+// id: the application supplies its client id, credential and redirect URL,
+// see package cis2). The local preset has no trust anchors: the
+// simulator's CA is written to its state directory, so use the env.yaml it
+// writes there instead when it serves HTTPS (its default).
 func Preset(name string) (Environment, error) {
+	if env, ok := cis2Preset(name); ok {
+		return env, nil
+	}
 	switch name {
 	case "dev":
 		roots, err := devRoots()
@@ -107,11 +120,11 @@ func Preset(name string) (Environment, error) {
 		u := "http://" + DefaultSimulatorAddr
 		return Environment{Name: "local", GASURL: u, SSBURL: u, PortalURL: u + "/"}, nil
 	}
-	return Environment{}, fmt.Errorf("cis: unknown environment preset %q (want dev, local or the path of an environment file)", name)
+	return Environment{}, fmt.Errorf("cis: unknown environment preset %q (want %s or the path of an environment file)", name, strings.Join(PresetNames(), ", "))
 }
 
 // PresetNames lists the names Preset accepts.
-func PresetNames() []string { return []string{"dev", "local"} }
+func PresetNames() []string { return []string{"dev", "local", "cis2-dev", "cis2-int", "cis2-live"} }
 
 func devRoots() ([]*x509.Certificate, error) {
 	var roots []*x509.Certificate
@@ -130,28 +143,9 @@ func devRoots() ([]*x509.Certificate, error) {
 }
 
 // ParseCertificatesPEM parses every CERTIFICATE block in b. It fails if
-// there is none or one does not parse.
+// there is none or one does not parse (saying on which line it starts).
 func ParseCertificatesPEM(b []byte) ([]*x509.Certificate, error) {
-	var out []*x509.Certificate
-	for {
-		var blk *pem.Block
-		blk, b = pem.Decode(b)
-		if blk == nil {
-			break
-		}
-		if blk.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(blk.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("certificate %d: %w", len(out)+1, err)
-		}
-		out = append(out, c)
-	}
-	if len(out) == 0 {
-		return nil, errors.New("no PEM certificate found")
-	}
-	return out, nil
+	return pemfile.ParseCertificates(b)
 }
 
 // ResolveEnvironment returns the preset called nameOrFile, or else loads the
@@ -163,7 +157,7 @@ func ResolveEnvironment(nameOrFile string) (Environment, error) {
 		}
 	}
 	if nameOrFile == "" {
-		return Environment{}, errors.New("cis: no environment given (want dev, local or the path of an environment file)")
+		return Environment{}, fmt.Errorf("cis: no environment given (want %s or the path of an environment file)", strings.Join(PresetNames(), ", "))
 	}
 	return LoadEnvironment(nameOrFile)
 }
@@ -182,13 +176,18 @@ func ResolveEnvironment(nameOrFile string) (Environment, error) {
 //	maintenance:
 //	  - name: Spine CIS
 //	    slot: Mon 20:00-Tue 06:00   # Europe/London
+//	oidc:                           # CIS2, see OIDCEntry
+//	  issuer: https://…
+//
+// gas_url and ssb_url may be left out when the file has an oidc block.
 type EnvironmentFile struct {
 	Name         string             `yaml:"name"`
-	GASURL       string             `yaml:"gas_url"`
-	SSBURL       string             `yaml:"ssb_url"`
+	GASURL       string             `yaml:"gas_url,omitempty"`
+	SSBURL       string             `yaml:"ssb_url,omitempty"`
 	PortalURL    string             `yaml:"portal_url,omitempty"`
 	TrustAnchors []TrustAnchorEntry `yaml:"trust_anchors,omitempty"`
 	Maintenance  []MaintenanceEntry `yaml:"maintenance,omitempty"`
+	OIDC         *OIDCEntry         `yaml:"oidc,omitempty"`
 }
 
 // TrustAnchorEntry names a PEM file or holds PEM text inline.
@@ -229,35 +228,22 @@ func ParseEnvironment(b []byte, dir string) (Environment, error) {
 		return Environment{}, err
 	}
 	env := Environment{Name: f.Name, GASURL: f.GASURL, SSBURL: f.SSBURL, PortalURL: f.PortalURL}
-	for what, u := range map[string]string{"gas_url": f.GASURL, "ssb_url": f.SSBURL} {
-		if err := checkBaseURL(u); err != nil {
-			return Environment{}, fmt.Errorf("%s: %w", what, err)
+	if f.OIDC == nil || f.GASURL != "" || f.SSBURL != "" {
+		for what, u := range map[string]string{"gas_url": f.GASURL, "ssb_url": f.SSBURL} {
+			if err := checkBaseURL(u); err != nil {
+				return Environment{}, fmt.Errorf("%s: %w", what, err)
+			}
 		}
 	}
-	for i, ta := range f.TrustAnchors {
-		var data []byte
-		switch {
-		case ta.File != "" && ta.PEM != "":
-			return Environment{}, fmt.Errorf("trust_anchors[%d]: give file or pem, not both", i)
-		case ta.File != "":
-			p := ta.File
-			if !filepath.IsAbs(p) {
-				p = filepath.Join(dir, p)
-			}
-			var err error
-			if data, err = readFileLimited(p, maxEnvFile); err != nil {
-				return Environment{}, fmt.Errorf("trust_anchors[%d]: %w", i, err)
-			}
-		case ta.PEM != "":
-			data = []byte(ta.PEM)
-		default:
-			return Environment{}, fmt.Errorf("trust_anchors[%d]: give file or pem", i)
+	roots, err := parseTrustAnchors(f.TrustAnchors, dir)
+	if err != nil {
+		return Environment{}, err
+	}
+	env.Roots = roots
+	if f.OIDC != nil {
+		if env.OIDC, err = parseOIDCEntry(f.OIDC, dir); err != nil {
+			return Environment{}, err
 		}
-		certs, err := ParseCertificatesPEM(data)
-		if err != nil {
-			return Environment{}, fmt.Errorf("trust_anchors[%d]: %w", i, err)
-		}
-		env.Roots = append(env.Roots, certs...)
 	}
 	for i, m := range f.Maintenance {
 		s, err := ParseMaintenanceSlot(m.Name, m.Slot)
@@ -272,6 +258,34 @@ func ParseEnvironment(b []byte, dir string) (Environment, error) {
 	return env, nil
 }
 
+// parseTrustAnchors reads trust anchor entries; relative file names are
+// taken relative to dir.
+func parseTrustAnchors(entries []TrustAnchorEntry, dir string) ([]*x509.Certificate, error) {
+	var roots []*x509.Certificate
+	for i, ta := range entries {
+		var data []byte
+		switch {
+		case ta.File != "" && ta.PEM != "":
+			return nil, fmt.Errorf("trust_anchors[%d]: give file or pem, not both", i)
+		case ta.File != "":
+			var err error
+			if data, err = readFileLimited(relativeTo(dir, ta.File), maxEnvFile); err != nil {
+				return nil, fmt.Errorf("trust_anchors[%d]: %w", i, err)
+			}
+		case ta.PEM != "":
+			data = []byte(ta.PEM)
+		default:
+			return nil, fmt.Errorf("trust_anchors[%d]: give file or pem", i)
+		}
+		certs, err := ParseCertificatesPEM(data)
+		if err != nil {
+			return nil, fmt.Errorf("trust_anchors[%d]: %w", i, err)
+		}
+		roots = append(roots, certs...)
+	}
+	return roots, nil
+}
+
 // MarshalYAML returns the environment as an environment file with its trust
 // anchors inline, the form cis-sim writes to its state directory.
 func (e Environment) MarshalYAML() ([]byte, error) {
@@ -282,6 +296,7 @@ func (e Environment) MarshalYAML() ([]byte, error) {
 	for _, s := range e.Maintenance {
 		f.Maintenance = append(f.Maintenance, MaintenanceEntry{Name: s.Name, Slot: s.String()})
 	}
+	f.OIDC = oidcEntry(e.OIDC)
 	return yaml.Marshal(f)
 }
 
@@ -299,12 +314,37 @@ func checkBaseURL(s string) error {
 	if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 		return fmt.Errorf("%q: no query, fragment or user info allowed", s)
 	}
+	if u.Scheme == "http" && !IsLoopbackHost(u.Hostname()) {
+		return fmt.Errorf("%q: plain http is allowed only to a loopback host (127.0.0.0/8, ::1, localhost); use https", s)
+	}
 	return nil
 }
 
-// Check reports whether the environment is usable: both base URLs valid, and
-// trust anchors present if either uses https.
+// IsLoopbackHost reports whether host (a URL's host name, without port) is
+// localhost or a loopback IP address (127.0.0.0/8, ::1): the only hosts this
+// package talks to over plain HTTP. Tickets and unsigned assertions travel
+// in clear text there, so nothing else may go without TLS.
+func IsLoopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback() && ip.Zone() == ""
+}
+
+// Check reports whether the environment is usable: both base URLs valid
+// (plain http only to a loopback host), and trust anchors present if either
+// uses https; and its OIDC settings, if any, valid (see OIDCSettings.Check).
+// An environment with OIDC settings may have no GAS and SSB URLs at all.
 func (e Environment) Check() error {
+	if e.OIDC.Enabled() {
+		if err := e.OIDC.Check(); err != nil {
+			return fmt.Errorf("cis: environment %q: oidc: %w", e.Name, err)
+		}
+		if e.GASURL == "" && e.SSBURL == "" {
+			return nil
+		}
+	}
 	if err := checkBaseURL(e.GASURL); err != nil {
 		return fmt.Errorf("cis: environment %q: gas url: %w", e.Name, err)
 	}

@@ -203,26 +203,50 @@ func TestLoadEnvironmentFile(t *testing.T) {
 
 func TestParseEnvironmentErrors(t *testing.T) {
 	tests := map[string]string{
-		"unknown key":        "name: x\ngas_url: http://a\nssb_url: http://a\nbogus: 1\n",
-		"https no anchors":   "name: x\ngas_url: https://a\nssb_url: https://a\n",
-		"missing ssb":        "name: x\ngas_url: http://a\n",
-		"ftp url":            "name: x\ngas_url: ftp://a\nssb_url: http://a\n",
-		"query in url":       "name: x\ngas_url: http://a/?x=1\nssb_url: http://a\n",
-		"bad pem":            "name: x\ngas_url: https://a\nssb_url: https://a\ntrust_anchors:\n  - pem: \"" + testEnvPEM + "\"\n",
-		"anchor both":        "name: x\ngas_url: http://a\nssb_url: http://a\ntrust_anchors:\n  - pem: x\n    file: y\n",
-		"anchor empty":       "name: x\ngas_url: http://a\nssb_url: http://a\ntrust_anchors:\n  - {}\n",
-		"missing file":       "name: x\ngas_url: http://a\nssb_url: http://a\ntrust_anchors:\n  - file: nope.pem\n",
-		"bad slot":           "name: x\ngas_url: http://a\nssb_url: http://a\nmaintenance:\n  - slot: whenever\n",
-		"not yaml":           "{{{{",
-		"document is a list": "- a\n- b\n",
+		"unknown key":                       "name: x\ngas_url: http://127.0.0.1\nssb_url: http://127.0.0.1\nbogus: 1\n",
+		"https no anchors":                  "name: x\ngas_url: https://a\nssb_url: https://a\n",
+		"missing ssb":                       "name: x\ngas_url: http://127.0.0.1\n",
+		"ftp url":                           "name: x\ngas_url: ftp://a\nssb_url: http://127.0.0.1\n",
+		"query in url":                      "name: x\ngas_url: http://127.0.0.1/?x=1\nssb_url: http://127.0.0.1\n",
+		"bad pem":                           "name: x\ngas_url: https://a\nssb_url: https://a\ntrust_anchors:\n  - pem: \"" + testEnvPEM + "\"\n",
+		"anchor both":                       "name: x\ngas_url: http://127.0.0.1\nssb_url: http://127.0.0.1\ntrust_anchors:\n  - pem: x\n    file: y\n",
+		"anchor empty":                      "name: x\ngas_url: http://127.0.0.1\nssb_url: http://127.0.0.1\ntrust_anchors:\n  - {}\n",
+		"missing file":                      "name: x\ngas_url: http://127.0.0.1\nssb_url: http://127.0.0.1\ntrust_anchors:\n  - file: nope.pem\n",
+		"bad slot":                          "name: x\ngas_url: http://127.0.0.1\nssb_url: http://127.0.0.1\nmaintenance:\n  - slot: whenever\n",
+		"not yaml":                          "{{{{",
+		"http to a remote host, no anchors": "name: x\ngas_url: http://gas.vn03.national.ncrs.nhs.uk\nssb_url: https://sbapi.vn03.national.ncrs.nhs.uk\n",
+		"document is a list":                "- a\n- b\n",
 	}
 	for name, doc := range tests {
 		if _, err := ParseEnvironment([]byte(doc), t.TempDir()); err == nil {
 			t.Errorf("%s: want error", name)
 		}
 	}
-	if _, err := ParseEnvironment([]byte("name: ok\ngas_url: http://127.0.0.1:7443\nssb_url: http://127.0.0.1:7443\n"), ""); err != nil {
-		t.Errorf("plain http environment: %v", err)
+	for _, host := range []string{"127.0.0.1:7443", "127.8.9.10", "[::1]:7443", "localhost:7443", "LOCALHOST"} {
+		doc := "name: ok\ngas_url: http://" + host + "\nssb_url: http://" + host + "\n"
+		if _, err := ParseEnvironment([]byte(doc), ""); err != nil {
+			t.Errorf("plain http to loopback %s: %v", host, err)
+		}
+	}
+	// Plain HTTP to anything else is refused with one line naming the key,
+	// whatever else the file holds (trust anchors included).
+	for _, host := range []string{"gas.vn03.national.ncrs.nhs.uk", "10.0.0.1", "[::ffff:10.0.0.1]", "127.0.0.1.nip.io", "[fe80::1%25lo]", "0.0.0.0"} {
+		doc := "name: x\ngas_url: http://" + host + "\nssb_url: http://127.0.0.1\n"
+		_, err := ParseEnvironment([]byte(doc), "")
+		if err == nil || !strings.Contains(err.Error(), "gas_url") || !strings.Contains(err.Error(), "loopback") || strings.Contains(err.Error(), "\n") {
+			t.Errorf("plain http to %s: %v", host, err)
+		}
+		// Nor can an Environment built in code start a client.
+		env := Environment{Name: "x", GASURL: "http://" + host, SSBURL: "http://" + host}
+		if err := env.Check(); err == nil {
+			t.Errorf("Check accepts plain http to %s", host)
+		}
+		if _, err := NewSSBClient(SSBConfig{Env: env}); err == nil {
+			t.Errorf("SSB client over plain http to %s", host)
+		}
+		if _, err := NewGASClient(GASConfig{Env: env}); err == nil {
+			t.Errorf("GAS client over plain http to %s", host)
+		}
 	}
 }
 
@@ -271,6 +295,7 @@ func FuzzParseEnvironment(f *testing.F) {
 	b, _ := dev.MarshalYAML()
 	f.Add(b)
 	f.Add([]byte("name: x\ngas_url: http://a\nssb_url: http://a\nmaintenance:\n  - slot: Mon 20:00-Tue 06:00\n"))
+	f.Add([]byte("name: c\noidc:\n  issuer: http://127.0.0.1:7443/openam\n  client_id: a.apps.national\n  scopes: [openid]\n  amr: [\"*\"]\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if strings.Contains(string(data), "file") {
 			return // keep the fuzzer away from the host's files (and /dev/stdin)

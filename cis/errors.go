@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
+	"unicode/utf8"
 )
 
 // Sentinel errors returned (wrapped) by the clients and parsers in this
@@ -97,4 +98,22 @@ func (e *ParseError) Unwrap() error {
 		return ErrMalformed
 	}
 	return e.Err
+}
+
+// maxQuoted bounds a piece of outside input (a name, a namespace URI)
+// quoted in an error message: a document may hold names of any length, and
+// an error is logged.
+const maxQuoted = 64
+
+// clip returns s cut to at most maxQuoted bytes at a character boundary,
+// with "…" where it was cut, for an error message.
+func clip[T ~string | ~[]byte](s T) string {
+	if len(s) <= maxQuoted {
+		return string(s)
+	}
+	n := maxQuoted
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return string(s[:n]) + "…"
 }

@@ -14,6 +14,7 @@ func FuzzParseGPObject(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		g, err := ParseGPObject(data)
 		if err != nil {
+			checkErrorBounded(t, "ParseGPObject", err)
 			var pe *ParseError
 			if !errors.As(err, &pe) {
 				t.Fatalf("error is not a *ParseError: %v", err)
@@ -44,6 +45,7 @@ func FuzzDecodeSMIME(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		der, err := DecodeSMIME(s)
 		if err != nil {
+			checkErrorBounded(t, "DecodeSMIME", err)
 			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrTooLarge) {
 				t.Fatalf("unexpected error kind: %v", err)
 			}
@@ -60,6 +62,7 @@ func FuzzVerifyChallenge(f *testing.F) {
 	f.Fuzz(func(t *testing.T, der []byte) {
 		content, signer, err := VerifyChallenge(der)
 		if err != nil {
+			checkErrorBounded(t, "VerifyChallenge", err)
 			if !errors.Is(err, ErrMalformed) && !errors.Is(err, ErrValidationFailed) && !errors.Is(err, ErrTooLarge) {
 				t.Fatalf("unexpected error kind: %v", err)
 			}

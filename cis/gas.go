@@ -47,7 +47,11 @@ type GASConfig struct {
 	// Env is the environment to log in to.
 	Env Environment
 	// HTTPClient sends the requests; nil means Env.NewHTTPClient(Timeout).
+	// As for SSBConfig.HTTPClient, a client given here is copied with
+	// redirects off and refused unless it verifies against Env.Roots.
 	HTTPClient *http.Client
+	// WrapTransport, if not nil, wraps the client's (verified) transport.
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 	// Timeout bounds each request (DefaultTimeout if zero), whatever
 	// HTTPClient does.
 	Timeout time.Duration
@@ -92,6 +96,9 @@ func NewGASClient(cfg GASConfig) (*GASClient, error) {
 	if err := cfg.Env.Check(); err != nil {
 		return nil, err
 	}
+	if err := checkBaseURL(cfg.Env.GASURL); err != nil {
+		return nil, fmt.Errorf("cis: GAS client: environment %q: gas url: %w", cfg.Env.Name, err)
+	}
 	if cfg.Hash == 0 {
 		cfg.Hash = crypto.SHA1
 	}
@@ -129,11 +136,11 @@ func NewGASClient(cfg GASConfig) (*GASClient, error) {
 	if cfg.ClientIP == "" {
 		cfg.ClientIP = localIPv4()
 	}
-	c := &GASClient{cfg: cfg, http: cfg.HTTPClient, ends: cfg.Env.Endpoints(), log: cfg.Logger}
-	if c.http == nil {
-		c.http = cfg.Env.NewHTTPClient(cfg.Timeout)
+	hc, err := cfg.Env.httpClient(cfg.HTTPClient, cfg.Timeout, cfg.WrapTransport)
+	if err != nil {
+		return nil, fmt.Errorf("cis: GAS client: %w", err)
 	}
-	return c, nil
+	return &GASClient{cfg: cfg, http: hc, ends: cfg.Env.Endpoints(), log: cfg.Logger}, nil
 }
 
 // localIPv4 returns the first non-loopback IPv4 address, else 127.0.0.1.
@@ -239,7 +246,7 @@ func (c *GASClient) Activate(ctx context.Context) (*Challenge, error) {
 	if err != nil {
 		return nil, err
 	}
-	enc := strings.TrimSpace(resp.Get("challenge"))
+	enc := resp.Text("challenge")
 	raw, err := base64.StdEncoding.Strict().DecodeString(enc)
 	if err != nil || len(raw) == 0 || len(raw) > maxChallenge {
 		return nil, fmt.Errorf("cis: activate: challenge missing or not base64 of 1..%d bytes: %w", maxChallenge, ErrMalformed)
@@ -247,7 +254,7 @@ func (c *GASClient) Activate(ctx context.Context) (*Challenge, error) {
 	return &Challenge{
 		Challenge:    raw,
 		Encoded:      enc,
-		Signature:    strings.TrimSpace(resp.Get("signature")),
+		Signature:    resp.Text("signature"),
 		LogSessionID: lsid,
 		GASVersion:   resp.Get("gas_version"),
 		ReplyURL:     resp.Get("reply_url"),
@@ -286,9 +293,12 @@ func (c *GASClient) Authenticate(ctx context.Context, ch *Challenge, uid string,
 	if err != nil {
 		return nil, err
 	}
-	ticket := strings.TrimSpace(resp.Get("sso_ticket"))
+	ticket := resp.Text("sso_ticket")
 	if ticket == "" {
 		return nil, fmt.Errorf("cis: validate: no sso_ticket in the answer: %w", ErrValidationFailed)
+	}
+	if _, err := ParseTicket(ticket); err != nil {
+		return nil, fmt.Errorf("cis: validate: sso_ticket: %w", err)
 	}
 	roles, err := resp.JobRoles()
 	if err != nil {
@@ -297,12 +307,12 @@ func (c *GASClient) Authenticate(ctx context.Context, ch *Challenge, uid string,
 	s := &Session{
 		Ticket:         Ticket(ticket),
 		UID:            uid,
-		Name:           strings.TrimSpace(resp.Get("cn")),
+		Name:           resp.Text("cn"),
 		Roles:          roles,
 		LogSessionID:   ch.LogSessionID,
-		LogoutURL:      strings.TrimSpace(resp.Get("sso_logout_url")),
-		SessionURL:     strings.TrimSpace(resp.Get("sso_session_url")),
-		Domain:         strings.TrimSpace(resp.Get("sso_domain")),
+		LogoutURL:      resp.Text("sso_logout_url"),
+		SessionURL:     resp.Text("sso_session_url"),
+		Domain:         resp.Text("sso_domain"),
 		GASVersion:     resp.Get("gas_version"),
 		SessionTime:    minutes(resp.Get("sso_session_time")),
 		MaxSessionTime: minutes(resp.Get("sso_max_session_time")),
@@ -314,7 +324,7 @@ func (c *GASClient) Authenticate(ctx context.Context, ch *Challenge, uid string,
 // minutes reads a whole number of minutes; anything else is 0.
 func minutes(s string) time.Duration {
 	var n int64
-	s = strings.TrimSpace(s)
+	s = trimXMLSpace(s)
 	if s == "" || len(s) > 6 {
 		return 0
 	}
@@ -407,11 +417,14 @@ func (c *GASClient) send(ctx context.Context, op, method, target, lsid string, b
 
 // SelectRole tells the SSB which of the session's roles the user works in
 // (mode live or training). roleID must be one of s.Roles (ErrUnknownRole
-// otherwise, before anything is sent). An answer without OK is
-// ErrSessionInvalid.
+// otherwise, before anything is sent). An answer that is not OK
+// (<HTML><STATUS>OK</STATUS></HTML>, or OK alone) is ErrSessionInvalid.
 func (c *GASClient) SelectRole(ctx context.Context, s *Session, roleID string, mode Mode) error {
-	if s == nil || s.Ticket.IsZero() {
+	if s == nil {
 		return fmt.Errorf("cis: select role: no session: %w", ErrSessionInvalid)
+	}
+	if err := checkTicket("select role", s.Ticket); err != nil {
+		return err
 	}
 	if _, ok := s.Role(roleID); !ok {
 		return fmt.Errorf("cis: select role: %w", ErrUnknownRole)
@@ -426,8 +439,8 @@ func (c *GASClient) SelectRole(ctx context.Context, s *Session, roleID string, m
 	if err != nil {
 		return err
 	}
-	if !containsWord(body, "OK") {
-		return fmt.Errorf("cis: select role: answer without OK: %w", ErrSessionInvalid)
+	if !answerOK(body) {
+		return fmt.Errorf("cis: select role: answer is not OK: %w", ErrSessionInvalid)
 	}
 	c.log.DebugContext(ctx, "cis: role selected", "role", roleID, "mode", mode.String())
 	return nil
@@ -436,10 +449,14 @@ func (c *GASClient) SelectRole(ctx context.Context, s *Session, roleID string, m
 // Logout ends the SSO session at s.LogoutURL (the environment's logout
 // endpoint if empty). A logout URL that is not on the environment's GAS or
 // SSB (same scheme, host and port) is refused with ErrForeignURL: the
-// ticket is never sent elsewhere. An answer without OK is ErrSessionInvalid.
+// ticket is never sent elsewhere. An answer that is not OK (as for
+// SelectRole) is ErrSessionInvalid.
 func (c *GASClient) Logout(ctx context.Context, s *Session) error {
-	if s == nil || s.Ticket.IsZero() {
+	if s == nil {
 		return fmt.Errorf("cis: logout: no session: %w", ErrSessionInvalid)
+	}
+	if err := checkTicket("logout", s.Ticket); err != nil {
+		return err
 	}
 	target := s.LogoutURL
 	if target == "" {
@@ -458,8 +475,8 @@ func (c *GASClient) Logout(ctx context.Context, s *Session) error {
 	if err != nil {
 		return err
 	}
-	if !containsWord(body, "OK") {
-		return fmt.Errorf("cis: logout: answer without OK: %w", ErrSessionInvalid)
+	if !answerOK(body) {
+		return fmt.Errorf("cis: logout: answer is not OK: %w", ErrSessionInvalid)
 	}
 	c.log.DebugContext(ctx, "cis: GAS logout", "uid", s.UID, "log_session_id", s.LogSessionID)
 	return nil
@@ -491,25 +508,4 @@ func originOf(u *url.URL) string {
 		}
 	}
 	return scheme + "://" + strings.ToLower(u.Hostname()) + ":" + port
-}
-
-// containsWord reports whether w occurs in b with no letter or digit next
-// to it (so "TOKEN" does not count as "OK").
-func containsWord(b []byte, w string) bool {
-	for i := 0; ; {
-		j := bytes.Index(b[i:], []byte(w))
-		if j < 0 {
-			return false
-		}
-		j += i
-		end := j + len(w)
-		if (j == 0 || !isASCIIAlnum(b[j-1])) && (end == len(b) || !isASCIIAlnum(b[end])) {
-			return true
-		}
-		i = j + 1
-	}
-}
-
-func isASCIIAlnum(c byte) bool {
-	return c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
 }

@@ -34,7 +34,7 @@ type fakeGAS struct {
 	release  chan struct{} // closed at cleanup; "block" handlers wait on it
 
 	mu        sync.Mutex
-	fail      string // "", invalid, failed, noticket, 500, maint, block, huge, badchallenge, notok
+	fail      string // "", invalid, failed, noticket, 500, maint, block, huge, badchallenge, notok, body:<answer>
 	failOn    string // path the failure applies to; "" = all
 	hits      map[string]int
 	selected  string
@@ -86,6 +86,10 @@ func (f *fakeGAS) serve(w http.ResponseWriter, r *http.Request) {
 		fail = ""
 	}
 	f.mu.Unlock()
+	if body, ok := strings.CutPrefix(fail, "body:"); ok {
+		w.Write([]byte(body))
+		return
+	}
 	switch fail {
 	case "invalid":
 		w.Write(readGPFixture(f.t, "invalid-request.html"))
@@ -308,6 +312,23 @@ func TestGASFailures(t *testing.T) {
 	}
 }
 
+// TestGASActivateTrimsXMLSpaceOnly: a challenge wrapped in Unicode space
+// (NO-BREAK SPACE, EM SPACE) is not base64; XML white space around it is
+// dropped.
+func TestGASActivateTrimsXMLSpaceOnly(t *testing.T) {
+	f := newFakeGAS(t)
+	c := newTestClient(t, f.env(), &lockedLog{}, 5*time.Second)
+	orig := f.activate
+	const challenge = `"challenge">3q2+7w`
+	for wrapped, want := range map[string]error{"\u00a0": ErrMalformed, "&#x2003;": ErrMalformed, "&#160;": ErrMalformed, " \t\r\n": nil} {
+		f.activate = bytes.Replace(orig, []byte(challenge), []byte(`"challenge">`+wrapped+`3q2+7w`), 1)
+		ch, err := c.Activate(context.Background())
+		if !errors.Is(err, want) || (want == nil && (err != nil || ch.Challenge[0] != 0xde)) {
+			t.Errorf("challenge after %q: %+v, %v; want %v", wrapped, ch, err, want)
+		}
+	}
+}
+
 func TestGASSessionFailuresKeepTicketSecret(t *testing.T) {
 	f, c, logs, s := loggedIn(t, 500*time.Millisecond)
 	ctx := context.Background()
@@ -329,6 +350,44 @@ func TestGASSessionFailuresKeepTicketSecret(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), "AQIC") {
 		t.Errorf("ticket in logs: %s", logs.String())
+	}
+}
+
+// TestGASStatusOK: role selection and logout succeed on a STATUS element
+// whose text is OK, or a body that is OK alone; a body that merely holds
+// the word fails.
+func TestGASStatusOK(t *testing.T) {
+	f, c, _, s := loggedIn(t, 5*time.Second)
+	ctx := context.Background()
+	for body, ok := range map[string]bool{
+		"<HTML><STATUS>OK</STATUS></HTML>":                  true,
+		"<HTML>\r\n  <STATUS> OK\n</STATUS>\r\n</HTML>\r\n": true,
+		"<html><status>OK</status></html>":                  true,
+		"OK":                                                true,
+		" OK\r\n":                                           true,
+		"NOT OK":                                            false,
+		"Click OK to continue":                              false,
+		"<html><body>Error. Press OK to retry.</body></html>":     false,
+		"<HTML><STATUS>NOT OK</STATUS></HTML>":                    false,
+		"<HTML><STATUS>ok</STATUS></HTML>":                        false,
+		"<HTML><STATUS>OK.</STATUS></HTML>":                       false,
+		"<HTML><STATUS>FAILED</STATUS><REASON>OK</REASON></HTML>": false,
+		"<HTML><STATUS>OK</STATUS><STATUS>FAILED</STATUS></HTML>": false,
+		"<HTML><STATUS>OK</HTML>":                                 false,
+		"<HTML><STATUS x=1>OK</STATUS></HTML>":                    false,
+		"":                                                        false,
+		"ok":                                                      false,
+		"\u00a0OK":                                                false,
+	} {
+		f.set("body:"+body, "")
+		for name, err := range map[string]error{
+			"select": c.SelectRole(ctx, s, s.Roles[0].ID, ModeLive),
+			"logout": c.Logout(ctx, s),
+		} {
+			if ok && err != nil || !ok && !errors.Is(err, ErrSessionInvalid) {
+				t.Errorf("%s answered %q: %v", name, body, err)
+			}
+		}
 	}
 }
 
@@ -417,8 +476,42 @@ func TestGASConfigAndInputs(t *testing.T) {
 	if err := c.SelectRole(context.Background(), s, "x", ModeLive); !errors.Is(err, ErrSessionInvalid) {
 		t.Errorf("select role without a session: %v", err)
 	}
-	s = &Session{Ticket: "t", Roles: []LoginRole{{ID: "1"}}}
+	s = &Session{Ticket: fixtureTicket, Roles: []LoginRole{{ID: "1"}}}
 	if err := c.SelectRole(context.Background(), s, "1", Mode(7)); !errors.Is(err, ErrInvalidRequest) {
 		t.Errorf("mode 7: %v", err)
 	}
+	// A ticket not shaped like one never reaches a URL or a message.
+	for _, bad := range []Ticket{"t", "AQIC abc@x#", "AQIC\nx@y#", Ticket("AQIC" + strings.Repeat("A", MaxTicketLen) + "@x#"), "AQIC5wM2=@AAJ#&x=1"} {
+		s := &Session{Ticket: bad, UID: "555000000001", Roles: []LoginRole{{ID: "1"}}}
+		for name, err := range map[string]error{
+			"select role": c.SelectRole(context.Background(), s, "1", ModeLive),
+			"logout":      c.Logout(context.Background(), s),
+		} {
+			if !errors.Is(err, ErrSessionInvalid) || !errors.Is(err, ErrTicketShape) {
+				t.Errorf("%s with ticket %q: %v", name, bad.Reveal(), err)
+			}
+		}
+	}
+	if n := f.hitCount("/saml/RoleSelectionGP.jsp") + f.hitCount("/login/authlogout"); n != 0 {
+		t.Errorf("%d requests sent with malformed tickets", n)
+	}
+}
+
+// FuzzAnswerOK: answerOK never panics, and says OK only when the body holds
+// OK as its whole text or in a STATUS element.
+func FuzzAnswerOK(f *testing.F) {
+	f.Add([]byte("<HTML><STATUS>OK</STATUS></HTML>"))
+	f.Add([]byte("<HTML><STATUS>NOT OK</STATUS></HTML>"))
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if !answerOK(body) {
+			return
+		}
+		lower := bytes.ToLower(body)
+		if string(bytes.Trim(body, " \t\r\n")) != "OK" && !bytes.Contains(lower, []byte("<status>")) {
+			t.Fatalf("OK for %q", body)
+		}
+		if !bytes.Contains(body, []byte("OK")) {
+			t.Fatalf("OK without OK: %q", body)
+		}
+	})
 }

@@ -44,6 +44,13 @@ func (g *GPObject) Get(name string) string {
 	return p.Value
 }
 
+// Text returns the value of the first param called name without leading
+// and trailing XML white space (space, tab, CR, LF), or "" if absent: a
+// value as GAS and its clients read it. Other Unicode space (NO-BREAK
+// SPACE, EM SPACE, …) is kept, so a value wrapped in it stays unlike the
+// bare value.
+func (g *GPObject) Text(name string) string { return trimXMLSpace(g.Get(name)) }
+
 // Lookup returns the first param called name.
 func (g *GPObject) Lookup(name string) (Param, bool) {
 	if g == nil {

@@ -13,8 +13,9 @@ import (
 // subset is accepted and ignored, and bodies may be indented and use CRLF
 // line ends. The structure is checked strictly: exactly one gpOBJECT root
 // holding only gpPARAM elements, which hold only text; no entity is ever
-// declared or expanded. Errors are *ParseError wrapping ErrMalformed, or
-// ErrTooLarge above MaxGPObjectSize.
+// declared or expanded; an element may carry at most 32 attributes. Errors
+// are *ParseError wrapping ErrMalformed, or ErrTooLarge above
+// MaxGPObjectSize.
 func ParseGPObject(data []byte) (*GPObject, error) {
 	if len(data) > MaxGPObjectSize {
 		return nil, &ParseError{What: "gpOBJECT", Offset: -1, Msg: fmt.Sprintf("larger than %d bytes", MaxGPObjectSize), Err: ErrTooLarge}
@@ -71,7 +72,7 @@ func (p *gpParser) document() (*GPObject, error) {
 		return nil, err
 	}
 	if !bytes.EqualFold(name, []byte("gpOBJECT")) {
-		return nil, p.fail(p.pos, "root element is <%s>, want <gpOBJECT>", name)
+		return nil, p.fail(p.pos, "root element is <%s>, want <gpOBJECT>", clip(name))
 	}
 	g := &GPObject{}
 	if !empty {
@@ -199,7 +200,7 @@ func (p *gpParser) objectContent(g *GPObject) error {
 				return err
 			}
 			if !bytes.EqualFold(name, []byte("gpPARAM")) {
-				return p.fail(at, "unexpected element <%s> in <gpOBJECT>", name)
+				return p.fail(at, "unexpected element <%s> in <gpOBJECT>", clip(name))
 			}
 			var prm Param
 			for _, a := range attrs {
@@ -266,13 +267,14 @@ func (p *gpParser) endTag(want string) error {
 	}
 	p.pos++
 	if !bytes.EqualFold(name, []byte(want)) {
-		return p.fail(at, "end tag </%s> does not match <%s>", name, want)
+		return p.fail(at, "end tag </%s> does not match <%s>", clip(name), want)
 	}
 	return nil
 }
 
-// startTag reads <name attr="v" …> or <name … />. The attributes are in a
-// scratch slice valid until the next call.
+// startTag reads <name attr="v" …> or <name … />, at most maxXMLAttrs
+// attributes. The attributes are in a scratch slice valid until the next
+// call.
 func (p *gpParser) startTag() (name []byte, attrs []Attr, empty bool, err error) {
 	at := p.pos
 	p.pos++
@@ -286,7 +288,7 @@ func (p *gpParser) startTag() (name []byte, attrs []Attr, empty bool, err error)
 		p.skipSpace()
 		switch {
 		case p.eof():
-			return nil, nil, false, p.fail(at, "unterminated tag <%s>", name)
+			return nil, nil, false, p.fail(at, "unterminated tag <%s>", clip(name))
 		case p.has("/>"):
 			p.pos += 2
 			return name, attrs, true, nil
@@ -295,7 +297,12 @@ func (p *gpParser) startTag() (name []byte, attrs []Attr, empty bool, err error)
 			return name, attrs, false, nil
 		}
 		if sp == p.pos {
-			return nil, nil, false, p.fail(p.pos, "malformed tag <%s>", name)
+			return nil, nil, false, p.fail(p.pos, "malformed tag <%s>", clip(name))
+		}
+		// Bounded as in the RoleAssertion scanner: the duplicate check
+		// below compares each attribute with those before it.
+		if len(attrs) >= maxXMLAttrs {
+			return nil, nil, false, p.fail(p.pos, "more than %d attributes on <%s>", maxXMLAttrs, clip(name))
 		}
 		a, err := p.attr()
 		if err != nil {
@@ -303,7 +310,7 @@ func (p *gpParser) startTag() (name []byte, attrs []Attr, empty bool, err error)
 		}
 		for _, b := range attrs {
 			if strings.EqualFold(a.Name, b.Name) {
-				return nil, nil, false, p.fail(p.pos, "repeated attribute %q", a.Name)
+				return nil, nil, false, p.fail(p.pos, "repeated attribute %q", clip(a.Name))
 			}
 		}
 		attrs = append(attrs, a)
@@ -318,22 +325,22 @@ func (p *gpParser) attr() (Attr, error) {
 	}
 	p.skipSpace()
 	if !p.has("=") {
-		return Attr{}, p.fail(p.pos, "attribute %q without a value", n)
+		return Attr{}, p.fail(p.pos, "attribute %q without a value", clip(n))
 	}
 	p.pos++
 	p.skipSpace()
 	if p.eof() || (p.data[p.pos] != '"' && p.data[p.pos] != '\'') {
-		return Attr{}, p.fail(p.pos, "attribute %q value not quoted", n)
+		return Attr{}, p.fail(p.pos, "attribute %q value not quoted", clip(n))
 	}
 	q := p.data[p.pos]
 	p.pos++
 	j := bytes.IndexByte(p.data[p.pos:], q)
 	if j < 0 {
-		return Attr{}, p.fail(at, "unterminated attribute %q", n)
+		return Attr{}, p.fail(at, "unterminated attribute %q", clip(n))
 	}
 	raw := p.data[p.pos : p.pos+j]
 	if k := bytes.IndexByte(raw, '<'); k >= 0 {
-		return Attr{}, p.fail(p.pos+k, "'<' in attribute %q", n)
+		return Attr{}, p.fail(p.pos+k, "'<' in attribute %q", clip(n))
 	}
 	p.pos += j + 1
 	return Attr{Name: n, Value: decodeText(raw)}, nil

@@ -3,8 +3,6 @@ package cis
 import (
 	"encoding/xml"
 	"errors"
-	"os"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -12,11 +10,7 @@ import (
 
 func readGPFixture(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "gpobject", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	return readTestdata(t, "gpobject", name)
 }
 
 func TestParseGPObjectFixtures(t *testing.T) {
@@ -156,6 +150,47 @@ func TestParseGPObjectGarbage(t *testing.T) {
 	big := make([]byte, MaxGPObjectSize+1)
 	if _, err := ParseGPObject(big); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("oversized: %v", err)
+	}
+}
+
+// TestParseGPObjectAttributeLimit: a reply of nearly MaxGPObjectSize holding
+// one gpPARAM with ~37,000 distinct attributes is refused at the element's
+// maxXMLAttrs+1st attribute, so the work done (the error's offset) is
+// bounded by the limit, not by the document (the duplicate check compares
+// each attribute with those before it); maxXMLAttrs attributes are fine.
+func TestParseGPObjectAttributeLimit(t *testing.T) {
+	// Three-character names, distinct even without regard to case.
+	const first, rest = "abcdefghijklmnopqrstuvwxyz_", "abcdefghijklmnopqrstuvwxyz0123456789_-."
+	attrs := func(n int) string {
+		var b strings.Builder
+		for i := range n {
+			b.WriteString(" " + string(first[i%27]) + string(rest[i/27%39]) + string(rest[i/27/39%39]) + `=""`)
+		}
+		return b.String()
+	}
+	doc := func(n int) []byte {
+		return []byte(`<gpOBJECT><gpPARAM name="a"` + attrs(n) + `>v</gpPARAM></gpOBJECT>`)
+	}
+	huge := doc(37000)
+	if len(huge) > MaxGPObjectSize || len(huge) < MaxGPObjectSize-8<<10 {
+		t.Fatalf("test document is %d bytes, want just under %d", len(huge), MaxGPObjectSize)
+	}
+	_, err := ParseGPObject(huge)
+	var pe *ParseError
+	if !errors.As(err, &pe) || !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "attributes") {
+		t.Fatalf("err = %v, want a *ParseError about too many attributes", err)
+	}
+	// Refused where the limit is passed: 7 bytes per attribute from byte 27.
+	if limit := int64(27 + 7*(maxXMLAttrs+1)); pe.Offset > limit {
+		t.Errorf("refused at byte %d, want by byte %d", pe.Offset, limit)
+	}
+	// The name attribute and maxXMLAttrs-1 others: accepted.
+	g, err := ParseGPObject(doc(maxXMLAttrs - 1))
+	if err != nil || len(g.Params) != 1 || len(g.Params[0].Attrs) != maxXMLAttrs-1 {
+		t.Fatalf("%d attributes: %v, %+v", maxXMLAttrs, err, g)
+	}
+	if _, err := ParseGPObject(doc(maxXMLAttrs)); !errors.Is(err, ErrMalformed) {
+		t.Errorf("%d attributes: %v", maxXMLAttrs+1, err)
 	}
 }
 

@@ -56,3 +56,26 @@ func TestJobRolesErrors(t *testing.T) {
 		t.Errorf("ordering: %+v %v", roles, err)
 	}
 }
+
+// TestJobRolesTrimXMLSpaceOnly: a role id or ODS code wrapped in Unicode
+// space is not trimmed into a valid-looking one; XML white space is.
+func TestJobRolesTrimXMLSpaceOnly(t *testing.T) {
+	text := FormatJobRoleText("ORG", "a", "b", "c")
+	g, err := ParseGPObject([]byte(`<gpOBJECT>` +
+		`<gpPARAM name="nhsjobrole0" id="&#160;555006304103&#x2003;" orgcode="` + "\u0085RME" + `">` + text + `</gpPARAM>` +
+		`<gpPARAM name="nhsjobrole1" id=" 555006304104&#10;" orgcode="&#9;RME ">` + "\u00a0ORG\u00a0, \"a\":\"b\":\"c\"" + `</gpPARAM>` +
+		`</gpOBJECT>`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roles, err := g.JobRoles()
+	if err != nil || len(roles) != 2 {
+		t.Fatalf("%+v, %v", roles, err)
+	}
+	if r := roles[0]; r.ID != "\u00a0555006304103\u2003" || r.OrgCode != "\u0085RME" {
+		t.Errorf("role 0: id %q orgcode %q, want them as written", r.ID, r.OrgCode)
+	}
+	if r := roles[1]; r.ID != "555006304104" || r.OrgCode != "RME" || r.OrgName != "\u00a0ORG\u00a0" {
+		t.Errorf("role 1: id %q orgcode %q org %q", r.ID, r.OrgCode, r.OrgName)
+	}
+}

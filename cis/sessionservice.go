@@ -7,59 +7,59 @@ import (
 	"log/slog"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 )
-
-// DefaultSessionServiceUserAgent is the User-Agent the session service
-// client sends unless its config names another.
-const DefaultSessionServiceUserAgent = "cisauth-sessionservice/1"
 
 // SessionServiceConfig configures a SessionServiceClient. Only Env is
 // required.
 type SessionServiceConfig struct {
-	// Env is the CIS environment whose session service
-	// (Env.Endpoints().SessionService, on GAS) is asked, and whose trust
-	// anchors verify its TLS certificate.
+	// Env is the CIS environment whose session service is asked (the one
+	// its naming service names, else Env.Endpoints().SessionService) and
+	// whose trust anchors verify TLS.
 	Env Environment
-	// HTTPClient sends the requests. Nil means Env.NewHTTPClient(Timeout):
-	// TLS verified against Env.Roots only, no redirects. A client given
-	// here must do its own verification.
+	// HTTPClient sends the requests; nil means Env.NewHTTPClient(Timeout).
+	// A client given here is refused (ErrUnverifiedTransport) unless it
+	// verifies TLS against exactly Env's trust anchors, as for SSBConfig.
 	HTTPClient *http.Client
-	// Timeout bounds each request (DefaultTimeout if zero); it is applied
-	// as a context deadline even with a caller's HTTPClient.
+	// WrapTransport, if not nil, wraps the client's (verified) transport,
+	// e.g. to count requests.
+	WrapTransport func(http.RoundTripper) http.RoundTripper
+	// Timeout bounds each request (DefaultTimeout if zero).
 	Timeout time.Duration
-	// MaxResponse bounds the answer read (MaxSessionResponseSize if zero
-	// or larger).
-	MaxResponse int64
 	// Now is the clock (time.Now if nil).
 	Now func() time.Time
 	// Logger receives debug records, never the ticket (nil discards them).
 	Logger *slog.Logger
-	// UserAgent is sent with each request (DefaultSessionServiceUserAgent
-	// if empty).
+	// UserAgent is sent with each request (DefaultOpenSSOUserAgent if
+	// empty).
 	UserAgent string
+	// Naming finds the session service, as OpenSSO clients do, through
+	// the naming service (and remembers it); nil means a NamingClient made
+	// from the fields above. Share one between clients of an environment.
+	Naming *NamingClient
 }
 
 // SessionServiceClient talks to the OpenSSO session service of a CIS
 // environment: it checks whether an SSO session is still valid and keeps
 // it alive (GetSession with reset, which also restarts the session's idle
-// timer), without an SSB RoleAssertion round trip. It is safe for
-// concurrent use.
+// timer) without an SSB RoleAssertion round trip, and registers session
+// listeners (AddSessionListener). It is safe for concurrent use.
 type SessionServiceClient struct {
-	serviceClient
+	naming *NamingClient
 }
 
 // NewSessionServiceClient checks cfg and returns a client.
 func NewSessionServiceClient(cfg SessionServiceConfig) (*SessionServiceClient, error) {
-	if err := cfg.Env.Check(); err != nil {
-		return nil, fmt.Errorf("cis: session service client: %w", err)
+	n := cfg.Naming
+	if n == nil {
+		var err error
+		n, err = NewNamingClient(NamingConfig{Env: cfg.Env, HTTPClient: cfg.HTTPClient, WrapTransport: cfg.WrapTransport,
+			Timeout: cfg.Timeout, Now: cfg.Now, Logger: cfg.Logger, UserAgent: cfg.UserAgent})
+		if err != nil {
+			return nil, fmt.Errorf("cis: session service client: %w", err)
+		}
 	}
-	if cfg.Timeout < 0 {
-		return nil, fmt.Errorf("cis: session service client: negative timeout %s", cfg.Timeout)
-	}
-	return &SessionServiceClient{newServiceClient(cfg.Env, cfg.HTTPClient, cfg.Env.Endpoints().SessionService, cfg.Timeout,
-		cfg.MaxResponse, MaxSessionResponseSize, cfg.Now, cfg.Logger, cfg.UserAgent, DefaultSessionServiceUserAgent)}, nil
+	return &SessionServiceClient{naming: n}, nil
 }
 
 // SessionInfo is what the session service says about a live SSO session.
@@ -82,186 +82,150 @@ type SessionInfo struct {
 	MaxTime, MaxIdle time.Duration
 }
 
-const sessionServiceOp = "session service"
+const sessionServiceOp = "session service GetSession"
 
 // GetSession asks the session service about t's session. With reset it
 // also restarts the session's idle timer: this is how a workstation keeps
 // a session alive while the card is in. A session that is unknown,
-// expired or logged out is ErrSessionInvalid; other errors wrap
-// ErrMalformed, ErrTooLarge, ErrTimeout, ErrTrust, ErrUnavailable or
-// ErrMaintenance. The answer must be about t (the service echoes it); no
-// error or log line contains the ticket.
+// expired or logged out (an Exception, or a state other than valid) is
+// ErrSessionInvalid; other errors wrap ErrMalformed, ErrTooLarge,
+// ErrTimeout, ErrTrust, ErrUnavailable or ErrMaintenance. The answer must
+// be about t (the service echoes it); no error or log line contains the
+// ticket.
 func (c *SessionServiceClient) GetSession(ctx context.Context, t Ticket, reset bool) (*SessionInfo, error) {
-	if t.IsZero() {
-		return nil, fmt.Errorf("cis: %s: empty ticket: %w", sessionServiceOp, ErrSessionInvalid)
+	if err := checkTicket(sessionServiceOp, t); err != nil {
+		return nil, err
 	}
-	body, err := c.post(ctx, getSessionRequest(t, reset))
+	answer, err := c.naming.post(ctx, c.naming.SessionServiceURL(ctx), getSessionRequest(t, reset), sessionServiceOp, maxSessionResponseSize)
 	if err != nil {
 		return nil, err
 	}
-	info, sid, err := parseGetSessionResponse(body)
+	info, sid, err := parseGetSessionResponse(answer)
 	if err != nil {
-		c.log.LogAttrs(ctx, slog.LevelDebug, "session service refused", slog.String("error", err.Error()))
+		c.naming.log.LogAttrs(ctx, slog.LevelDebug, "session service refused", slog.String("error", err.Error()))
 		return nil, err
 	}
 	if sid != t.Reveal() {
 		return nil, fmt.Errorf("cis: %s: the answer is not about the ticket asked for: %w", sessionServiceOp, ErrMalformed)
 	}
-	c.log.LogAttrs(ctx, slog.LevelDebug, "session service: session valid", slog.String("uid", info.UID),
+	c.naming.log.LogAttrs(ctx, slog.LevelDebug, "session service: session valid", slog.String("uid", info.UID),
 		slog.Bool("reset", reset), slog.Duration("time_left", info.TimeLeft))
 	return info, nil
 }
 
-// getSessionRequest is the RequestSet of one GetSession for t. The ticket
-// is XML-escaped inside the CDATA section (which cannot itself be
-// escaped): an OpenSSO ticket holds no characters that need it, but
-// nothing from outside is written unescaped.
+// AddSessionListener asks the session service to POST session
+// notifications for t's session to listenerURL (see
+// SessionListenerClient.AddSessionListener, which this is).
+func (c *SessionServiceClient) AddSessionListener(ctx context.Context, t Ticket, listenerURL string) error {
+	return addSessionListener(ctx, c.naming, t, listenerURL)
+}
+
+// getSessionRequest is the RequestSet of one GetSession for t (checked by
+// the caller: printable ASCII, no "]]>"); the ticket is XML-escaped
+// besides, as every value this package sends is.
 func getSessionRequest(t Ticket, reset bool) []byte {
-	var sid bytes.Buffer
-	escapeXML(&sid, t.Reveal(), false)
-	inner := `<SessionRequest vers="1.0" reqid="0"><GetSession reset="` + strconv.FormatBool(reset) + `"><SessionID>` +
-		strings.ReplaceAll(sid.String(), "]]>", "]]&gt;") + `</SessionID></GetSession></SessionRequest>`
-	return []byte(`<?xml version="1.0" encoding="UTF-8" standalone="yes"?>` +
-		`<RequestSet vers="1.0" svcid="session" reqid="1"><Request><![CDATA[` + inner + `]]></Request></RequestSet>`)
+	var b bytes.Buffer
+	b.WriteString(`<?xml version="1.0" encoding="UTF-8" standalone="yes"?>` + "\n")
+	b.WriteString(`<RequestSet vers="1.0" svcid="session" reqid="1"><Request><![CDATA[<SessionRequest vers="1.0" reqid="0"><GetSession reset="`)
+	b.WriteString(strconv.FormatBool(reset))
+	b.WriteString(`"><SessionID>`)
+	escapeXML(&b, t.Reveal(), false) // '>' escaped: no "]]>" can end the CDATA early
+	b.WriteString(`</SessionID></GetSession></SessionRequest>]]></Request></RequestSet>`)
+	return b.Bytes()
 }
 
-// post sends one RequestSet and returns the body of a 2xx answer. Neither
-// the request body (it carries the ticket) nor the answer appears in an
-// error.
-func (c *SessionServiceClient) post(ctx context.Context, body []byte) ([]byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint, bytes.NewReader(body))
-	if err != nil {
-		return nil, fmt.Errorf("cis: %s: cannot build the request: %w", sessionServiceOp, ErrUnavailable)
-	}
-	req.Header.Set("Content-Type", "text/xml;charset=UTF-8")
-	return c.do(req, sessionServiceOp)
-}
-
-const sessionResponseWhat = "session service answer"
+const getSessionWhat = "GetSession answer"
 
 // parseGetSessionResponse reads the session service's answer to one
 // GetSession: a ResponseSet (svcid session) with one Response whose
-// document is a SessionResponse holding one GetSession, which holds either
-// a Session (valid: its details and its sid) or an Exception
-// (ErrSessionInvalid; its text, which names the ticket, is not kept).
+// SessionResponse holds one GetSession, which holds either a Session (its
+// details and its sid are returned; a state other than valid is
+// ErrSessionInvalid) or an Exception (ErrSessionInvalid; its text, which
+// quotes the ticket, is not kept). The answer is read as strictly as a
+// notification (see ParseNotificationSet): anything else is a *ParseError
+// wrapping ErrMalformed (ErrTooLarge over 64 KiB).
 func parseGetSessionResponse(data []byte) (*SessionInfo, string, error) {
-	if len(data) > MaxSessionResponseSize {
-		return nil, "", &ParseError{What: sessionResponseWhat, Offset: -1,
-			Msg: fmt.Sprintf("larger than %d bytes", MaxSessionResponseSize), Err: ErrTooLarge}
+	if len(data) > maxSessionResponseSize {
+		return nil, "", &ParseError{What: getSessionWhat, Offset: -1,
+			Msg: fmt.Sprintf("answer is %d bytes, limit %d", len(data), maxSessionResponseSize), Err: ErrTooLarge}
 	}
-	inner, err := parseResponseSet(sessionResponseWhat, data, "session")
+	r := newPLLReader(data, getSessionWhat)
+	if _, _, _, err := r.sessionEnvelope("ResponseSet", "reqid"); err != nil {
+		return nil, "", err
+	}
+	inner, err := r.singleResponse()
 	if err != nil {
 		return nil, "", err
 	}
-	if len(inner) != 1 {
-		return nil, "", ssoError(sessionResponseWhat, -1, "%d responses to one request", len(inner))
-	}
-	op, err := parseSessionResponse(inner[0], "GetSession")
+	s, err := parseGetSessionSessionResponse(inner)
 	if err != nil {
 		return nil, "", err
 	}
-	if len(op.children) != 1 {
-		return nil, "", ssoError(sessionResponseWhat, -1, "GetSession must hold one Session or Exception")
+	if s.State != SessionStateValid {
+		return nil, "", fmt.Errorf("cis: %s: the session is %.16q: %w", sessionServiceOp, s.State, ErrSessionInvalid)
 	}
-	s := op.children[0]
-	switch s.name {
-	case "Exception":
-		if len(s.children) != 0 {
-			return nil, "", ssoError(sessionResponseWhat, -1, "Exception holds elements")
+	info := &SessionInfo{TimeLeft: s.TimeLeft, TimeIdle: s.TimeIdle, MaxTime: s.MaxTime, MaxIdle: s.MaxIdle}
+	info.UID, _ = s.Properties.Get("UserId")
+	info.SelectedRoleID, _ = s.Properties.Get("ssbSessionRoleUid")
+	if info.UID == "" {
+		return nil, "", &ParseError{What: getSessionWhat, Offset: -1, Msg: "the Session has no UserId property", Err: ErrMalformed}
+	}
+	for _, d := range []time.Duration{info.TimeLeft, info.TimeIdle, info.MaxTime, info.MaxIdle} {
+		if d < 0 {
+			return nil, "", &ParseError{What: getSessionWhat, Offset: -1, Msg: "a negative time in the Session", Err: ErrMalformed}
 		}
-		return nil, "", fmt.Errorf("cis: %s: the service does not know the session: %w", sessionServiceOp, ErrSessionInvalid)
-	case "Session":
-		return sessionInfo(s)
 	}
-	return nil, "", ssoError(sessionResponseWhat, -1, "<%s> in GetSession, want Session or Exception", s.name)
+	return info, s.Ticket.Reveal(), nil
 }
 
-// parseSessionResponse reads the document inside one Response: a
-// SessionResponse (vers 1.0) holding exactly one element called op, which
-// it returns.
-func parseSessionResponse(doc []byte, op string) (*ssoNode, error) {
-	root, err := parseSSOTree(sessionResponseWhat, doc)
+// parseGetSessionSessionResponse reads the SessionResponse inside the
+// ResponseSet: one GetSession with one Session, or an Exception (then
+// ErrSessionInvalid).
+func parseGetSessionSessionResponse(data []byte) (*OpenSSOSession, error) {
+	r := newPLLReader(data, getSessionWhat+" SessionResponse")
+	if err := r.root("SessionResponse"); err != nil {
+		return nil, err
+	}
+	var (
+		s         *OpenSSOSession
+		exception bool
+		seen      bool
+	)
+	err := r.children(func() error {
+		if !r.is("GetSession") {
+			return r.errorf("unexpected element <%s> in <SessionResponse>", r.tag())
+		}
+		if err := r.once(&seen); err != nil {
+			return err
+		}
+		return r.children(func() error {
+			if s != nil || exception {
+				return r.errorf("more than one answer in <GetSession>")
+			}
+			switch {
+			case r.is("Session"):
+				v, err := r.openSSOSession()
+				s = &v
+				return err
+			case r.is("Exception"):
+				exception = true
+				_, err := r.textContent()
+				return err
+			}
+			return r.errorf("unexpected element <%s> in <GetSession>", r.tag())
+		})
+	})
 	if err != nil {
 		return nil, err
 	}
-	if root.name != "SessionResponse" {
-		return nil, ssoError(sessionResponseWhat, -1, "inner root is <%s>, want <SessionResponse>", root.name)
+	if err := r.end(); err != nil {
+		return nil, err
 	}
-	if v, _ := root.attr("vers"); v != "1.0" {
-		return nil, ssoError(sessionResponseWhat, -1, "SessionResponse vers %q, want 1.0", v)
+	switch {
+	case exception:
+		return nil, fmt.Errorf("cis: %s: the service does not know the session: %w", sessionServiceOp, ErrSessionInvalid)
+	case s == nil:
+		return nil, r.errorf("no Session or Exception in <GetSession>")
 	}
-	return root.only(sessionResponseWhat, op)
-}
-
-// maxSessionSeconds bounds the times a Session may state (ten years), so
-// conversions cannot overflow.
-const maxSessionSeconds = 10 * 366 * 24 * 3600
-
-// sessionInfo reads a valid Session element.
-func sessionInfo(s *ssoNode) (*SessionInfo, string, error) {
-	bad := func(format string, args ...any) (*SessionInfo, string, error) {
-		return nil, "", ssoError(sessionResponseWhat, -1, "Session: "+format, args...)
-	}
-	sid, ok := s.attr("sid")
-	if !ok || sid == "" {
-		return bad("no sid")
-	}
-	if st, _ := s.attr("state"); st != "valid" {
-		// Inactive, invalid or destroyed: not a live session.
-		return nil, "", fmt.Errorf("cis: %s: session state %q: %w", sessionServiceOp, truncate(st, 16), ErrSessionInvalid)
-	}
-	var info SessionInfo
-	for _, f := range []struct {
-		attr string
-		unit time.Duration
-		dst  *time.Duration
-	}{
-		{"timeleft", time.Second, &info.TimeLeft},
-		{"timeidle", time.Second, &info.TimeIdle},
-		{"maxtime", time.Minute, &info.MaxTime},
-		{"maxidle", time.Minute, &info.MaxIdle},
-	} {
-		v, ok := s.attr(f.attr)
-		if !ok {
-			return bad("no %s", f.attr)
-		}
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 || n*int64(f.unit/time.Second) > maxSessionSeconds || strings.TrimSpace(v) != v {
-			return bad("%s %q is not a whole number of a sensible size", f.attr, truncate(v, 16))
-		}
-		*f.dst = time.Duration(n) * f.unit
-	}
-	seen := map[string]bool{}
-	for _, p := range s.children {
-		if p.name != "Property" || len(p.children) != 0 || len(bytes.TrimSpace(p.text)) != 0 {
-			return bad("<%s> where only empty Property elements belong", p.name)
-		}
-		name, ok1 := p.attr("name")
-		value, ok2 := p.attr("value")
-		if !ok1 || !ok2 {
-			return bad("Property without name or value")
-		}
-		if seen[name] {
-			return bad("property %q repeated", truncate(name, 32))
-		}
-		seen[name] = true
-		switch name {
-		case "UserId":
-			info.UID = value
-		case "ssbSessionRoleUid":
-			info.SelectedRoleID = value
-		}
-	}
-	if info.UID == "" {
-		return bad("no UserId property")
-	}
-	return &info, sid, nil
-}
-
-// truncate cuts s to at most n bytes for an error message.
-func truncate(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
-	}
-	return s
+	return s, nil
 }

@@ -135,3 +135,19 @@ func ExampleSessionServiceClient_GetSession() {
 	fmt.Println(info.UID, info.SelectedRoleID, info.TimeLeft.Round(time.Minute))
 	// Output: 555000000001 555000000101 10h0m0s
 }
+
+// TestSessionServiceAddSessionListener: the session service client also
+// registers listeners; a session the service does not know is refused.
+func TestSessionServiceAddSessionListener(t *testing.T) {
+	srv := cistest.NewServer(t)
+	ticket := srv.MustLogin(t, "555000000001", "")
+	ss := newSessionService(t, srv.Env())
+	ctx := context.Background()
+	if err := ss.AddSessionListener(ctx, ticket, "http://127.0.0.1:9/notify"); err != nil {
+		t.Fatal(err)
+	}
+	srv.Logout(ticket)
+	if err := ss.AddSessionListener(ctx, ticket, "http://127.0.0.1:9/notify"); !errors.Is(err, cis.ErrSessionInvalid) {
+		t.Errorf("listener for a logged-out session: %v", err)
+	}
+}

@@ -22,8 +22,16 @@ type SSBConfig struct {
 	Env Environment
 	// HTTPClient sends the requests. Nil means Env.NewHTTPClient(Timeout):
 	// TLS verified against Env.Roots only, no redirects. A client given
-	// here must do its own verification.
+	// here is copied with redirects turned off, and refused
+	// (ErrUnverifiedTransport) unless, for an https environment, its
+	// Transport is an *http.Transport verifying against exactly Env.Roots
+	// (such as Env.NewHTTPClient's): it can tune timeouts and pools, never
+	// bypass the trust anchors.
 	HTTPClient *http.Client
+	// WrapTransport, if not nil, wraps the client's (verified) transport,
+	// e.g. to count requests or time them; it must call the transport it
+	// is given.
+	WrapTransport func(http.RoundTripper) http.RoundTripper
 	// Timeout bounds each request (DefaultTimeout if zero); it is applied
 	// as a context deadline even with a caller's HTTPClient.
 	Timeout time.Duration
@@ -45,8 +53,15 @@ type SSBConfig struct {
 // SSBClient asks the Spine Security Broker who an SSO ticket belongs to. It
 // is safe for concurrent use.
 type SSBClient struct {
-	serviceClient
-	skew time.Duration
+	env      Environment
+	client   *http.Client
+	endpoint string
+	timeout  time.Duration
+	limit    int64
+	skew     time.Duration
+	now      func() time.Time
+	log      *slog.Logger
+	ua       string
 }
 
 // NewSSBClient checks cfg and returns a client.
@@ -54,7 +69,7 @@ func NewSSBClient(cfg SSBConfig) (*SSBClient, error) {
 	if err := checkBaseURL(cfg.Env.SSBURL); err != nil {
 		return nil, fmt.Errorf("cis: SSB client: environment %q: ssb url: %w", cfg.Env.Name, err)
 	}
-	if cfg.HTTPClient == nil && strings.HasPrefix(cfg.Env.SSBURL, "https:") && len(cfg.Env.Roots) == 0 {
+	if strings.HasPrefix(cfg.Env.SSBURL, "https:") && len(cfg.Env.Roots) == 0 {
 		return nil, fmt.Errorf("cis: SSB client: environment %q: https needs trust anchors", cfg.Env.Name)
 	}
 	if cfg.Skew < 0 {
@@ -64,12 +79,36 @@ func NewSSBClient(cfg SSBConfig) (*SSBClient, error) {
 		return nil, fmt.Errorf("cis: SSB client: negative timeout %s", cfg.Timeout)
 	}
 	c := &SSBClient{
-		serviceClient: newServiceClient(cfg.Env, cfg.HTTPClient, cfg.Env.Endpoints().RoleAssertion, cfg.Timeout,
-			cfg.MaxResponse, MaxAssertionSize, cfg.Now, cfg.Logger, cfg.UserAgent, DefaultSSBUserAgent),
-		skew: cfg.Skew,
+		env:      cfg.Env,
+		endpoint: cfg.Env.Endpoints().RoleAssertion,
+		timeout:  cfg.Timeout,
+		limit:    cfg.MaxResponse,
+		skew:     cfg.Skew,
+		now:      cfg.Now,
+		log:      cfg.Logger,
+		ua:       cfg.UserAgent,
+	}
+	if c.timeout == 0 {
+		c.timeout = DefaultTimeout
+	}
+	var err error
+	if c.client, err = cfg.Env.httpClient(cfg.HTTPClient, c.timeout, cfg.WrapTransport); err != nil {
+		return nil, fmt.Errorf("cis: SSB client: %w", err)
+	}
+	if c.limit <= 0 || c.limit > MaxAssertionSize {
+		c.limit = MaxAssertionSize
 	}
 	if c.skew == 0 {
 		c.skew = DefaultSkew
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.ua == "" {
+		c.ua = DefaultSSBUserAgent
 	}
 	return c, nil
 }
@@ -81,16 +120,33 @@ const roleAssertionOp = "SSB RoleAssertion"
 // configured size. It does not parse it; errors never contain the ticket.
 // An empty ticket fails with ErrSessionInvalid without a request.
 func (c *SSBClient) RoleAssertion(ctx context.Context, t Ticket) ([]byte, error) {
-	if t.IsZero() {
-		return nil, fmt.Errorf("cis: %s: empty ticket: %w", roleAssertionOp, ErrSessionInvalid)
+	if err := checkTicket(roleAssertionOp, t); err != nil {
+		return nil, err
 	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.endpoint+"?token="+url.QueryEscape(t.Reveal()), nil)
 	if err != nil {
 		// The URL holds the ticket: do not quote err.
 		return nil, fmt.Errorf("cis: %s: cannot build the request: %w", roleAssertionOp, ErrUnavailable)
 	}
+	req.Header.Set("User-Agent", c.ua)
 	req.Header.Set("Accept", "text/xml, application/xml")
-	return c.do(req, roleAssertionOp)
+	resp, body, err := roundTrip(ctx, c.client, req, roleAssertionOp, c.limit)
+	if err != nil {
+		// A trust failure stays ErrTrust even in a maintenance slot: a
+		// certificate that does not verify is never "just maintenance".
+		if !errors.Is(err, ErrTooLarge) && !errors.Is(err, context.Canceled) && !errors.Is(err, ErrTrust) {
+			if me := c.env.maintenanceError(c.now(), nil, nil, err); me != nil {
+				return nil, me
+			}
+		}
+		return nil, err
+	}
+	if err := c.env.statusError(c.now(), roleAssertionOp, resp, body); err != nil {
+		return nil, err
+	}
+	return body, nil
 }
 
 // Validate asks the SSB for t's RoleAssertion, parses it strictly and

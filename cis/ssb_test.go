@@ -214,14 +214,23 @@ func TestSSBClientSkew(t *testing.T) {
 	}
 }
 
-func TestSSBClientEmptyTicket(t *testing.T) {
+// An empty ticket, or one not shaped like an SSO ticket (too long, outside
+// OpenSSO's alphabet, smuggling a query parameter), is refused before any
+// request: it names no session.
+func TestSSBClientMalformedTicket(t *testing.T) {
 	srv := newSSBServer(t, serveFixture(t, "single-role.xml"))
 	c := newTestSSBClient(t, SSBConfig{Env: srv.env()})
-	if _, err := c.Validate(context.Background(), ""); !errors.Is(err, ErrSessionInvalid) {
-		t.Errorf("err = %v, want ErrSessionInvalid", err)
+	for _, bad := range []Ticket{"", "x", "AQIC5wM2@AAJ#&token=other", "AQIC5wM2 @AAJ#", Ticket("AQIC" + strings.Repeat("A", MaxTicketLen) + "@AAJ#")} {
+		_, err := c.Validate(context.Background(), bad)
+		if !errors.Is(err, ErrSessionInvalid) {
+			t.Errorf("ticket %.20q: err = %v, want ErrSessionInvalid", bad.Reveal(), err)
+		}
+		if code, _ := HTTPStatus(err); code != http.StatusUnauthorized {
+			t.Errorf("ticket %.20q: HTTPStatus %d, want 401", bad.Reveal(), code)
+		}
 	}
 	if n := srv.requests.Load(); n != 0 {
-		t.Errorf("%d requests for an empty ticket", n)
+		t.Errorf("%d requests for malformed tickets", n)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 )
 
@@ -22,11 +23,16 @@ const DefaultTimeout = 15 * time.Second
 // redirects followed, and every request bounded by timeout (DefaultTimeout
 // if zero).
 func (e Environment) NewHTTPClient(timeout time.Duration) *http.Client {
+	return newHTTPClient(e.TLSConfig(), timeout)
+}
+
+// newHTTPClient is NewHTTPClient with the TLS configuration given.
+func newHTTPClient(tlsConf *tls.Config, timeout time.Duration) *http.Client {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
 	tr := &http.Transport{
-		TLSClientConfig:       e.TLSConfig(),
+		TLSClientConfig:       tlsConf,
 		DialContext:           (&net.Dialer{Timeout: timeout}).DialContext,
 		TLSHandshakeTimeout:   timeout,
 		ResponseHeaderTimeout: timeout,
@@ -41,6 +47,65 @@ func (e Environment) NewHTTPClient(timeout time.Duration) *http.Client {
 			return http.ErrUseLastResponse
 		},
 	}
+}
+
+// ErrUnverifiedTransport means a caller's HTTP client would not verify TLS
+// against the environment's trust anchors, so a client refuses to use it.
+var ErrUnverifiedTransport = errors.New("cis: HTTP client does not verify TLS against the environment's trust anchors")
+
+// httpClient returns the HTTP client a CIS client sends with. With given nil
+// it is e.NewHTTPClient(timeout). Otherwise it is a copy of given that
+// follows no redirects, after checking that given cannot bypass the trust
+// anchors: when e uses https, its Transport must be an *http.Transport
+// whose TLS configuration verifies against exactly e's trust anchors (as
+// NewHTTPClient's does), with no custom TLS dialler or verification hook.
+// wrap, if not nil, wraps the transport (for metrics or tracing) without
+// replacing it.
+func (e Environment) httpClient(given *http.Client, timeout time.Duration, wrap func(http.RoundTripper) http.RoundTripper) (*http.Client, error) {
+	var c *http.Client
+	if given == nil {
+		c = e.NewHTTPClient(timeout)
+	} else {
+		if err := e.checkTransport(given.Transport); err != nil {
+			return nil, err
+		}
+		cp := *given
+		cp.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+		c = &cp
+	}
+	if wrap != nil {
+		base := c.Transport
+		if base == nil {
+			base = http.DefaultTransport
+		}
+		c.Transport = wrap(base)
+		if c.Transport == nil {
+			return nil, errors.New("cis: WrapTransport returned nil")
+		}
+	}
+	return c, nil
+}
+
+// checkTransport reports whether rt verifies TLS against e's trust anchors
+// and nothing else (always true when e uses no https).
+func (e Environment) checkTransport(rt http.RoundTripper) error {
+	if !strings.HasPrefix(e.GASURL, "https:") && !strings.HasPrefix(e.SSBURL, "https:") {
+		return nil
+	}
+	t, ok := rt.(*http.Transport)
+	switch {
+	case !ok:
+		return fmt.Errorf("%w: its Transport is %T, not an *http.Transport this package can check (use WrapTransport to instrument the verified one)", ErrUnverifiedTransport, rt)
+	case t.TLSClientConfig == nil || t.TLSClientConfig.RootCAs == nil:
+		return fmt.Errorf("%w: its Transport trusts the system roots (build it with Environment.NewHTTPClient)", ErrUnverifiedTransport)
+	case t.TLSClientConfig.InsecureSkipVerify || t.TLSClientConfig.VerifyPeerCertificate != nil || t.TLSClientConfig.VerifyConnection != nil:
+		return fmt.Errorf("%w: its TLS configuration skips or replaces verification", ErrUnverifiedTransport)
+	case t.DialTLSContext != nil || t.DialTLS != nil:
+		return fmt.Errorf("%w: its Transport dials TLS itself", ErrUnverifiedTransport)
+	case !t.TLSClientConfig.RootCAs.Equal(e.TLSConfig().RootCAs):
+		return fmt.Errorf("%w: its roots are not environment %q's trust anchors", ErrUnverifiedTransport, e.Name)
+	}
+	return nil
 }
 
 // roundTrip sends req with client and reads at most limit bytes of the
@@ -61,6 +126,15 @@ func roundTrip(ctx context.Context, client *http.Client, req *http.Request, op s
 		return nil, nil, fmt.Errorf("cis: %s: response larger than %d bytes: %w", op, limit, ErrTooLarge)
 	}
 	return resp, body, nil
+}
+
+// TransportError rebuilds an HTTP client error err of the operation op
+// (e.g. "CIS2 token") without the request URL it may carry, sorted onto
+// ErrTrust (TLS verification), ErrTimeout, context.Canceled or
+// ErrUnavailable, as this package's own clients report them. Package cis2
+// uses it for its requests to the provider.
+func TransportError(ctx context.Context, op string, err error) error {
+	return transportError(ctx, op, err)
 }
 
 // transportError rebuilds a client error without the URL it may carry.

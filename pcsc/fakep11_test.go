@@ -30,6 +30,10 @@ type fakeP11 struct {
 	lockout  bool
 	countLow bool
 	loggedIn bool
+	// logins counts good logins; with SoftHSM2-style flags (no lockout) the
+	// handles of private objects change at each, as SoftHSM2's do, so a
+	// handle found before a login is invalid after it.
+	logins   int
 	removed  bool
 	mechs    []uint
 	sessions map[pkcs11.SessionHandle]bool
@@ -213,6 +217,7 @@ func (f *fakeP11) Login(sh pkcs11.SessionHandle, userType uint, pin string) erro
 		return pkcs11.Error(pkcs11.CKR_PIN_INCORRECT)
 	}
 	f.tries, f.countLow, f.loggedIn = f.maxTries, false, true
+	f.logins++
 	return nil
 }
 
@@ -231,6 +236,28 @@ func (f *fakeP11) Logout(sh pkcs11.SessionHandle) error {
 
 func (f *fakeP11) visible(o *fakeObj) bool {
 	return f.loggedIn || o.class != pkcs11.CKO_PRIVATE_KEY || !boolAttr(o.attrs[pkcs11.CKA_PRIVATE])
+}
+
+// renewsHandles reports whether o's handle changes at each login.
+func (f *fakeP11) renewsHandles(o *fakeObj) bool {
+	return !f.lockout && o.class == pkcs11.CKO_PRIVATE_KEY
+}
+
+// handle is the handle of f.objs[i] now.
+func (f *fakeP11) handle(i int) pkcs11.ObjectHandle {
+	if f.renewsHandles(f.objs[i]) {
+		return pkcs11.ObjectHandle(i + 1 + 1000*f.logins)
+	}
+	return pkcs11.ObjectHandle(i + 1)
+}
+
+// obj returns the object of handle h, if it is valid now.
+func (f *fakeP11) obj(h pkcs11.ObjectHandle) (*fakeObj, error) {
+	i := int(h)%1000 - 1
+	if i < 0 || i >= len(f.objs) || f.handle(i) != h {
+		return nil, pkcs11.Error(pkcs11.CKR_OBJECT_HANDLE_INVALID)
+	}
+	return f.objs[i], nil
 }
 
 func (f *fakeP11) FindObjectsInit(sh pkcs11.SessionHandle, tmpl []*pkcs11.Attribute) error {
@@ -253,7 +280,7 @@ func (f *fakeP11) FindObjectsInit(sh pkcs11.SessionHandle, tmpl []*pkcs11.Attrib
 			}
 		}
 		if match {
-			f.found = append(f.found, pkcs11.ObjectHandle(i+1))
+			f.found = append(f.found, f.handle(i))
 		}
 	}
 	return nil
@@ -284,7 +311,10 @@ func (f *fakeP11) GetAttributeValue(sh pkcs11.SessionHandle, h pkcs11.ObjectHand
 	if err := f.session(sh); err != nil {
 		return nil, err
 	}
-	o := f.objs[h-1]
+	o, err := f.obj(h)
+	if err != nil {
+		return nil, err
+	}
 	var out []*pkcs11.Attribute
 	for _, a := range tmpl {
 		v, ok := o.attrs[a.Type]
@@ -312,7 +342,11 @@ func (f *fakeP11) SignInit(sh pkcs11.SessionHandle, m []*pkcs11.Mechanism, h pkc
 	if !f.loggedIn {
 		return pkcs11.Error(pkcs11.CKR_USER_NOT_LOGGED_IN)
 	}
-	f.signKey = f.objs[h-1]
+	key, err := f.obj(h)
+	if err != nil {
+		return err
+	}
+	f.signKey = key
 	return nil
 }
 

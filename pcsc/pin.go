@@ -77,7 +77,15 @@ type LoginOptions struct {
 // opts.AllowFinalTry (a *PINError matching ErrFinalTry). A wrong PIN gives a
 // *PINError matching ErrPINIncorrect with the flags read after the attempt,
 // so it also matches ErrFinalTry or ErrPINLocked when that attempt brought
-// the card there. Being logged in already is success.
+// the card there.
+//
+// The PIN is always verified, also when the token is logged in already
+// (by this Token or another one of this program: PKCS#11 keeps one login
+// per program and token), so a caller may take success as "the person
+// knows the PIN", to unlock a locked session say. The module would answer
+// CKR_USER_ALREADY_LOGGED_IN without checking the PIN; Login then logs out
+// and logs in again, so a wrong PIN leaves the token logged out, for every
+// Token of this program on it.
 //
 // The PIN reaches the module without a Go string copy; miekg/pkcs11 copies
 // it into C memory for the call and frees that without clearing it.
@@ -100,12 +108,22 @@ func (t *Token) Login(ctx context.Context, pin []byte, opts LoginOptions) error 
 	case before.FinalTry && !opts.AllowFinalTry:
 		return before.pinError(ErrFinalTry)
 	}
-	err = t.p.Login(t.session, pkcs11.CKU_USER, unsafe.String(unsafe.SliceData(pin), len(pin)))
+	pinText := unsafe.String(unsafe.SliceData(pin), len(pin))
+	err = t.p.Login(t.session, pkcs11.CKU_USER, pinText)
 	if errors.Is(err, pkcs11.Error(pkcs11.CKR_USER_ALREADY_LOGGED_IN)) {
-		err = nil
+		// The module did not look at the PIN (OpenSC does not even send it
+		// to the card). Have it checked: log out - which ends the login of
+		// every session of this program with the token - and log in again.
+		t.loggedIn = false
+		t.loginGen++
+		if lerr := t.p.Logout(t.session); lerr != nil && !errors.Is(lerr, pkcs11.Error(pkcs11.CKR_USER_NOT_LOGGED_IN)) {
+			return t.fail(ctx, "logout before login", lerr)
+		}
+		err = t.p.Login(t.session, pkcs11.CKU_USER, pinText)
 	}
 	if err == nil {
 		t.loggedIn = true
+		t.loginGen++
 		t.logger.Debug("pcsc login", "reader", t.reader)
 		return nil
 	}
@@ -138,6 +156,7 @@ func (t *Token) Logout(ctx context.Context) error {
 	defer t.mu.Unlock()
 	err := t.p.Logout(t.session)
 	t.loggedIn = false
+	t.loginGen++
 	if err == nil || errors.Is(err, pkcs11.Error(pkcs11.CKR_USER_NOT_LOGGED_IN)) {
 		return nil
 	}

@@ -51,10 +51,12 @@ type ContextSigner interface {
 	SignContext(ctx context.Context, digest []byte, opts crypto.SignerOpts) ([]byte, error)
 }
 
-// tokenSigner signs with the token's authentication key.
+// tokenSigner signs with the token's authentication key. key is the key's
+// handle as found at t.loginGen == gen (both under t.mu).
 type tokenSigner struct {
 	t   *Token
 	key pkcs11.ObjectHandle
+	gen uint64
 	pub *rsa.PublicKey
 }
 
@@ -73,7 +75,9 @@ var (
 // (SHA-1, SHA-224, SHA-256, SHA-384, SHA-512), or the bare input when
 // HashFunc is 0. Tokens without CKM_RSA_PKCS give ErrMechanism; RSA-PSS is
 // not supported. The signer is safe for concurrent use (see Token) and
-// implements ContextSigner.
+// implements ContextSigner. It lives on across a Logout and Login of the
+// Token (it finds its key again), and signs only while the Token is logged
+// in.
 func (t *Token) Signer(ctx context.Context) (crypto.Signer, error) {
 	if err := t.lock(ctx); err != nil {
 		return nil, err
@@ -87,7 +91,24 @@ func (t *Token) Signer(ctx context.Context) (crypto.Signer, error) {
 		return nil, err
 	}
 	t.cert = c.cert
-	return &tokenSigner{t: t, key: c.key, pub: c.cert.PublicKey.(*rsa.PublicKey)}, nil
+	return &tokenSigner{t: t, key: c.key, gen: t.loginGen, pub: c.cert.PublicKey.(*rsa.PublicKey)}, nil
+}
+
+// refind finds the signer's key again after the Token logged in or out
+// (SoftHSM2 gives private keys new handles at each login): the
+// authentication key, which must still be the one of s.pub. Called with
+// s.t.mu held.
+func (s *tokenSigner) refind(ctx context.Context) error {
+	t := s.t
+	c, err := t.authPair(ctx, false)
+	if err != nil {
+		return err
+	}
+	if !s.pub.Equal(c.cert.PublicKey) {
+		return fmt.Errorf("pcsc: token %q: %w: the authentication key is no longer the signer's", t.reader, ErrNoKey)
+	}
+	s.key, s.gen = c.key, t.loginGen
+	return nil
 }
 
 // requireMechanism checks the token's mechanism list. Called with t.mu held.
@@ -132,6 +153,11 @@ func (s *tokenSigner) SignContext(ctx context.Context, digest []byte, opts crypt
 		return nil, err
 	}
 	defer t.mu.Unlock()
+	if s.gen != t.loginGen {
+		if err := s.refind(ctx); err != nil {
+			return nil, err
+		}
+	}
 	mech := []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_RSA_PKCS, nil)}
 	if err := t.p.SignInit(t.session, mech, s.key); err != nil {
 		return nil, t.fail(ctx, "sign init", err)

@@ -247,18 +247,25 @@ func TestStackOpenSCSignVerify(t *testing.T) {
 	}
 }
 
-func TestStackOpenSCPINLockout(t *testing.T) {
+// aliceInReader inserts a fresh card for uidAlice (3 tries) in the first
+// reader of this package and opens it through OpenSC.
+func aliceInReader(t *testing.T) (*vcard.Card, *pcsc.Token) {
+	t.Helper()
 	s := stacktest.Require(t)
 	r := s.Readers(t, "pcsc", 1)[0]
-	card := newCard(t, uidAlice) // 3 tries
+	card := newCard(t, uidAlice)
 	stacktest.InsertCard(t, card, r.Index)
-	tk := openToken(t, pcsc.TokenConfig{Module: s.OpenSCModule, Reader: r.Name})
+	return card, openToken(t, pcsc.TokenConfig{Module: s.OpenSCModule, Reader: r.Name})
+}
+
+func TestStackOpenSCPINLockout(t *testing.T) {
+	card, tk := aliceInReader(t)
 	ctx := ctxFor(t)
 	// PKCS#11 does not count tries; the PIV card does, asked beside
 	// OpenSC without spending one.
 	retries := func(want int) {
 		t.Helper()
-		if n, err := pcsc.PIVPINRetries(ctx, r.Name); n != want || err != nil {
+		if n, err := pcsc.PIVPINRetries(ctx, tk.Reader()); n != want || err != nil {
 			t.Fatalf("PIVPINRetries = %d, %v; want %d", n, err, want)
 		}
 	}
@@ -298,6 +305,53 @@ func TestStackOpenSCPINLockout(t *testing.T) {
 		t.Fatal("locked card was verified")
 	}
 	retries(0)
+}
+
+// TestStackOpenSCLoginWhileLoggedIn: OpenSC answers C_Login on a logged-in
+// token with CKR_USER_ALREADY_LOGGED_IN without sending the PIN to the card;
+// Login must still have the card verify it. A wrong PIN is refused, costs
+// a try on the card and leaves the token logged out; the right one logs in
+// again.
+func TestStackOpenSCLoginWhileLoggedIn(t *testing.T) {
+	card, tk := aliceInReader(t)
+	ctx := ctxFor(t)
+	checkLoginWhileLoggedIn(t, tk, cardPIN, "9999")
+	if n := card.RetriesLeft(); n != 3 {
+		t.Errorf("card has %d tries left after the right PIN, want 3", n)
+	}
+	if err := tk.Login(ctx, []byte("9999"), pcsc.LoginOptions{}); !errors.Is(err, pcsc.ErrPINIncorrect) {
+		t.Fatalf("wrong PIN while logged in = %v", err)
+	}
+	if n := card.RetriesLeft(); n != 2 {
+		t.Errorf("card has %d tries left after a wrong PIN while logged in, want 2 (the card never saw it)", n)
+	}
+}
+
+// checkLoginWhileLoggedIn logs tk in with right, then sends wrong while
+// logged in (refused, and the token logged out), then right again (logged
+// in, and signing works).
+func checkLoginWhileLoggedIn(t *testing.T, tk *pcsc.Token, right, wrong string) {
+	t.Helper()
+	ctx := ctxFor(t)
+	login(t, tk, right)
+	err := tk.Login(ctx, []byte(wrong), pcsc.LoginOptions{})
+	var pe *pcsc.PINError
+	if !errors.As(err, &pe) || !errors.Is(err, pcsc.ErrPINIncorrect) {
+		t.Fatalf("wrong PIN while logged in = %v, want a PINError matching ErrPINIncorrect", err)
+	}
+	d := sha256.Sum256([]byte("after a wrong PIN"))
+	if signer, err := tk.Signer(ctx); err == nil {
+		if _, err := signer.Sign(nil, d[:], crypto.SHA256); !errors.Is(err, pcsc.ErrNotLoggedIn) {
+			t.Fatalf("signing after a wrong PIN = %v, want ErrNotLoggedIn", err)
+		}
+	} else if !errors.Is(err, pcsc.ErrNotLoggedIn) {
+		t.Fatalf("Signer after a wrong PIN = %v, want ErrNotLoggedIn", err)
+	}
+	signer := login(t, tk, right)
+	login(t, tk, right) // right PIN while logged in: still logged in
+	if _, err := signer.Sign(nil, d[:], crypto.SHA256); err != nil {
+		t.Fatalf("signing after the right PIN = %v", err)
+	}
 }
 
 func TestStackOpenSCPullWhileSigning(t *testing.T) {
@@ -438,6 +492,14 @@ func TestStackSoftHSMSignVerify(t *testing.T) {
 		t.Fatalf("Certificate = %v, %v; want %v", cert.Subject, err, want.Subject)
 	}
 	checkSigns(t, signer, cert)
+}
+
+// TestStackSoftHSMLoginWhileLoggedIn: as for OpenSC, with SoftHSM2 (which
+// also answers CKR_USER_ALREADY_LOGGED_IN without checking the PIN).
+func TestStackSoftHSMLoginWhileLoggedIn(t *testing.T) {
+	s := stacktest.Require(t)
+	tk := openToken(t, pcsc.TokenConfig{Module: s.SoftHSMModule, Label: s.SoftHSMLabel})
+	checkLoginWhileLoggedIn(t, tk, s.SoftHSMPIN, "000000")
 }
 
 func TestStackSoftHSMWrongPINNeverLocks(t *testing.T) {

@@ -59,8 +59,11 @@ type Token struct {
 	removedCheck func(ctx context.Context, reader string) bool
 
 	closed, removed, loggedIn bool
-	cert                      *x509.Certificate // cached authentication certificate
-	mechs                     []uint
+	// loginGen changes whenever this Token logs in or out: key handles
+	// found before may be dead (SoftHSM2 renews them at each login).
+	loginGen uint64
+	cert     *x509.Certificate // cached authentication certificate
+	mechs    []uint
 }
 
 // OpenToken loads cfg.Module (once per process, shared by all its Tokens),

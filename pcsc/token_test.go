@@ -137,6 +137,77 @@ func TestLoginFinalTryAllowed(t *testing.T) {
 	}
 }
 
+// TestLoginWhileLoggedInVerifiesPIN: a module answers C_Login with
+// CKR_USER_ALREADY_LOGGED_IN without looking at the PIN; Login must still
+// verify it (a caller may use it as "PIN checked", to unlock a session), and
+// a wrong PIN leaves the token logged out. The same holds when another
+// Token of the program logged the token in.
+func TestLoginWhileLoggedInVerifiesPIN(t *testing.T) {
+	ctx := context.Background()
+	tk, f := loggedIn(t, nil)
+	err := tk.Login(ctx, pinOf("9999"), LoginOptions{})
+	var pe *PINError
+	if !errors.As(err, &pe) || !errors.Is(err, ErrPINIncorrect) {
+		t.Fatalf("wrong PIN while logged in = %v, want a PINError matching ErrPINIncorrect", err)
+	}
+	if f.tries != 2 {
+		t.Errorf("card has %d tries left, want 2: the wrong PIN was not checked", f.tries)
+	}
+	if _, err := tk.Signer(ctx); !errors.Is(err, ErrNotLoggedIn) {
+		t.Errorf("Signer after a wrong PIN = %v, want ErrNotLoggedIn", err)
+	}
+	if err := tk.Login(ctx, pinOf("1234"), LoginOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := tk.Login(ctx, pinOf("1234"), LoginOptions{}); err != nil {
+		t.Fatalf("right PIN while logged in = %v", err)
+	}
+	if f.tries != 3 {
+		t.Errorf("card has %d tries left after good PINs, want 3", f.tries)
+	}
+	// Logged in by another Token on the same module.
+	other := openFake(t, f, TokenConfig{})
+	if err := other.Login(ctx, pinOf("0000"), LoginOptions{}); !errors.Is(err, ErrPINIncorrect) {
+		t.Fatalf("wrong PIN on a second Token while the first is logged in = %v", err)
+	}
+}
+
+// TestSignerSurvivesLogin: SoftHSM2 gives private keys new handles at each
+// login, so a Signer made before a Login that re-verifies the PIN (or a
+// Logout and Login) would sign with a dead handle; it finds its key again.
+func TestSignerSurvivesLogin(t *testing.T) {
+	ctx := context.Background()
+	tk, f := loggedIn(t, func(f *fakeP11) { f.lockout, f.tries, f.maxTries = false, 0, 0 })
+	s, err := tk.Signer(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sha256.Sum256([]byte("relogin"))
+	for i, relogin := range []func() error{
+		func() error { return tk.Login(ctx, pinOf("1234"), LoginOptions{}) },
+		func() error {
+			if err := tk.Logout(ctx); err != nil {
+				return err
+			}
+			return tk.Login(ctx, pinOf("1234"), LoginOptions{})
+		},
+	} {
+		if err := relogin(); err != nil {
+			t.Fatal(err)
+		}
+		sig, err := s.Sign(nil, d[:], crypto.SHA256)
+		if err == nil {
+			err = rsa.VerifyPKCS1v15(s.Public().(*rsa.PublicKey), crypto.SHA256, d[:], sig)
+		}
+		if err != nil {
+			t.Fatalf("sign after re-login %d: %v", i, err)
+		}
+	}
+	if f.logins != 3 {
+		t.Fatalf("%d logins, want 3", f.logins)
+	}
+}
+
 func TestLoginSoftHSMStyleCountLow(t *testing.T) {
 	ctx := context.Background()
 	f := newFakeP11("123456", 0, false)

@@ -1,23 +1,37 @@
 #!/usr/bin/env bash
 # make demo: build everything, start the simulator with its demo users, log a
 # demo user in with an independent client (curl + openssl), check the ticket
-# with cisctl, provision a virtual card for the same user, and keep the
-# simulator running until Ctrl-C.
+# with cisctl, provision a virtual card for the same user, serve the example
+# supplier app (examples/webapp) against the simulator with tickets ready to
+# paste, and keep everything running until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ADDR=${CIS_SIM_ADDR:-127.0.0.1:7443}
 STATE=${CIS_SIM_STATE_DIR:-${XDG_STATE_HOME:-$HOME/.local/state}/cis-sim}
 DEMO_UID=555000000001
+WEBAPP_ADDR=${WEBAPP_ADDR:-127.0.0.1:8080}   # the simulator's CIS2 demo client expects this port
+
+# Every background process started here is stopped by pid on exit or Ctrl-C.
+pids=()
+work=
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+  [ -z "$work" ] || rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 echo "building bin/ ..." >&2
 mkdir -p bin
-go build -o bin/ ./cmd/...
+go build -o bin/ ./cmd/... ./examples/webapp
 
 (umask 077 && mkdir -p "$STATE")
 LOG=$STATE/cis-sim.log
 bin/cis-sim --addr "$ADDR" --state-dir "$STATE" --admin > "$LOG" 2>&1 &
 sim=$!
-trap 'kill "$sim" 2>/dev/null; wait "$sim" 2>/dev/null || true' EXIT INT TERM
+pids+=("$sim")
 # Ready when env.yaml is written and /healthz answers over verified TLS.
 for _ in $(seq 1 100); do
   if [ -f "$STATE/env.yaml" ] && curl -sf --cacert "$STATE/ca.pem" "https://$ADDR/healthz" >/dev/null 2>&1; then break; fi
@@ -26,13 +40,17 @@ for _ in $(seq 1 100); do
 done
 curl -sf --cacert "$STATE/ca.pem" "https://$ADDR/healthz" >/dev/null || { cat "$LOG" >&2; exit 1; }
 
-# A software "card" for the demo user, issued by the simulator's card CA.
+# software_card UID DIR: a software "card" (key and certificate) for UID in
+# DIR, issued by the simulator's card CA.
+software_card() {
+  mkdir -p "$2"
+  openssl req -new -newkey rsa:2048 -nodes -keyout "$2/key.pem" -subj "/O=nhs/OU=people/CN=$1" -out "$2/req.pem" 2>/dev/null
+  printf 'keyUsage=digitalSignature\n' > "$2/ext.cnf"
+  openssl x509 -req -in "$2/req.pem" -CA "$STATE/card-ca.pem" -CAkey "$STATE/card-ca-key.pem" -CAcreateserial \
+    -days 30 -extfile "$2/ext.cnf" -out "$2/cert.pem" 2>/dev/null
+}
 work=$(mktemp -d)
-trap 'kill "$sim" 2>/dev/null; wait "$sim" 2>/dev/null || true; rm -rf "$work"' EXIT INT TERM
-openssl req -new -newkey rsa:2048 -nodes -keyout "$work/key.pem" -subj "/O=nhs/OU=people/CN=$DEMO_UID" -out "$work/req.pem" 2>/dev/null
-printf 'keyUsage=digitalSignature\n' > "$work/ext.cnf"
-openssl x509 -req -in "$work/req.pem" -CA "$STATE/card-ca.pem" -CAkey "$STATE/card-ca-key.pem" -CAcreateserial \
-  -days 30 -extfile "$work/ext.cnf" -out "$work/cert.pem" 2>/dev/null
+software_card "$DEMO_UID" "$work"
 
 echo
 echo "== logging in $DEMO_UID with curl + openssl (activate, CMS-signed challenge, validate, role selection) =="
@@ -47,56 +65,6 @@ echo "== a virtual smartcard for the same user (PIN 1234) =="
 bin/cis-vcard provision --uid "$DEMO_UID" --name "Jones Alice Dr" --state-dir "$STATE" --pin 1234 --out "$STATE/demo-card.json"
 echo "   card file: $STATE/demo-card.json"
 
-# ==== cis-agent: the workstation login helper ===============================
-# (This block is the agent's part of the demo; the rest of the script is not
-# touched by it.) It brings up the card stack (pcscd with virtual readers),
-# puts the demo card into a virtual reader, starts cis-agent on it, and
-# prints the PIN and the agent's PIN page. Without the card stack's packages
-# (make demo as root installs them) it says so and the demo goes on.
-AGENT_STACK=${CIS_AGENT_DEMO_STACK:-$PWD/.stack}
-AGENT_DIR=$STATE/agent
-AGENT_PIN=1234
-AGENT_READER="Virtual PCD 00 00"
-AGENT_VPCD=127.0.0.1:35963
-AGENT_ADDR=${CIS_AGENT_DEMO_ADDR:-127.0.0.1:43210}
-agent_pids=()
-prev_trap=$(trap -p EXIT | sed -E "s/^trap -- '(.*)' EXIT$/\1/")
-# Stop the card and the agent, and the card stack (left running while
-# another user of it holds a lease), then what the script did before.
-trap 'kill "${agent_pids[@]}" 2>/dev/null; wait "${agent_pids[@]}" 2>/dev/null;
-  [ -f "$AGENT_STACK/env" ] && scripts/cardstack.sh down "$AGENT_STACK" >/dev/null 2>&1; '"$prev_trap" EXIT INT TERM
-if scripts/cardstack.sh up "$AGENT_STACK" >"$STATE/cardstack.log" 2>&1; then
-  (umask 077 && mkdir -p "$AGENT_DIR")
-  bin/cis-vcard insert "$STATE/demo-card.json" --vpcd "$AGENT_VPCD" >"$STATE/cis-vcard.log" 2>&1 &
-  agent_pids+=($!)
-  # shellcheck disable=SC1091
-  (source "$AGENT_STACK/env" && exec bin/cis-agent run --env "$STATE/env.yaml" \
-    --pkcs11-module "$CISAUTH_OPENSC_MODULE" --reader "$AGENT_READER" --listen "$AGENT_ADDR" \
-    --socket "$AGENT_DIR/agent.sock" --secret-file "$AGENT_DIR/secret" --pin-entry web) \
-    >"$STATE/cis-agent.log" 2>&1 </dev/null &
-  agent_pids+=($!)
-  for _ in $(seq 1 100); do
-    grep -q "PIN entry page" "$STATE/cis-agent.log" 2>/dev/null && break
-    kill -0 "${agent_pids[1]}" 2>/dev/null || break
-    sleep 0.1
-  done
-  AGENT_LINK=$(grep -o 'http://[^ ]*/ui/login?code=[^ ]*' "$STATE/cis-agent.log" | head -n1 || true)
-  cat <<AGENTMSG
-
-== cis-agent: the demo card ($DEMO_UID) is in the virtual reader "$AGENT_READER" ==
-  PIN of the demo card:  $AGENT_PIN
-  enter it on the page:  ${AGENT_LINK:-(see $STATE/cis-agent.log)}
-  (one-time link; bin/cis-agent ui --socket $AGENT_DIR/agent.sock --env $STATE/env.yaml makes another)
-  then the ticket, as a local application gets it:
-    curl -s -H "Authorization: Bearer \$(cat $AGENT_DIR/secret)" http://$AGENT_ADDR/ticket
-    curl -s --unix-socket $AGENT_DIR/agent.sock http://agent/status
-  agent log:  $STATE/cis-agent.log
-AGENTMSG
-else
-  echo "cis-agent demo skipped: the card stack did not come up (see $STATE/cardstack.log)" >&2
-fi
-# ==== end of the cis-agent block ============================================
-
 cat <<MSG
 
 cis-sim is running at https://$ADDR (log: $LOG)
@@ -109,8 +77,110 @@ cis-sim is running at https://$ADDR (log: $LOG)
 Try:
   bin/cisctl env $STATE/env.yaml
   bin/cisctl assertion $work/assertion.xml
-  make stack-up && bin/cis-vcard insert $STATE/demo-card.json    # the card in a virtual reader
+  make stack-up && bin/cis-vcard insert $STATE/demo-card.json    # the card in a virtual reader (PIN 1234)
   opensc-tool -n && pkcs11-tool --module /usr/lib/x86_64-linux-gnu/opensc-pkcs11.so -L
-Ctrl-C stops the simulator.
 MSG
-wait "$sim"
+
+# ---------------------------------------------------------------------------
+# The example supplier app (examples/webapp) against the simulator, and
+# tickets of demo users ready to paste into its login page (until the
+# workstation agent runs, the page cannot get them itself).
+# ---------------------------------------------------------------------------
+TICKETS=$STATE/demo-tickets
+(umask 077 && mkdir -p "$TICKETS")
+cp "$work/ticket" "$TICKETS/$DEMO_UID"
+# demo_login UID ROLE: log UID in (curl + openssl) in ROLE, keep the ticket.
+demo_login() {
+  software_card "$1" "$work/$1"
+  KEEP_SESSION=1 TICKET_FILE="$TICKETS/$1" scripts/sim-openssl-client.sh "https://$ADDR" "$STATE/ca.pem" \
+    "$work/$1/cert.pem" "$work/$1/key.pem" "$2" > /dev/null
+}
+demo_login 555000000002 555000000207   # Bob, in his clinical role at RMM
+demo_login 555000000003 555000000301   # Chandra, as Medical Secretary at RCJ
+
+WEBAPP_LOG=$STATE/webapp.log
+bin/webapp --env "$STATE/env.yaml" --listen "$WEBAPP_ADDR" --insecure-cookie > "$WEBAPP_LOG" 2>&1 &
+webapp=$!
+pids+=("$webapp")
+for _ in $(seq 1 100); do
+  if curl -sf "http://$WEBAPP_ADDR/login" >/dev/null 2>&1; then break; fi
+  kill -0 "$webapp" 2>/dev/null || { cat "$WEBAPP_LOG" >&2; exit 1; }
+  sleep 0.1
+done
+curl -sf "http://$WEBAPP_ADDR/login" >/dev/null || { cat "$WEBAPP_LOG" >&2; exit 1; }
+
+cat <<MSG
+
+== the example supplier app ==
+Open  http://$WEBAPP_ADDR  (log: $WEBAPP_LOG)
+The login page asks the smartcard agent at http://127.0.0.1:7444 first; while none runs, paste one of
+these tickets (live smartcard sessions at the simulator, also in $TICKETS/):
+
+  Jones Alice Dr    555000000001  Consultant at RCJ (B0264, B0360): patient list and records; no admin page
+  $(cat "$TICKETS/555000000001")
+  Smith Bob Mr      555000000002  clinical at RMM (B0360): the list but not the records; seven other roles
+  $(cat "$TICKETS/555000000002")
+  Patel Chandra Ms  555000000003  Medical Secretary at RCJ (B0020, job role R8000): the admin page, no patients
+  $(cat "$TICKETS/555000000003")
+
+The home page shows who you are, your selected role and what it may do here.
+Switch Bob to his RKF role (B0264) as the agent would, then press "Check my role now" on the Roles page:
+  scripts/sim-select-role.sh https://$ADDR $STATE/ca.pem $TICKETS/555000000002 555000000204
+Pull a card: find the session in /_sim/sessions, then (the page says you are logged out within about a minute)
+  curl --cacert $STATE/ca.pem -X POST https://$ADDR/_sim/sessions/SESSION_ID/logout
+The virtual card of $DEMO_UID ($STATE/demo-card.json) has the PIN 1234.
+Ctrl-C stops the simulator and the app.
+MSG
+# ==== cis-agent: the workstation login helper ===============================
+# (The agent's part of the demo; the blocks above do not depend on it.) It
+# brings up the card stack (pcscd with virtual readers), puts the demo card
+# into a virtual reader, and starts cis-agent on it, listening where the
+# example app's login page looks for it (127.0.0.1:7444) and letting that
+# page's origin in (the person allows it on the agent's page). It prints the
+# card's PIN and the agent's PIN page. Without the card stack's packages
+# (make demo as root installs them) it says so and the demo goes on.
+AGENT_STACK=${CIS_AGENT_DEMO_STACK:-$PWD/.stack}
+AGENT_DIR=$STATE/agent
+AGENT_PIN=1234
+AGENT_READER="Virtual PCD 00 00"
+AGENT_VPCD=127.0.0.1:35963
+AGENT_ADDR=${CIS_AGENT_DEMO_ADDR:-127.0.0.1:7444}
+# The card and the agent stop with the other processes (pids); the card
+# stack after them (it stays up while another user of it holds a lease).
+trap 'cleanup; scripts/cardstack.sh down "$AGENT_STACK" >/dev/null 2>&1 || true' EXIT
+if scripts/cardstack.sh up "$AGENT_STACK" >"$STATE/cardstack.log" 2>&1; then
+  (umask 077 && mkdir -p "$AGENT_DIR")
+  bin/cis-vcard insert "$STATE/demo-card.json" --vpcd "$AGENT_VPCD" >"$STATE/cis-vcard.log" 2>&1 &
+  pids+=("$!")
+  # shellcheck disable=SC1091
+  (source "$AGENT_STACK/env" && exec bin/cis-agent run --env "$STATE/env.yaml" \
+    --pkcs11-module "$CISAUTH_OPENSC_MODULE" --reader "$AGENT_READER" --listen "$AGENT_ADDR" \
+    --allowed-origin "http://$WEBAPP_ADDR" --socket "$AGENT_DIR/agent.sock" --secret-file "$AGENT_DIR/secret" \
+    --pin-entry web) >"$STATE/cis-agent.log" 2>&1 </dev/null &
+  agent=$!
+  pids+=("$agent")
+  for _ in $(seq 1 100); do
+    grep -q "PIN entry page" "$STATE/cis-agent.log" 2>/dev/null && break
+    kill -0 "$agent" 2>/dev/null || break
+    sleep 0.1
+  done
+  AGENT_LINK=$(grep -o 'http://[^ ]*/ui/login?code=[^ ]*' "$STATE/cis-agent.log" | head -n1 || true)
+  cat <<AGENTMSG
+
+== cis-agent: the demo card ($DEMO_UID) is in the virtual reader "$AGENT_READER" ==
+  PIN of the demo card:  $AGENT_PIN
+  enter it on the page:  ${AGENT_LINK:-(see $STATE/cis-agent.log)}
+  (one-time link; bin/cis-agent ui --socket $AGENT_DIR/agent.sock --env $STATE/env.yaml makes another)
+  then "Log in with the smartcard agent" at http://$WEBAPP_ADDR: the agent's page asks you to allow that origin.
+  The ticket as a local application gets it:
+    curl -s -H "Authorization: Bearer \$(cat $AGENT_DIR/secret)" http://$AGENT_ADDR/ticket
+    curl -s --unix-socket $AGENT_DIR/agent.sock http://agent/status
+  agent log:  $STATE/cis-agent.log
+AGENTMSG
+else
+  echo "cis-agent demo skipped: the card stack did not come up (see $STATE/cardstack.log)" >&2
+fi
+# ==== end of the cis-agent block ============================================
+
+# Until Ctrl-C, or until one of them stops (then the rest stop too).
+wait -n "${pids[@]}"

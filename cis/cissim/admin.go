@@ -8,7 +8,8 @@ import (
 	"net/http"
 )
 
-// The admin API under /_sim/ (Config.Admin; loopback clients only):
+// The admin API under /_sim/ (Config.Admin; loopback clients addressing
+// the simulator by one of its own names, see ownHosts):
 //
 //	GET  /_sim/sessions               JSON list of SessionInfo
 //	POST /_sim/sessions/{id}/expire   end a session as timed out
@@ -18,10 +19,11 @@ import (
 const maxAdminBody = 1024
 
 func (s *Simulator) adminRoutes(mux *http.ServeMux) {
-	// Loopback only, and no cross-site requests from a browser on this
+	// Loopback only, under one of the simulator's own names (no DNS
+	// rebinding), and no cross-site requests from a browser on this
 	// machine either.
 	csrf := http.NewCrossOriginProtection()
-	a := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, loopbackOnly(csrf.Handler(h))) }
+	a := func(pattern string, h http.HandlerFunc) { mux.Handle(pattern, s.localOnly(csrf.Handler(h))) }
 	a("GET /_sim/sessions", func(w http.ResponseWriter, _ *http.Request) {
 		list := s.Sessions()
 		if list == nil {
@@ -77,11 +79,16 @@ func parseMaintenanceSwitch(body []byte) (bool, error) {
 	return *req.On, nil
 }
 
-// loopbackOnly refuses clients whose address is not loopback.
-func loopbackOnly(h http.Handler) http.Handler {
+// localOnly refuses clients whose address is not loopback, and requests
+// whose Host is not one of the simulator's own (a DNS-rebound name).
+func (s *Simulator) localOnly(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if a := remoteAddr(r); !a.IsValid() || !a.IsLoopback() {
 			writeJSON(w, http.StatusForbidden, map[string]string{"error": "admin API is for loopback clients only"})
+			return
+		}
+		if !s.hosts.allows(r.Host) {
+			writeJSON(w, http.StatusForbidden, map[string]string{"error": "admin API: Host is not a loopback address, localhost or a configured host name"})
 			return
 		}
 		h.ServeHTTP(w, r)

@@ -93,36 +93,59 @@ func (s *Simulator) SessionID(t cis.Ticket) (string, error) {
 	return sessionID(&k), nil
 }
 
-// ExpireSession ends the session with the given opaque id as if its time
-// had run out: the ticket stops working at once.
-func (s *Simulator) ExpireSession(id string) error { return s.endByID(id, "expired") }
+// ExpireSession ends the session with the given opaque id as an
+// administrator destroying it would: the ticket stops working at once and
+// its listeners are told (type 5, destroy; state destroyed).
+func (s *Simulator) ExpireSession(id string) error { return s.endByID(id, endDestroy) }
 
-// LogoutSession ends the session with the given opaque id as a logout would.
-func (s *Simulator) LogoutSession(id string) error { return s.endByID(id, "logged out") }
+// LogoutSession ends the session with the given opaque id as a logout
+// would; its listeners are told (type 3, logout; state destroyed).
+func (s *Simulator) LogoutSession(id string) error { return s.endByID(id, endLogout) }
 
-func (s *Simulator) endByID(id, how string) error {
+func (s *Simulator) endByID(id string, why endReason) error {
 	k, ok := s.sessions.findByID(id, s.now().UnixNano())
-	if !ok || !s.sessions.remove(&k) {
+	if !ok || !s.sessions.remove(&k, why) {
 		return ErrNoSession
 	}
-	s.log.Info("session ended by control", "session", id, "how", how)
+	s.log.Info("session ended by control", "session", id, "how", why.String())
 	return nil
 }
 
-// ExpireTicket ends the session behind t as if it had timed out.
-func (s *Simulator) ExpireTicket(t cis.Ticket) error { return s.endByTicket(t, "expired") }
+// ExpireTicket ends the session behind t as ExpireSession does (type 5).
+func (s *Simulator) ExpireTicket(t cis.Ticket) error { return s.endByTicket(t, endDestroy) }
 
-// LogoutTicket ends the session behind t as a logout would.
-func (s *Simulator) LogoutTicket(t cis.Ticket) error { return s.endByTicket(t, "logged out") }
+// LogoutTicket ends the session behind t as a logout would (type 3).
+func (s *Simulator) LogoutTicket(t cis.Ticket) error { return s.endByTicket(t, endLogout) }
 
-func (s *Simulator) endByTicket(t cis.Ticket, how string) error {
+// IdleTimeoutTicket ends the session behind t as its idle timeout would,
+// now, whatever the clock says: listeners get type 1 (idle timeout) with
+// state invalid.
+func (s *Simulator) IdleTimeoutTicket(t cis.Ticket) error {
+	return s.endByTicket(t, endIdleTimeout)
+}
+
+// MaxTimeoutTicket ends the session behind t as its maximum session time
+// would, now: listeners get type 2 (max timeout) with state invalid.
+func (s *Simulator) MaxTimeoutTicket(t cis.Ticket) error {
+	return s.endByTicket(t, endMaxTimeout)
+}
+
+func (s *Simulator) endByTicket(t cis.Ticket, why endReason) error {
 	k, ok := parseTicket(t.Reveal())
-	if !ok || !s.sessions.remove(&k) {
+	if !ok || !s.sessions.remove(&k, why) {
 		return ErrNoSession
 	}
-	s.log.Info("session ended by control", "session", sessionID(&k), "how", how)
+	s.log.Info("session ended by control", "session", sessionID(&k), "how", why.String())
 	return nil
 }
+
+// ExpireDue ends every session whose idle or maximum time has run out by
+// the simulator's clock, as their timeouts do, and returns how many. A
+// session with listeners is otherwise noticed by a timer when its time
+// runs out (real time, checked against the clock) and any other when it is
+// next used or swept; with an injected clock, advance it and call
+// ExpireDue for the timeouts and their notifications to happen at once.
+func (s *Simulator) ExpireDue() int { return s.sessions.sweep(s.now().UnixNano()) }
 
 // Users returns a copy of the users the simulator knows.
 func (s *Simulator) Users() []cis.User { return append([]cis.User(nil), s.users...) }

@@ -1,6 +1,7 @@
 package cissim
 
 import (
+	"crypto/x509"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -122,7 +123,7 @@ func TestAdminAPI(t *testing.T) {
 
 	// Not from loopback: refused.
 	r := httptest.NewRequest("GET", "/_sim/sessions", nil)
-	r.RemoteAddr = "192.0.2.7:4000"
+	r.RemoteAddr, r.Host = "192.0.2.7:4000", "127.0.0.1:7443"
 	rec := httptest.NewRecorder()
 	s.ServeHTTP(rec, r)
 	if rec.Code != http.StatusForbidden {
@@ -130,7 +131,7 @@ func TestAdminAPI(t *testing.T) {
 	}
 	// A cross-site request from a browser: refused.
 	r = httptest.NewRequest("PUT", "/_sim/maintenance", strings.NewReader(`{"on":false}`))
-	r.RemoteAddr = "127.0.0.1:4000"
+	r.RemoteAddr, r.Host = "127.0.0.1:4000", "127.0.0.1:7443"
 	r.Header.Set("Sec-Fetch-Site", "cross-site")
 	rec = httptest.NewRecorder()
 	s.ServeHTTP(rec, r)
@@ -141,6 +142,46 @@ func TestAdminAPI(t *testing.T) {
 	off := newTestSim(t, nil)
 	if w := off.do("GET", "/_sim/sessions", ""); w.Code != http.StatusNotFound {
 		t.Fatalf("admin off: %d", w.Code)
+	}
+}
+
+// TestAdminAPIHost: a loopback client is served only when its Host is a
+// loopback address, localhost or one of the simulator's own names (with or
+// without a port): a page that DNS-rebinds its own name to 127.0.0.1 must
+// not switch maintenance on.
+func TestAdminAPIHost(t *testing.T) {
+	s := newTestSim(t, func(c *Config) { c.Admin = true; c.Hostnames = []string{"cis-sim.example.test"} })
+	put := func(host string) int {
+		r := httptest.NewRequest("PUT", "/_sim/maintenance", strings.NewReader(`{"on":true}`))
+		r.RemoteAddr, r.Host = "127.0.0.1:4000", host
+		w := httptest.NewRecorder()
+		s.ServeHTTP(w, r)
+		return w.Code
+	}
+	for _, host := range []string{
+		"rebind.attacker.example:7443", "rebind.attacker.example", "", "127.0.0.1.attacker.example", "localhost.attacker.example",
+		"cis-sim.example.test.attacker.example", "attacker.example:7443@localhost", "0.0.0.0:7443", "192.0.2.7", "[::]:7443",
+		"localhost:notaport:7443", "[::1", "sim.test.evil:7443",
+	} {
+		if code := put(host); code != http.StatusForbidden {
+			t.Errorf("Host %q: %d, want 403", host, code)
+		}
+		if _, in := s.InMaintenance(); in {
+			t.Fatalf("Host %q switched maintenance on", host)
+		}
+	}
+	for _, host := range []string{
+		"127.0.0.1", "127.0.0.1:7443", "127.9.8.7:80", "[::1]:7443", "[::1]", "localhost", "LocalHost:7443", "localhost.",
+		"cis-sim.example.test", "CIS-SIM.example.test:7443", "sim.test:7443", // the last from BaseURL
+	} {
+		if code := put(host); code != http.StatusOK {
+			t.Errorf("Host %q: %d, want 200", host, code)
+		}
+	}
+	for _, bad := range []string{"", "sim.test:7443", "a/b", "bad host", "ünï.example"} {
+		if _, err := New(Config{Users: DemoUsers(), CardCAs: []*x509.Certificate{s.cardCA}, Hostnames: []string{bad}}); err == nil {
+			t.Errorf("Hostnames %q accepted", bad)
+		}
 	}
 }
 
@@ -156,6 +197,13 @@ func TestSessionService(t *testing.T) {
 	for _, want := range []string{`state="valid"`, `<Property name="UserId" value="` + alice.UID + `">`, `<Property name="SessionHandle" value="shandle:` + tk.Reveal() + `">`, `<ResponseSet vers="1.0" svcid="session" reqid="1">`} {
 		if !strings.Contains(body, want) {
 			t.Fatalf("GetSession lacks %s:\n%s", want, body)
+		}
+	}
+	// XML white space around the ticket is dropped; other Unicode space is
+	// part of the SessionID, which then names no session.
+	for sid, valid := range map[string]bool{"\n\t" + tk.Reveal() + " ": true, "\u00a0" + tk.Reveal(): false, tk.Reveal() + "&#x2003;": false} {
+		if got := strings.Contains(s.do("POST", "/amserver/sessionservice", req(sid)).Body.String(), `state="valid"`); got != valid {
+			t.Errorf("SessionID %q: valid %v, want %v", sid, got, valid)
 		}
 	}
 	s.LogoutTicket(tk)

@@ -12,6 +12,13 @@
 // latency, a 5xx fail rate, and maintenance slots answered with 503 and a
 // maintenance page.
 //
+// Applications can register session listeners (OpenSSO AddSessionListener):
+// when a session ends — logout, idle or maximum timeout, an administrator's
+// expiry — the simulator POSTs a session notification to each, once and
+// asynchronously, as CIS does (see docs/cis-sim.md). Timeouts of sessions
+// with listeners are noticed by a timer when they happen; ExpireDue ends the
+// sessions whose time ran out by an injected clock at once.
+//
 // Put a *Simulator in an httptest.Server (package cistest does that and
 // logs users in for you), or run it with the cis-sim command. The state
 // directory helpers (DefaultStateDir, LoadOrCreateCA, CardCAFiles, …) keep

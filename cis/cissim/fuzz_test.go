@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"strings"
 	"testing"
@@ -53,6 +54,9 @@ func FuzzSessionRequests(f *testing.F) {
 		for _, q := range qs {
 			if q.ok && q.sid == "" {
 				t.Fatal("ok query without session id")
+			}
+			if q.ok && q.listen && q.url == "" {
+				t.Fatal("ok AddSessionListener without URL")
 			}
 		}
 	})
@@ -110,7 +114,7 @@ func FuzzServe(f *testing.F) {
 		}
 		r := httptest.NewRequest(rt.method, "/", bytes.NewReader(body))
 		r.URL.Path, r.URL.RawQuery = rt.path, query
-		r.RemoteAddr = "127.0.0.1:1"
+		r.RemoteAddr, r.Host = "127.0.0.1:1", "127.0.0.1:7443"
 		w := httptest.NewRecorder()
 		s.ServeHTTP(w, r)
 		switch w.Code {
@@ -119,5 +123,35 @@ func FuzzServe(f *testing.F) {
 			t.Fatalf("%s %s?%q: HTTP %d", rt.method, rt.path, query, w.Code)
 		}
 		s.SetMaintenance(false)
+	})
+}
+
+// FuzzOwnHosts: the admin API's Host check never panics, and what it
+// allows names the simulator by net/url's reading of the Host too: a
+// loopback address, localhost or a configured name.
+func FuzzOwnHosts(f *testing.F) {
+	for _, h := range []string{"rebind.attacker.example:7443", "127.0.0.1:7443", "[::1]:7443", "localhost.", "cis-sim.example.test:80"} {
+		f.Add(h)
+	}
+	hosts, err := newOwnHosts([]string{"cis-sim.example.test", "192.0.2.10"}, "")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, host string) {
+		if !hosts.allows(host) {
+			return
+		}
+		u, err := url.Parse("http://" + host + "/")
+		if err != nil {
+			t.Fatalf("allowed %q, which net/url refuses: %v", host, err)
+		}
+		name := strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+		if a, err := netip.ParseAddr(name); err == nil {
+			if a = a.Unmap(); !a.IsLoopback() && a != netip.MustParseAddr("192.0.2.10") {
+				t.Fatalf("allowed %q: address %v", host, a)
+			}
+		} else if name != "localhost" && name != "cis-sim.example.test" {
+			t.Fatalf("allowed %q: name %q", host, name)
+		}
 	})
 }

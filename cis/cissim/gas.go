@@ -49,7 +49,7 @@ func (s *Simulator) readGAS(w http.ResponseWriter, r *http.Request, service stri
 		s.gasFailure(w, r, nil, textInvalidInput, "gpOBJECT does not parse")
 		return nil, false
 	}
-	if !strings.EqualFold(strings.TrimSpace(req.Get("service")), service) {
+	if !strings.EqualFold(req.Text("service"), service) {
 		s.gasFailure(w, r, req, textInvalidInput, "service is not "+service)
 		return nil, false
 	}
@@ -98,12 +98,12 @@ func (s *Simulator) handleActivate(w http.ResponseWriter, r *http.Request) {
 	g.Add("signature", s.challengeMAC(ch[:]))
 	g.Add("server_ip", serverIP(r))
 	g.Add("ssp_url", "")
-	g.Add("app_url", orDefault(req.Get("app_url"), "NHST"))
+	g.Add("app_url", orDefault(req, "app_url", "NHST"))
 	g.Add("log_session_id", req.Get("log_session_id"))
 	g.Add("service", "ACTIVATION")
 	g.Add("error_url", base+"/login/error")
 	g.Add("ticket", "")
-	g.Add("auth_method", orDefault(req.Get("auth_method"), "3"))
+	g.Add("auth_method", orDefault(req, "auth_method", "3"))
 	g.Add("reply_url", base+"/login/authvalidate")
 	g.Add("challenge", base64.StdEncoding.EncodeToString(ch[:]))
 	g.Add("download_gac_url", base+"/login/download")
@@ -111,11 +111,12 @@ func (s *Simulator) handleActivate(w http.ResponseWriter, r *http.Request) {
 	writeBody(w, http.StatusOK, htmlType, gasReply(base, g))
 }
 
-func orDefault(v, def string) string {
-	if strings.TrimSpace(v) == "" {
+// orDefault returns the param name of req as sent, or def if it is blank.
+func orDefault(req *cis.GPObject, name, def string) string {
+	if req.Text(name) == "" {
 		return def
 	}
-	return v
+	return req.Get(name)
 }
 
 // handleValidate checks the signed challenge and, if all is well, starts an
@@ -125,11 +126,11 @@ func (s *Simulator) handleValidate(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	chText := strings.TrimSpace(req.Get("challenge"))
-	sig := strings.TrimSpace(req.Get("signature"))
-	uid := strings.TrimSpace(req.Get("uid"))
+	chText := req.Text("challenge")
+	sig := req.Text("signature")
+	uid := req.Text("uid")
 	resp := req.Get("response")
-	if chText == "" || sig == "" || uid == "" || strings.TrimSpace(resp) == "" {
+	if chText == "" || sig == "" || uid == "" || req.Text("response") == "" {
 		s.gasFailure(w, r, req, textInvalidInput, "challenge, signature, uid or response missing")
 		return
 	}
@@ -180,8 +181,8 @@ func (s *Simulator) handleValidate(w http.ResponseWriter, r *http.Request) {
 	g.Add("sso_keep_alive", "false")
 	g.Add("sso_session_time", minutes(s.cfg.SessionTime))
 	g.Add("sso_logout_url", base+"/login/authlogout")
-	g.Add("auth_method", orDefault(req.Get("auth_method"), "3"))
-	g.Add("app_url", orDefault(req.Get("app_url"), "NHST"))
+	g.Add("auth_method", orDefault(req, "auth_method", "3"))
+	g.Add("app_url", orDefault(req, "app_url", "NHST"))
 	g.Add("service", "AUTHENTICATION")
 	w.Header().Set("Cache-Control", "no-store")
 	writeBody(w, http.StatusOK, htmlType, gasReply(base, g))
@@ -246,12 +247,12 @@ func (s *Simulator) handleLogout(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	t := strings.TrimSpace(req.Get("sso_ticket"))
+	t := req.Text("sso_ticket")
 	if t == "" {
 		s.gasFailure(w, r, req, textInvalidInput, "sso_ticket missing")
 		return
 	}
-	if k, ok := parseTicket(t); ok && s.sessions.remove(&k) {
+	if k, ok := parseTicket(t); ok && s.sessions.remove(&k, endLogout) {
 		s.log.Info("logout", "session", sessionID(&k))
 	}
 	writeBody(w, http.StatusOK, htmlType, statusOK)

@@ -173,6 +173,26 @@ func TestLoginEndToEnd(t *testing.T) {
 	}
 }
 
+// TestValidateTrimsXMLSpaceOnly: a uid sent with XML white space around it
+// is the uid; one wrapped in NO-BREAK SPACE or EM SPACE is not (it is not
+// the certificate's CN).
+func TestValidateTrimsXMLSpaceOnly(t *testing.T) {
+	s := newTLSSim(t, nil)
+	ctx := context.Background()
+	bob := DemoUsers()[1]
+	c := s.card(t, bob.UID)
+	for uid, ok := range map[string]bool{" \t" + bob.UID + "\r\n": true, "\u00a0" + bob.UID: false, bob.UID + "\u2003": false} {
+		ch, err := s.gas.Activate(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = s.gas.Authenticate(ctx, ch, uid, c.key, c.cert)
+		if ok && err != nil || !ok && !errors.Is(err, cis.ErrValidationFailed) {
+			t.Errorf("uid %q: %v", uid, err)
+		}
+	}
+}
+
 func TestLoginFailures(t *testing.T) {
 	s := newTLSSim(t, func(c *Config) { c.ChallengeTTL = 2 * time.Minute })
 	ctx := context.Background()

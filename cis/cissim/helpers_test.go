@@ -58,7 +58,8 @@ func newTestSim(t testing.TB, edit func(*Config)) *testSim {
 	return &testSim{Simulator: s, clock: clock, cardCA: ca}
 }
 
-// get serves a GET in-process from a loopback client.
+// do serves a request in-process from a loopback client to a loopback
+// address.
 func (s *testSim) do(method, target, body string) *httptest.ResponseRecorder {
 	var r *http.Request
 	if body == "" {
@@ -66,7 +67,7 @@ func (s *testSim) do(method, target, body string) *httptest.ResponseRecorder {
 	} else {
 		r = httptest.NewRequest(method, target, strings.NewReader(body))
 	}
-	r.RemoteAddr = "127.0.0.1:50000"
+	r.RemoteAddr, r.Host = "127.0.0.1:50000", "127.0.0.1:7443"
 	w := httptest.NewRecorder()
 	s.ServeHTTP(w, r)
 	return w

@@ -8,6 +8,9 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
+
+	"github.com/opencis/cisauth/cis"
 )
 
 // The OpenSSO session and naming services, in the small subset clients use:
@@ -37,14 +40,17 @@ type sessionRequest struct {
 		Reset     string   `xml:"reset,attr"`
 		SessionID []string `xml:"SessionID"`
 	} `xml:"GetSession"`
+	AddSessionListener []listenerRequest `xml:"AddSessionListener"`
 }
 
-// sessionQuery is one parsed GetSession.
+// sessionQuery is one parsed GetSession or AddSessionListener.
 type sessionQuery struct {
-	reqID string
-	sid   string
-	reset bool
-	ok    bool // a well-formed GetSession with exactly one SessionID
+	reqID  string
+	sid    string
+	reset  bool
+	ok     bool   // a well-formed GetSession with exactly one SessionID, or AddSessionListener with one SessionID and one URL
+	listen bool   // AddSessionListener
+	url    string // its URL
 }
 
 // parseRequestSet parses an OpenSSO RequestSet of at most
@@ -70,22 +76,32 @@ func parseSessionRequests(body []byte) (*requestSet, []sessionQuery, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	if !strings.EqualFold(rs.SvcID, "session") { // "session"; some clients send "Session"
+		return nil, nil, errOpenSSO
+	}
 	qs := make([]sessionQuery, 0, len(rs.Requests))
 	for _, inner := range rs.Requests {
 		var sr sessionRequest
 		q := sessionQuery{}
-		if err := decodeOne([]byte(strings.TrimSpace(inner)), &sr); err == nil {
+		if err := decodeOne([]byte(strings.Trim(inner, xmlSpace)), &sr); err == nil {
 			q.reqID = sr.ReqID
 			if len(sr.GetSession) == 1 && len(sr.GetSession[0].SessionID) == 1 {
-				q.sid = strings.TrimSpace(sr.GetSession[0].SessionID[0])
+				q.sid = strings.Trim(sr.GetSession[0].SessionID[0], xmlSpace)
 				q.reset = sr.GetSession[0].Reset == "true"
 				q.ok = q.sid != ""
+			}
+			if len(sr.AddSessionListener) == 1 && len(sr.GetSession) == 0 {
+				sr.AddSessionListener[0].fill(&q)
 			}
 		}
 		qs = append(qs, q)
 	}
 	return rs, qs, nil
 }
+
+// xmlSpace is XML's white space. Other Unicode space (NO-BREAK SPACE, EM
+// SPACE, …) is content: strings.TrimSpace would strip it.
+const xmlSpace = " \t\r\n"
 
 // decodeOne decodes exactly one XML element into v: no DOCTYPE, nothing
 // but whitespace, comments or processing instructions around it.
@@ -108,7 +124,7 @@ func decodeOne(b []byte, v any) error {
 		}
 		switch t := tok.(type) {
 		case xml.CharData:
-			if len(bytes.TrimSpace(t)) != 0 {
+			if len(bytes.Trim(t, xmlSpace)) != 0 {
 				return errOpenSSO
 			}
 		case xml.Comment, xml.ProcInst:
@@ -141,27 +157,40 @@ func (s *Simulator) handleSessionService(w http.ResponseWriter, r *http.Request)
 	for _, q := range qs {
 		b = append(b, `<Response><![CDATA[<SessionResponse vers="1.0" reqid="`...)
 		b = appendAttrValue(b, q.reqID)
-		b = append(b, `"><GetSession>`...)
-		k, ok := sessionKey{}, false
-		if q.ok {
-			k, ok = parseTicket(q.sid)
-		}
-		var v session
-		if ok {
-			v, ok = s.sessions.use(&k, now.UnixNano(), q.reset, nil)
-		}
-		if !ok {
-			b = append(b, `<Exception>Invalid session ID.</Exception>`...)
+		b = append(b, `">`...)
+		if q.listen {
+			b = s.appendAddListener(b, &q, now)
 		} else {
-			b = s.appendSessionElem(b, &k, &v, now.UnixNano())
+			b = s.appendGetSession(b, &q, now)
 		}
-		b = append(b, `</GetSession></SessionResponse>]]></Response>`...)
+		b = append(b, `</SessionResponse>]]></Response>`...)
 	}
 	b = append(b, "</ResponseSet>\n"...)
 	writeBody(w, http.StatusOK, "text/xml; charset=utf-8", b)
 }
 
-func (s *Simulator) appendSessionElem(b []byte, k *sessionKey, v *session, now int64) []byte {
+// appendGetSession answers a GetSession query inside a SessionResponse.
+func (s *Simulator) appendGetSession(b []byte, q *sessionQuery, now time.Time) []byte {
+	b = append(b, `<GetSession>`...)
+	k, ok := sessionKey{}, false
+	if q.ok {
+		k, ok = parseTicket(q.sid)
+	}
+	var v session
+	if ok {
+		v, ok = s.sessions.use(&k, now.UnixNano(), q.reset, nil)
+	}
+	if !ok {
+		b = append(b, `<Exception>Invalid session ID.</Exception>`...)
+	} else {
+		b = s.appendSessionElem(b, &k, &v, now.UnixNano(), cis.SessionStateValid)
+	}
+	return append(b, `</GetSession>`...)
+}
+
+// appendSessionElem writes the Session element of a GetSession answer or
+// a notification, with state.
+func (s *Simulator) appendSessionElem(b []byte, k *sessionKey, v *session, now int64, state string) []byte {
 	u := &s.users[v.user]
 	t := formatTicket(k).Reveal()
 	sec := func(ns int64) string { return strconv.FormatInt(ns/1e9, 10) }
@@ -177,7 +206,9 @@ func (s *Simulator) appendSessionElem(b []byte, k *sessionKey, v *session, now i
 	b = append(b, sec(now-v.last)...)
 	b = append(b, `" timeleft="`...)
 	b = append(b, sec(max(0, s.sessions.expires(v)-now))...)
-	b = append(b, `" state="valid">`...)
+	b = append(b, `" state="`...)
+	b = append(b, state...)
+	b = append(b, `">`...)
 	prop := func(name, value string) {
 		b = append(b, `<Property name="`...)
 		b = append(b, name...)

@@ -1,7 +1,6 @@
 package cissim
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -14,15 +13,23 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math/big"
 	"net"
 	"os"
+	"slices"
+	"strings"
 	"time"
+
+	"github.com/opencis/cisauth/internal/pemfile"
 )
 
 // Validity of what the simulator issues.
 const (
-	caValidity     = 10 * 365 * 24 * time.Hour
+	caValidity = 10 * 365 * 24 * time.Hour
+	// TLSCAValidity is how long NewTLSCA's CA is valid. LoadOrCreateTLSCA
+	// replaces one with less than the server certificate's life left.
+	TLSCAValidity  = 365 * 24 * time.Hour
 	serverValidity = 90 * 24 * time.Hour
 	// CardCertValidity is how long IssueCardCert's certificates are valid
 	// when the caller gives no end.
@@ -32,8 +39,64 @@ const (
 var oidKeyUsage = asn1.ObjectIdentifier{2, 5, 29, 15}
 
 // NewCA makes a self-signed certificate authority with a fresh ECDSA P-256
-// key. rnd nil means crypto/rand.
+// key, valid ten years, that signs end-entity certificates only (path
+// length 0). rnd nil means crypto/rand.
 func NewCA(subject pkix.Name, rnd io.Reader, now time.Time) (*x509.Certificate, crypto.Signer, error) {
+	return newCA(&x509.Certificate{Subject: subject, NotBefore: now.Add(-time.Hour), NotAfter: now.Add(caValidity)}, rnd)
+}
+
+// NewTLSCA makes the simulator's TLS CA: like NewCA, but valid
+// TLSCAValidity, for TLS server certificates only (extended key usage
+// serverAuth), and with critical name constraints that permit only the
+// loopback addresses (127.0.0.0/8, ::1), localhost and hostnames (DNS
+// names, each with its subdomains, or IP addresses): a copy imported into a
+// trust store cannot vouch for any other site.
+func NewTLSCA(hostnames []string, rnd io.Reader, now time.Time) (*x509.Certificate, crypto.Signer, error) {
+	dns, ips := tlsCANames(hostnames)
+	return newCA(&x509.Certificate{
+		Subject:                     pkix.Name{Organization: []string{"cis-sim"}, CommonName: "cis-sim local TLS CA"},
+		NotBefore:                   now.Add(-time.Hour),
+		NotAfter:                    now.Add(TLSCAValidity),
+		ExtKeyUsage:                 []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		PermittedDNSDomainsCritical: true,
+		PermittedDNSDomains:         dns,
+		PermittedIPRanges:           ips,
+	}, rnd)
+}
+
+// tlsCANames returns the name constraints of the TLS CA for hostnames:
+// localhost and the DNS names (lower case, no trailing dot), and
+// 127.0.0.0/8, ::1 and the IP addresses, each sorted, without repeats.
+func tlsCANames(hostnames []string) (dns []string, ips []*net.IPNet) {
+	dns = []string{"localhost"}
+	ipSet := map[string]*net.IPNet{}
+	for _, r := range []string{"127.0.0.0/8", "::1/128"} {
+		_, n, _ := net.ParseCIDR(r)
+		ipSet[n.String()] = n
+	}
+	for _, h := range hostnames {
+		if ip := net.ParseIP(strings.Trim(h, "[]")); ip != nil {
+			bits := 128
+			if ip4 := ip.To4(); ip4 != nil {
+				ip, bits = ip4, 32
+			}
+			n := &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)}
+			ipSet[n.String()] = n
+		} else if d := strings.TrimSuffix(strings.ToLower(h), "."); d != "" && !slices.Contains(dns, d) {
+			dns = append(dns, d)
+		}
+	}
+	slices.Sort(dns)
+	for _, k := range slices.Sorted(maps.Keys(ipSet)) {
+		ips = append(ips, ipSet[k])
+	}
+	return dns, ips
+}
+
+// newCA completes tmpl (validity and subject set, and any constraints) as a
+// self-signed CA with path length 0 and a fresh ECDSA P-256 key, and signs
+// it.
+func newCA(tmpl *x509.Certificate, rnd io.Reader) (*x509.Certificate, crypto.Signer, error) {
 	if rnd == nil {
 		rnd = rand.Reader
 	}
@@ -41,19 +104,12 @@ func NewCA(subject pkix.Name, rnd io.Reader, now time.Time) (*x509.Certificate, 
 	if err != nil {
 		return nil, nil, fmt.Errorf("cissim: CA key: %w", err)
 	}
-	serial, err := randSerial(rnd)
-	if err != nil {
+	if tmpl.SerialNumber, err = randSerial(rnd); err != nil {
 		return nil, nil, err
 	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               subject,
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(caValidity),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
+	tmpl.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageCRLSign
+	tmpl.BasicConstraintsValid, tmpl.IsCA = true, true
+	tmpl.MaxPathLen, tmpl.MaxPathLenZero = 0, true
 	der, err := x509.CreateCertificate(rnd, tmpl, tmpl, key.Public(), key)
 	if err != nil {
 		return nil, nil, fmt.Errorf("cissim: CA certificate: %w", err)
@@ -115,7 +171,8 @@ func IssueCardCert(ca *x509.Certificate, caKey crypto.Signer, uid string, pub cr
 }
 
 // IssueServerCert issues a TLS server certificate for hosts (DNS names or
-// IP addresses) with a fresh ECDSA key, signed by the TLS CA.
+// IP addresses) with a fresh ECDSA key, signed by the TLS CA. A host the
+// CA's name constraints do not permit is an error.
 func IssueServerCert(ca *x509.Certificate, caKey crypto.Signer, hosts []string, now time.Time, rnd io.Reader) (tls.Certificate, error) {
 	if rnd == nil {
 		rnd = rand.Reader
@@ -151,6 +208,11 @@ func IssueServerCert(ca *x509.Certificate, caKey crypto.Signer, hosts []string, 
 	if err != nil {
 		return tls.Certificate{}, err
 	}
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, CurrentTime: now}); err != nil {
+		return tls.Certificate{}, fmt.Errorf("cissim: server certificate for %s does not verify under the TLS CA: %w", strings.Join(hosts, ", "), err)
+	}
 	return tls.Certificate{Certificate: [][]byte{der, ca.Raw}, PrivateKey: key, Leaf: leaf}, nil
 }
 
@@ -166,138 +228,72 @@ func randSerial(rnd io.Reader) (*big.Int, error) {
 // keyPath, or, if neither file exists, creates a CA with the given subject
 // and writes them (key 0600). One file without the other is an error.
 func LoadOrCreateCA(certPath, keyPath string, subject pkix.Name) (*x509.Certificate, crypto.Signer, error) {
-	_, cerr := os.Stat(certPath)
-	_, kerr := os.Stat(keyPath)
-	switch {
-	case cerr == nil && kerr == nil:
+	exists, err := caFilesExist(certPath, keyPath)
+	if err != nil {
+		return nil, nil, err
+	}
+	if exists {
 		return LoadCA(certPath, keyPath)
-	case errors.Is(cerr, os.ErrNotExist) && errors.Is(kerr, os.ErrNotExist):
-	case cerr != nil && !errors.Is(cerr, os.ErrNotExist):
-		return nil, nil, fmt.Errorf("cissim: %w", cerr)
-	case kerr != nil && !errors.Is(kerr, os.ErrNotExist):
-		return nil, nil, fmt.Errorf("cissim: %w", kerr)
-	default:
-		return nil, nil, fmt.Errorf("cissim: %s and %s: one exists without the other; remove it or restore both", certPath, keyPath)
 	}
 	cert, key, err := NewCA(subject, nil, time.Now())
 	if err != nil {
 		return nil, nil, err
 	}
-	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	return cert, key, writeCA(certPath, keyPath, cert, key)
+}
+
+// caFilesExist reports whether both files exist; one without the other is
+// an error.
+func caFilesExist(certPath, keyPath string) (bool, error) {
+	_, cerr := os.Stat(certPath)
+	_, kerr := os.Stat(keyPath)
+	switch {
+	case cerr == nil && kerr == nil:
+		return true, nil
+	case errors.Is(cerr, os.ErrNotExist) && errors.Is(kerr, os.ErrNotExist):
+		return false, nil
+	case cerr != nil && !errors.Is(cerr, os.ErrNotExist):
+		return false, fmt.Errorf("cissim: %w", cerr)
+	case kerr != nil && !errors.Is(kerr, os.ErrNotExist):
+		return false, fmt.Errorf("cissim: %w", kerr)
+	}
+	return false, fmt.Errorf("cissim: %s and %s: one exists without the other; remove it or restore both", certPath, keyPath)
+}
+
+// writeCA writes a CA's key (PKCS#8, 0600) and certificate (0644), each
+// replaced atomically.
+func writeCA(certPath, keyPath string, cert *x509.Certificate, key crypto.Signer) error {
+	if err := writeKey(keyPath, key); err != nil {
+		return err
+	}
+	return writeFileAtomic(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o644)
+}
+
+// writeKey writes key as PKCS#8 PEM, mode 0600, atomically.
+func writeKey(path string, key crypto.Signer) error {
+	der, err := x509.MarshalPKCS8PrivateKey(key)
 	if err != nil {
-		return nil, nil, fmt.Errorf("cissim: %w", err)
+		return fmt.Errorf("cissim: %w", err)
 	}
-	if err := writeFileAtomic(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		return nil, nil, err
-	}
-	if err := writeFileAtomic(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o644); err != nil {
-		return nil, nil, err
-	}
-	return cert, key, nil
+	return writeFileAtomic(path, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600)
 }
 
 // LoadCA reads a CA certificate (PEM) and its private key (PKCS#8, PKCS#1
 // or SEC 1 PEM). The key must match the certificate.
 func LoadCA(certPath, keyPath string) (*x509.Certificate, crypto.Signer, error) {
-	certs, err := LoadCertificates(certPath)
+	cert, key, err := pemfile.LoadCA(certPath, keyPath)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("cissim: %w", err)
 	}
-	kb, err := readSmallFile(keyPath)
-	if err != nil {
-		return nil, nil, err
-	}
-	blk, _ := pem.Decode(kb)
-	if blk == nil {
-		return nil, nil, fmt.Errorf("cissim: %s: no PEM block", keyPath)
-	}
-	var key any
-	switch blk.Type {
-	case "PRIVATE KEY":
-		key, err = x509.ParsePKCS8PrivateKey(blk.Bytes)
-	case "RSA PRIVATE KEY":
-		key, err = x509.ParsePKCS1PrivateKey(blk.Bytes)
-	case "EC PRIVATE KEY":
-		key, err = x509.ParseECPrivateKey(blk.Bytes)
-	default:
-		err = fmt.Errorf("PEM block %q is not a private key", blk.Type)
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("cissim: %s: %w", keyPath, err)
-	}
-	signer, ok := key.(crypto.Signer)
-	if !ok {
-		return nil, nil, fmt.Errorf("cissim: %s: key cannot sign", keyPath)
-	}
-	type equaler interface{ Equal(crypto.PublicKey) bool }
-	if pk, ok := signer.Public().(equaler); !ok || !pk.Equal(certs[0].PublicKey) {
-		return nil, nil, fmt.Errorf("cissim: %s does not match the certificate in %s", keyPath, certPath)
-	}
-	return certs[0], signer, nil
+	return cert, key, nil
 }
 
 // LoadCertificates reads the PEM certificates in a file (a --card-ca
 // file). Errors name the file and the line of the offending block.
 func LoadCertificates(path string) ([]*x509.Certificate, error) {
-	b, err := readSmallFile(path)
-	if err != nil {
-		return nil, err
-	}
-	certs, line, err := parseCertificatesPEM(b)
-	if err != nil {
-		if line > 0 {
-			return nil, fmt.Errorf("%s:%d: %w", path, line, err)
-		}
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return certs, nil
-}
-
-// parseCertificatesPEM parses every CERTIFICATE block; on failure it
-// returns the 1-based line where the failing block starts.
-func parseCertificatesPEM(b []byte) ([]*x509.Certificate, int, error) {
-	var out []*x509.Certificate
-	rest := b
-	for {
-		start := bytes.Index(rest, []byte("-----BEGIN "))
-		if start < 0 {
-			break
-		}
-		line := 1 + bytes.Count(b[:len(b)-len(rest)+start], []byte("\n"))
-		blk, after := pem.Decode(rest[start:])
-		if blk == nil {
-			return nil, line, errors.New("PEM block does not decode")
-		}
-		rest = after
-		if blk.Type != "CERTIFICATE" {
-			continue
-		}
-		c, err := x509.ParseCertificate(blk.Bytes)
-		if err != nil {
-			return nil, line, fmt.Errorf("certificate: %w", err)
-		}
-		out = append(out, c)
-	}
-	if len(out) == 0 {
-		return nil, 0, errors.New("no PEM certificate found")
-	}
-	return out, 0, nil
-}
-
-const maxPEMFile = 1 << 20
-
-func readSmallFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	certs, err := pemfile.LoadCertificates(path)
 	if err != nil {
 		return nil, fmt.Errorf("cissim: %w", err)
 	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxPEMFile+1))
-	if err != nil {
-		return nil, fmt.Errorf("cissim: %s: %w", path, err)
-	}
-	if len(b) > maxPEMFile {
-		return nil, fmt.Errorf("cissim: %s: larger than %d bytes", path, maxPEMFile)
-	}
-	return b, nil
+	return certs, nil
 }

@@ -39,6 +39,9 @@ type session struct {
 	role    int16 // index into the user's roles, or noRole
 	mode    uint8
 	ip      [16]byte // client address at login (IPv4 mapped)
+	// listened: session listeners are registered, so its end is notified
+	// (sessionStore.ended). It fits in what was padding.
+	listened bool
 }
 
 type sessionShard struct {
@@ -57,6 +60,9 @@ type sessionStore struct {
 	max    int64 // ns
 	limit  int64
 	count  atomic.Int64
+	// ended, if set, is told of every listened session that ends, with
+	// why, under the shard's lock: it must not block or take a shard lock.
+	ended func(k *sessionKey, v *session, why endReason)
 }
 
 func newSessionStore(idle, max time.Duration, limit int) *sessionStore {
@@ -74,6 +80,24 @@ func (s *sessionStore) expired(v *session, now int64) bool {
 	return now >= v.last+s.idle || now >= v.created+s.max
 }
 
+// timedOut says which of v's timeouts ends it: the one that comes first.
+func (s *sessionStore) timedOut(v *session) endReason {
+	if v.created+s.max <= v.last+s.idle {
+		return endMaxTimeout
+	}
+	return endIdleTimeout
+}
+
+// dropLocked deletes k, whose session is v, from sh (whose lock is held)
+// and tells ended if it has listeners.
+func (s *sessionStore) dropLocked(sh *sessionShard, k *sessionKey, v *session, why endReason) {
+	delete(sh.m, *k)
+	s.count.Add(-1)
+	if v.listened && s.ended != nil {
+		s.ended(k, v, why)
+	}
+}
+
 // expires is when v ends if not used again.
 func (s *sessionStore) expires(v *session) int64 { return min(v.last+s.idle, v.created+s.max) }
 
@@ -81,12 +105,7 @@ func (s *sessionStore) expires(v *session) int64 { return min(v.last+s.idle, v.c
 // shard for expired sessions; if none can go, it fails.
 func (s *sessionStore) add(k sessionKey, v session, now int64) error {
 	if s.count.Load() >= s.limit {
-		for i := range s.shards {
-			sh := &s.shards[i]
-			sh.mu.Lock()
-			s.sweepLocked(sh, now)
-			sh.mu.Unlock()
-		}
+		s.sweep(now)
 		if s.count.Load() >= s.limit {
 			return ErrSessionLimit
 		}
@@ -103,13 +122,17 @@ func (s *sessionStore) add(k sessionKey, v session, now int64) error {
 	return nil
 }
 
-func (s *sessionStore) sweepLocked(sh *sessionShard, now int64) {
+// sweepLocked ends the sessions of sh (whose lock is held) whose time has
+// run out by now, and returns how many.
+func (s *sessionStore) sweepLocked(sh *sessionShard, now int64) int {
+	n := 0
 	for k, v := range sh.m {
 		if s.expired(&v, now) {
-			delete(sh.m, k)
-			s.count.Add(-1)
+			s.dropLocked(sh, &k, &v, s.timedOut(&v))
+			n++
 		}
 	}
+	return n
 }
 
 // use looks up k and, if live, applies f to it (which may change it) and
@@ -123,8 +146,7 @@ func (s *sessionStore) use(k *sessionKey, now int64, touch bool, f func(*session
 		return session{}, false
 	}
 	if s.expired(&v, now) {
-		delete(sh.m, *k)
-		s.count.Add(-1)
+		s.dropLocked(sh, k, &v, s.timedOut(&v))
 		return session{}, false
 	}
 	if f != nil {
@@ -137,17 +159,31 @@ func (s *sessionStore) use(k *sessionKey, now int64, touch bool, f func(*session
 	return v, true
 }
 
-// remove deletes k, reporting whether it was there.
-func (s *sessionStore) remove(k *sessionKey) bool {
+// remove ends the session k for the reason why, reporting whether it was
+// there.
+func (s *sessionStore) remove(k *sessionKey, why endReason) bool {
 	sh := s.shard(k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if _, ok := sh.m[*k]; !ok {
+	v, ok := sh.m[*k]
+	if !ok {
 		return false
 	}
-	delete(sh.m, *k)
-	s.count.Add(-1)
+	s.dropLocked(sh, k, &v, why)
 	return true
+}
+
+// sweep ends every session whose time has run out by now, in every shard,
+// and returns how many.
+func (s *sessionStore) sweep(now int64) int {
+	n := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		n += s.sweepLocked(sh, now)
+		sh.mu.Unlock()
+	}
+	return n
 }
 
 // each calls f for every live session, shard by shard, under the shard's lock.

@@ -50,6 +50,21 @@ type Config struct {
 	// ChallengeTTL is how long an activate challenge may be answered
 	// (default 2 minutes).
 	ChallengeTTL time.Duration
+	// NotifyTimeout bounds each session notification POSTed to a listener
+	// registered with AddSessionListener (default DefaultNotifyTimeout).
+	// NotifyWorkers is how many are sent at once (default
+	// DefaultNotifyWorkers), NotifyQueue how many may wait (default
+	// DefaultNotifyQueue); past that they are dropped and counted.
+	NotifyTimeout              time.Duration
+	NotifyWorkers, NotifyQueue int
+	// NotifyRoleChange also notifies a session's listeners (type 6,
+	// property changed) when a role is selected on it. Off by default: the
+	// real service is not known to do it.
+	NotifyRoleChange bool
+	// NotifyClient sends session notifications (default: a client of its
+	// own with no proxy, no redirects, no kept-alive connections and the
+	// system's trust roots). NotifyTimeout applies either way.
+	NotifyClient *http.Client
 	// Latency is added to every protocol request (not /healthz, /metrics
 	// or /_sim/).
 	Latency time.Duration
@@ -60,6 +75,11 @@ type Config struct {
 	Maintenance []cis.MaintenanceSlot
 	// Admin enables the /_sim/ admin API (loopback clients only).
 	Admin bool
+	// Hostnames are the names the simulator is reached by besides loopback
+	// addresses and localhost (cis-sim's --hostname values). The admin API
+	// answers only requests whose Host is one of those, or the host of
+	// BaseURL: a web page that rebinds its own name to 127.0.0.1 gets 403.
+	Hostnames []string
 	// MaxSessions caps live SSO sessions (default 1,000,000); logins past
 	// it fail. MaxChallenges caps outstanding challenges (default 100,000).
 	MaxSessions, MaxChallenges int
@@ -74,6 +94,9 @@ type Config struct {
 	// Registerer receives the simulator's metrics (default: a private
 	// registry). If it is also a prometheus.Gatherer, /metrics serves it.
 	Registerer prometheus.Registerer
+	// OIDC configures the CIS2 (OpenID Connect) provider served under
+	// OIDCRealmPath (see OIDCConfig).
+	OIDC OIDCConfig
 }
 
 // Simulator is the GAS/SSB simulator: an http.Handler serving the real
@@ -85,6 +108,7 @@ type Simulator struct {
 	saml       []userSAML
 	cardPool   *x509.CertPool
 	base       string // BaseURL without trailing slash, or ""
+	hosts      ownHosts
 	issuerAttr []byte
 	sessions   *sessionStore
 	challenges *challengeStore
@@ -92,8 +116,12 @@ type Simulator struct {
 	times      atomic.Pointer[samlTimes]
 	macKey     [32]byte
 	forced     atomic.Bool // maintenance switched on by hand
+	listeners  *listenerStore
+	notifier   *notifier
+	notids     atomic.Uint64 // notid of session notifications
 	mux        *http.ServeMux
 	metrics    *metrics
+	oidc       *oidcProvider
 	log        *slog.Logger
 	bufs       sync.Pool
 }
@@ -111,6 +139,10 @@ func New(cfg Config) (*Simulator, error) {
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
 			return nil, fmt.Errorf("cissim: BaseURL %q: want scheme://host[:port]", cfg.BaseURL)
 		}
+	}
+	hosts, err := newOwnHosts(cfg.Hostnames, cfg.BaseURL)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.FailRate < 0 || cfg.FailRate > 1 {
 		return nil, fmt.Errorf("cissim: FailRate %v: want 0..1", cfg.FailRate)
@@ -149,6 +181,7 @@ func New(cfg Config) (*Simulator, error) {
 	cfg.Users = append([]cis.User(nil), cfg.Users...)
 	cfg.CardCAs = append([]*x509.Certificate(nil), cfg.CardCAs...)
 	cfg.Maintenance = append([]cis.MaintenanceSlot(nil), cfg.Maintenance...)
+	cfg.Hostnames = append([]string(nil), cfg.Hostnames...)
 
 	s := &Simulator{
 		cfg:        cfg,
@@ -156,6 +189,7 @@ func New(cfg Config) (*Simulator, error) {
 		byUID:      make(map[string]int, len(cfg.Users)),
 		cardPool:   x509.NewCertPool(),
 		base:       strings.TrimRight(cfg.BaseURL, "/"),
+		hosts:      hosts,
 		sessions:   newSessionStore(cfg.SessionTime, cfg.MaxSessionTime, cfg.MaxSessions),
 		challenges: newChallengeStore(cfg.MaxChallenges),
 		log:        cfg.Logger,
@@ -179,11 +213,17 @@ func New(cfg Config) (*Simulator, error) {
 	if _, err := io.ReadFull(cfg.Rand, s.ids.prefix[:]); err != nil {
 		return nil, fmt.Errorf("cissim: random: %w", err)
 	}
+	if err := s.initNotify(); err != nil {
+		return nil, err
+	}
 	m, err := newMetrics(cfg.Registerer, gatherer, s.sessions)
 	if err != nil {
 		return nil, err
 	}
 	s.metrics = m
+	if s.oidc, err = newOIDCProvider(s, cfg.OIDC); err != nil {
+		return nil, err
+	}
 	s.routes()
 	return s, nil
 }
@@ -210,6 +250,7 @@ func (s *Simulator) routes() {
 	p("POST /amserver/sessionservice", "sessionservice", s.handleSessionService)
 	p("POST /amserver/namingservice", "namingservice", s.handleNamingService)
 	p("GET /ssb/DeviceIDLogger", "deviceidlogger", s.handleDeviceIDLogger)
+	s.oidc.routes(p)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")

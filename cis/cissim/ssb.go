@@ -72,7 +72,7 @@ func (s *Simulator) handleRoleSelection(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	known := true
-	_, live := s.sessions.use(&k, s.now().UnixNano(), true, func(v *session) {
+	v, live := s.sessions.use(&k, s.now().UnixNano(), true, func(v *session) {
 		idx := roleIndex(&s.users[v.user], roleID)
 		if idx < 0 {
 			known = false
@@ -87,6 +87,7 @@ func (s *Simulator) handleRoleSelection(w http.ResponseWriter, r *http.Request) 
 		s.log.Info("role selection refused: role not held", "role_id", roleID)
 		writeBody(w, http.StatusOK, htmlType, statusFailed("role not held by user"))
 	default:
+		s.roleSelected(&k, &v)
 		writeBody(w, http.StatusOK, htmlType, statusOK)
 	}
 }

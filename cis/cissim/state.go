@@ -6,8 +6,12 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"fmt"
+	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
+	"slices"
+	"time"
 
 	"github.com/opencis/cisauth/cis"
 )
@@ -56,14 +60,68 @@ func CardCAFiles(stateDir string) (certPath, keyPath string) {
 	return filepath.Join(stateDir, CardCACertFile), filepath.Join(stateDir, CardCAKeyFile)
 }
 
-// LoadOrCreateTLSCA loads the TLS CA from stateDir, creating the directory
-// and the CA if missing.
-func LoadOrCreateTLSCA(stateDir string) (*x509.Certificate, crypto.Signer, error) {
+// LoadOrCreateTLSCA loads the TLS CA from stateDir for a simulator reached
+// as hostnames (besides loopback and localhost), creating the directory and
+// the CA (NewTLSCA) if missing. A CA there that is not what NewTLSCA would
+// make for hostnames now - made by an older cis-sim (no name constraints,
+// no path length limit, ten years), constrained to other names, or expiring
+// before a new server certificate would - is replaced by a new one, and
+// log (nil: none) gets a warning saying why: clients must trust the new
+// ca.pem (the env.yaml cis-sim writes carries it).
+func LoadOrCreateTLSCA(stateDir string, hostnames []string, log *slog.Logger) (*x509.Certificate, crypto.Signer, error) {
 	if err := EnsureStateDir(stateDir); err != nil {
 		return nil, nil, err
 	}
 	c, k := TLSCAFiles(stateDir)
-	return LoadOrCreateCA(c, k, pkix.Name{Organization: []string{"cis-sim"}, CommonName: "cis-sim local TLS CA"})
+	exists, err := caFilesExist(c, k)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := time.Now()
+	if exists {
+		cert, key, err := LoadCA(c, k)
+		if err != nil {
+			return nil, nil, err
+		}
+		why := tlsCAMismatch(cert, hostnames, now)
+		if why == "" {
+			return cert, key, nil
+		}
+		if log != nil {
+			log.Warn("cis-sim: replacing the TLS CA; clients must trust the new one", "file", c, "reason", why)
+		}
+	}
+	cert, key, err := NewTLSCA(hostnames, nil, now)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cert, key, writeCA(c, k, cert, key)
+}
+
+// tlsCAMismatch says how ca differs from what NewTLSCA would make for
+// hostnames at now, or "" if it does not.
+func tlsCAMismatch(ca *x509.Certificate, hostnames []string, now time.Time) string {
+	dns, ips := tlsCANames(hostnames)
+	ipText := func(ns []*net.IPNet) (out []string) {
+		for _, n := range ns {
+			out = append(out, n.String())
+		}
+		return out
+	}
+	switch {
+	case !ca.MaxPathLenZero || ca.MaxPathLen != 0 || !ca.PermittedDNSDomainsCritical ||
+		!slices.Equal(ca.ExtKeyUsage, []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}) || len(ca.UnknownExtKeyUsage) > 0:
+		return "made by an older cis-sim: no name constraints or path length limit"
+	case ca.NotAfter.Sub(ca.NotBefore) > TLSCAValidity+time.Hour: // NotBefore is an hour back
+		return "valid for longer than " + TLSCAValidity.String()
+	case !slices.Equal(ca.PermittedDNSDomains, dns) || !slices.Equal(ipText(ca.PermittedIPRanges), ipText(ips)) ||
+		len(ca.ExcludedDNSDomains)+len(ca.ExcludedIPRanges)+len(ca.PermittedEmailAddresses)+len(ca.ExcludedEmailAddresses)+
+			len(ca.PermittedURIDomains)+len(ca.ExcludedURIDomains) > 0:
+		return "constrained to other names than localhost, loopback and the --hostname values"
+	case ca.NotAfter.Before(now.Add(serverValidity)):
+		return "expires " + ca.NotAfter.UTC().Format(time.DateOnly) + ", before a new server certificate would"
+	}
+	return ""
 }
 
 // LoadOrCreateCardCA loads the default card CA from stateDir, creating the

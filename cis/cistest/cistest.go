@@ -11,6 +11,10 @@
 //	a, err := ssb.Validate(ctx, ticket)          // what your server does
 //	srv.Logout(ticket)                           // … and now it must fail
 //
+// The simulator's CIS2 (OpenID Connect) provider is on the same server:
+// RegisterOIDCClient gives a client and an environment for a relying party,
+// Authorize plays the browser's part at /authorize (see oidc.go).
+//
 // NewServerWithConfig takes the rest of the simulator's configuration, for
 // instance the card CA of a SoftHSM2 token or of test cards issued
 // elsewhere, or a metrics registry to count requests.
@@ -26,7 +30,6 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -175,24 +178,12 @@ func (s *Server) CardCertificate(uid string) (*x509.Certificate, crypto.Signer, 
 
 // Login logs uid in through GAS as the Identity Agent would (activate,
 // sign the challenge, validate) and selects roleID in live mode; an empty
-// roleID selects the user's first role. It returns the SSO ticket.
+// roleID selects the user's first role. It returns the SSO ticket
+// (LoginSession returns the whole GAS session).
 func (s *Server) Login(ctx context.Context, uid, roleID string) (cis.Ticket, error) {
-	cert, key, err := s.CardCertificate(uid)
+	sess, err := s.LoginSession(ctx, uid, roleID)
 	if err != nil {
 		return "", err
-	}
-	sess, err := s.gas.Login(ctx, key, cert)
-	if err != nil {
-		return "", fmt.Errorf("cistest: login %s: %w", uid, err)
-	}
-	if roleID == "" {
-		if len(sess.Roles) == 0 {
-			return "", fmt.Errorf("cistest: login %s: user has no roles", uid)
-		}
-		roleID = sess.Roles[0].ID
-	}
-	if err := s.gas.SelectRole(ctx, sess, roleID, cis.ModeLive); err != nil {
-		return "", fmt.Errorf("cistest: select role %s for %s: %w", roleID, uid, err)
 	}
 	return sess.Ticket, nil
 }
@@ -200,13 +191,7 @@ func (s *Server) Login(ctx context.Context, uid, roleID string) (cis.Ticket, err
 // MustLogin is Login that fails the test on error.
 func (s *Server) MustLogin(t testing.TB, uid, roleID string) cis.Ticket {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	tk, err := s.Login(ctx, uid, roleID)
-	if err != nil {
-		t.Fatalf("%v", err)
-	}
-	return tk
+	return s.MustLoginSession(t, uid, roleID).Ticket
 }
 
 // ErrNoSession means the ticket names no live session.

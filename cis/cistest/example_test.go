@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"net/http/httptest"
 
 	"github.com/opencis/cisauth/cis"
 	"github.com/opencis/cisauth/cis/cistest"
@@ -59,4 +60,42 @@ func ExampleServer_SetMaintenance() {
 	_, err = srv.Login(context.Background(), "555000000001", "")
 	fmt.Println(errors.Is(err, cis.ErrMaintenance))
 	// Output: true
+}
+
+// An application registers a listener for a ticket; when the SSO session
+// ends, the simulator POSTs a session notification to it. In a test, use
+// cistest.NewServer(t), srv.MustLogin and cistest.NewListener(t).
+func Example_sessionListener() {
+	srv, err := cistest.Start()
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer srv.Close()
+	ctx := context.Background()
+	ticket, err := srv.Login(ctx, "555000000001", "")
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	events := make(chan cis.SessionEvent, 1)
+	h, err := cis.NewNotificationHandler(cis.NotificationHandlerConfig{
+		OnEvents: func(_ context.Context, evs []cis.SessionEvent) {
+			for _, e := range evs {
+				events <- e
+			}
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	app := httptest.NewServer(h)
+	defer app.Close()
+
+	if err := srv.AddSessionListener(ctx, ticket, app.URL+"/cis/notify"); err != nil {
+		log.Fatal(err)
+	}
+	srv.Logout(ticket) // or a GAS logout when the card is pulled
+	e := <-events
+	fmt.Println(e.Type, e.Session.State, e.Session.Ticket == ticket)
+	// Output: logout destroyed true
 }

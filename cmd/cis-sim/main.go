@@ -6,32 +6,31 @@
 //	cis-sim [--addr 127.0.0.1:7443] [--users FILE] [--card-ca PEM]...
 //	        [--state-dir DIR] [--hostname NAME]... [--http]
 //	        [--session-time 10h] [--max-session-time 10h] [--challenge-ttl 2m]
+//	        [--notify-timeout 5s] [--notify-role-change]
 //	        [--latency 0s] [--fail-rate 0] [--maintenance "Mon 20:00-Tue 06:00"]...
 //	        [--admin] [--log-level info]
+//	        [--oidc-client ID:SECRET:REDIRECT_URI]... [--oidc-clients FILE]
+//	        [--oidc-demo-redirect URL]... [--no-oidc-demo-client]
+//	        [--oidc-rotate-key] [--oidc-agent-url URL|none]
+//	        [--oidc-code-ttl 1m] [--oidc-access-token-ttl 10m] [--oidc-id-token-ttl 10m]
 //
 // See docs/cis-sim.md.
 package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 
 	"github.com/opencis/cisauth/cis"
 	"github.com/opencis/cisauth/cis/cissim"
@@ -59,7 +58,42 @@ type options struct {
 	failRate       float64
 	maintenance    slotsFlag
 	admin          bool
+	notifyTimeout  time.Duration
+	notifyRole     bool
 	logLevel       slog.Level
+
+	oidcClients      []cissim.OIDCClient
+	oidcClientsFile  string
+	oidcDemoRedirect listFlag
+	noOIDCDemo       bool
+	oidcRotateKey    bool
+	oidcAgentURL     string
+	oidcCodeTTL      time.Duration
+	oidcAccessTTL    time.Duration
+	oidcIDTokenTTL   time.Duration
+}
+
+// oidcClientFlag parses repeated --oidc-client ID:SECRET:REDIRECT_URI.
+type oidcClientFlag struct{ clients *[]cissim.OIDCClient }
+
+func (f oidcClientFlag) String() string {
+	if f.clients == nil {
+		return ""
+	}
+	var ids []string
+	for _, c := range *f.clients {
+		ids = append(ids, c.ID)
+	}
+	return strings.Join(ids, ",")
+}
+
+func (f oidcClientFlag) Set(v string) error {
+	c, err := cissim.ParseOIDCClientFlag(v)
+	if err != nil {
+		return err
+	}
+	*f.clients = append(*f.clients, c)
+	return nil
 }
 
 type listFlag []string
@@ -122,7 +156,18 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Var(failRateFlag{&o.failRate}, "fail-rate", "`fraction` of protocol requests answered with HTTP 500")
 	fs.Var(&o.maintenance, "maintenance", "weekly maintenance `slot` in Europe/London time, e.g. \"Mon 20:00-Tue 06:00\" (repeatable)")
 	fs.BoolVar(&o.admin, "admin", false, "enable the /_sim/ admin API (loopback clients only)")
+	fs.DurationVar(&o.notifyTimeout, "notify-timeout", cissim.DefaultNotifyTimeout, "time allowed for each session notification POSTed to a session listener")
+	fs.BoolVar(&o.notifyRole, "notify-role-change", false, "also notify session listeners (type 6, property changed) when a role is selected")
 	fs.TextVar(&o.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn, error")
+	fs.Var(oidcClientFlag{&o.oidcClients}, "oidc-client", "register a CIS2 client `ID:SECRET:REDIRECT_URI` (repeatable; a repeated ID adds redirect URIs)")
+	fs.StringVar(&o.oidcClientsFile, "oidc-clients", "", "CIS2 clients `file` (YAML; secrets or public keys for private_key_jwt)")
+	fs.Var(&o.oidcDemoRedirect, "oidc-demo-redirect", "redirect `URL` of the demo client (repeatable; default http://127.0.0.1:8080/cis/oidc/callback and the localhost one)")
+	fs.BoolVar(&o.noOIDCDemo, "no-oidc-demo-client", false, "do not register the demo client (env.yaml then has no client in its oidc block)")
+	fs.BoolVar(&o.oidcRotateKey, "oidc-rotate-key", false, "make a new ID token signing key; the current one stays in the JWKS until the next rotation")
+	fs.StringVar(&o.oidcAgentURL, "oidc-agent-url", cissim.DefaultAgentURL, "`URL` of the local agent the login page asks for the ticket (none: paste field only)")
+	fs.DurationVar(&o.oidcCodeTTL, "oidc-code-ttl", cissim.DefaultOIDCCodeTTL, "how long an authorization code may be redeemed")
+	fs.DurationVar(&o.oidcAccessTTL, "oidc-access-token-ttl", cissim.DefaultOIDCAccessTokenTTL, "access token lifetime")
+	fs.DurationVar(&o.oidcIDTokenTTL, "oidc-id-token-ttl", cissim.DefaultOIDCIDTokenTTL, "ID token lifetime")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fs.SetOutput(stderr)
@@ -134,13 +179,19 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	for name, d := range map[string]time.Duration{"session-time": o.sessionTime, "max-session-time": o.maxSessionTime, "challenge-ttl": o.challengeTTL} {
+	for name, d := range map[string]time.Duration{
+		"session-time": o.sessionTime, "max-session-time": o.maxSessionTime, "challenge-ttl": o.challengeTTL,
+		"oidc-code-ttl": o.oidcCodeTTL, "oidc-access-token-ttl": o.oidcAccessTTL, "oidc-id-token-ttl": o.oidcIDTokenTTL,
+	} {
 		if d <= 0 {
 			return nil, fmt.Errorf("invalid value %s for flag -%s: must be positive", d, name)
 		}
 	}
 	if o.latency < 0 {
 		return nil, errors.New("invalid value for flag -latency: must not be negative")
+	}
+	if o.notifyTimeout <= 0 {
+		return nil, fmt.Errorf("invalid value %s for flag -notify-timeout: must be positive", o.notifyTimeout)
 	}
 	if _, _, err := net.SplitHostPort(o.addr); err != nil {
 		return nil, fmt.Errorf("invalid value %q for flag -addr: %v", o.addr, err)
@@ -168,134 +219,36 @@ func run(ctx context.Context, args []string, stderr io.Writer, ready chan<- stri
 }
 
 func serve(ctx context.Context, o *options, log *slog.Logger, ready chan<- string) error {
-	users := cissim.DemoUsers()
+	cfg := cissim.ServeConfig{
+		Addr: o.addr, StateDir: o.stateDir, CardCAFiles: o.cardCAs, Hostnames: o.hostnames, PlainHTTP: o.plainHTTP,
+		OIDCRotateKey: o.oidcRotateKey, NoOIDCDemoClient: o.noOIDCDemo, OIDCDemoRedirectURIs: o.oidcDemoRedirect,
+		Simulator: cissim.Config{
+			SessionTime: o.sessionTime, MaxSessionTime: o.maxSessionTime, ChallengeTTL: o.challengeTTL,
+			Latency: o.latency, FailRate: o.failRate, Maintenance: o.maintenance, Admin: o.admin,
+			OIDC: cissim.OIDCConfig{
+				Clients: o.oidcClients, AgentURL: o.oidcAgentURL,
+				CodeTTL: o.oidcCodeTTL, AccessTokenTTL: o.oidcAccessTTL, IDTokenTTL: o.oidcIDTokenTTL,
+			},
+		},
+		Logger: log,
+	}
+	if o.oidcClientsFile != "" {
+		cs, err := cissim.LoadOIDCClients(o.oidcClientsFile)
+		if err != nil {
+			return err
+		}
+		cfg.Simulator.OIDC.Clients = append(cfg.Simulator.OIDC.Clients, cs...)
+	}
 	if o.users != "" {
-		var err error
-		if users, err = cissim.LoadUsers(o.users); err != nil {
-			return err
-		}
-	}
-	stateDir := o.stateDir
-	if stateDir == "" {
-		var err error
-		if stateDir, err = cissim.DefaultStateDir(); err != nil {
-			return err
-		}
-	}
-	if err := cissim.EnsureStateDir(stateDir); err != nil {
-		return err
-	}
-	var cardCAs []*x509.Certificate
-	for _, f := range o.cardCAs {
-		certs, err := cissim.LoadCertificates(f)
+		users, err := cissim.LoadUsers(o.users)
 		if err != nil {
 			return err
 		}
-		cardCAs = append(cardCAs, certs...)
+		cfg.Simulator.Users = users
 	}
-	cardCAFiles := []string(o.cardCAs)
-	if len(cardCAs) == 0 {
-		ca, _, err := cissim.LoadOrCreateCardCA(stateDir)
-		if err != nil {
-			return err
-		}
-		cardCAs = append(cardCAs, ca)
-		c, k := cissim.CardCAFiles(stateDir)
-		cardCAFiles = []string{c, k}
-	}
-
-	ln, err := net.Listen("tcp", o.addr)
-	if err != nil {
-		return err
-	}
-	defer ln.Close()
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
-	hosts := append([]string{"127.0.0.1", "::1", "localhost"}, o.hostnames...)
-	urlHost := urlHostFor(o.addr)
-	if len(o.hostnames) > 0 {
-		urlHost = o.hostnames[0]
-	}
-	scheme := "https"
-	if o.plainHTTP {
-		scheme = "http"
-	}
-	base := scheme + "://" + net.JoinHostPort(urlHost, port)
-
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	sim, err := cissim.New(cissim.Config{
-		Users: users, CardCAs: cardCAs, BaseURL: base,
-		SessionTime: o.sessionTime, MaxSessionTime: o.maxSessionTime, ChallengeTTL: o.challengeTTL,
-		Latency: o.latency, FailRate: o.failRate, Maintenance: o.maintenance, Admin: o.admin,
-		Logger: log, Registerer: reg,
-	})
-	if err != nil {
-		return err
-	}
-	env := cis.Environment{Name: "cis-sim", GASURL: base, SSBURL: base, PortalURL: base + "/"}
-	srv := &http.Server{
-		Handler:           sim,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      30*time.Second + o.latency,
-		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-	}
-	tlsCAPath := ""
-	if !o.plainHTTP {
-		ca, caKey, err := cissim.LoadOrCreateTLSCA(stateDir)
-		if err != nil {
-			return err
-		}
-		cert, err := cissim.IssueServerCert(ca, caKey, hosts, time.Now(), nil)
-		if err != nil {
-			return err
-		}
-		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-		env.Roots = []*x509.Certificate{ca}
-		tlsCAPath, _ = cissim.TLSCAFiles(stateDir)
-	}
-	envPath, err := cissim.WriteEnvFile(stateDir, env)
-	if err != nil {
-		return err
-	}
-	log.Info("cis-sim listening", "addr", ln.Addr().String(), "url", base, "env", envPath,
-		"tls_ca", tlsCAPath, "card_ca", strings.Join(cardCAFiles, ","), "users", len(users), "admin", o.admin)
-
-	errc := make(chan error, 1)
-	go func() {
-		if o.plainHTTP {
-			errc <- srv.Serve(ln)
-		} else {
-			errc <- srv.ServeTLS(ln, "", "")
-		}
-	}()
+	cfg.Simulator.NotifyTimeout, cfg.Simulator.NotifyRoleChange = o.notifyTimeout, o.notifyRole
 	if ready != nil {
-		ready <- ln.Addr().String()
+		cfg.Ready = func(r cissim.Running) { ready <- r.Addr }
 	}
-	select {
-	case err := <-errc:
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("cis-sim shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return err
-	}
-	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
-}
-
-// urlHostFor picks the host for URLs from the listen address: the address
-// itself, or localhost for a wildcard.
-func urlHostFor(addr string) string {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil || host == "" || host == "0.0.0.0" || host == "::" {
-		return "localhost"
-	}
-	return host
+	return cissim.Serve(ctx, cfg)
 }

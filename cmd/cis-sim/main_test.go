@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -30,6 +31,8 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"--fail-rate", "2"}, 2, "-fail-rate"},
 		{[]string{"--maintenance", "Mon 20:00"}, 2, "-maintenance"},
 		{[]string{"--session-time", "0s"}, 2, "-session-time"},
+		{[]string{"--notify-timeout", "0s"}, 2, "-notify-timeout"},
+		{[]string{"--notify-role-change=maybe"}, 2, "-notify-role-change"},
 		{[]string{"--latency", "soon"}, 2, "-latency"},
 		{[]string{"--nope"}, 2, "-nope"},
 		{[]string{"--log-level", "loud"}, 2, "-log-level"},
@@ -38,6 +41,12 @@ func TestFlagErrors(t *testing.T) {
 		{[]string{"--state-dir", dir, "--users", badUsers}, 1, badUsers + ":2: uid \"123\""},
 		{[]string{"--state-dir", dir, "--card-ca", badCA}, 1, badCA + ":2:"},
 		{[]string{"--state-dir", dir, "--card-ca", filepath.Join(dir, "missing.pem")}, 1, "missing.pem"},
+		{[]string{"--oidc-client", "demo:secret"}, 2, "-oidc-client"},
+		{[]string{"--oidc-client", "demo:secret:http://app.example/cb"}, 2, "loopback"},
+		{[]string{"--oidc-code-ttl", "0s"}, 2, "-oidc-code-ttl"},
+		{[]string{"--state-dir", dir, "--oidc-clients", filepath.Join(dir, "missing-clients.yaml")}, 1, "missing-clients.yaml"},
+		{[]string{"--state-dir", dir, "--oidc-agent-url", "ftp://agent"}, 1, "agent URL"},
+		{[]string{"--state-dir", dir, "--oidc-demo-redirect", "https://app.example/cb#x"}, 1, "fragment"},
 	} {
 		var stderr strings.Builder
 		code := run(context.Background(), tc.args, &stderr, nil)
@@ -51,6 +60,17 @@ func TestFlagErrors(t *testing.T) {
 	}
 }
 
+func TestNotifyFlags(t *testing.T) {
+	o, err := parseFlags(nil, io.Discard)
+	if err != nil || o.notifyTimeout != cissim.DefaultNotifyTimeout || o.notifyRole {
+		t.Fatalf("defaults: %v %+v", err, o)
+	}
+	o, err = parseFlags([]string{"--notify-timeout", "750ms", "--notify-role-change"}, io.Discard)
+	if err != nil || o.notifyTimeout != 750*time.Millisecond || !o.notifyRole {
+		t.Fatalf("set: %v %+v", err, o)
+	}
+}
+
 // TestServeWritesStateAndServesTLS runs the command in-process: it must
 // create the state dir, write env.yaml loadable by cis.LoadEnvironment, and
 // serve TLS that verifies against that environment's roots.
@@ -60,7 +80,8 @@ func TestServeWritesStateAndServesTLS(t *testing.T) {
 	ready := make(chan string, 1)
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--state-dir", state, "--hostname", "cis-sim.test", "--admin", "--log-level", "warn"}, io.Discard, ready)
+		done <- run(ctx, []string{"--addr", "127.0.0.1:0", "--state-dir", state, "--hostname", "cis-sim.test", "--admin", "--log-level", "warn",
+			"--oidc-client", "flag.apps.national:s3cret:http://127.0.0.1:9/cb"}, io.Discard, ready)
 	}()
 	var addr string
 	select {
@@ -113,6 +134,26 @@ func TestServeWritesStateAndServesTLS(t *testing.T) {
 			t.Fatalf("TLS as %s: %v", name, err)
 		}
 		conn.Close()
+	}
+	// The CIS2 provider: a client given by flag is registered beside the
+	// demo client, which env.yaml names.
+	if env.OIDC.ClientID != cissim.OIDCDemoClientID || env.OIDC.Issuer != env.GASURL+cissim.OIDCRealmPath {
+		t.Errorf("oidc block %+v", env.OIDC)
+	}
+	for id, want := range map[string]int{"flag.apps.national": 200, cissim.OIDCDemoClientID: 200, "nobody": 400} {
+		redirect := "http://127.0.0.1:9/cb"
+		if id == cissim.OIDCDemoClientID {
+			redirect = env.OIDC.RedirectURL
+		}
+		q := "response_type=code&scope=openid&client_id=" + id + "&redirect_uri=" + url.QueryEscape(redirect)
+		resp, err := client.Get("https://" + addr + cissim.OIDCRealmPath + "/authorize?" + q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("authorize as %s: HTTP %d, want %d", id, resp.StatusCode, want)
+		}
 	}
 	// The card CA files are where cis-vcard looks for them.
 	c, k := cissim.CardCAFiles(state)

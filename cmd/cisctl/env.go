@@ -1,20 +1,36 @@
 package main
 
 import (
+	"crypto/x509"
 	"flag"
 	"fmt"
 	"io"
 	"time"
 
 	"github.com/opencis/cisauth/cis"
+	"github.com/opencis/cisauth/cis/cis2"
 )
 
 type envJSON struct {
 	Name         string          `json:"name"`
-	Endpoints    cis.Endpoints   `json:"endpoints"`
+	Endpoints    *cis.Endpoints  `json:"endpoints,omitempty"` // none for a CIS2-only environment
 	TrustAnchors []anchorJSON    `json:"trust_anchors"`
 	Slots        []string        `json:"maintenance_slots"`
 	Maintenance  maintenanceJSON `json:"maintenance"`
+	OIDC         *oidcJSON       `json:"oidc,omitempty"`
+}
+
+// oidcJSON is an environment's CIS2 block with the defaults filled in.
+type oidcJSON struct {
+	Issuer                string       `json:"issuer"`
+	ClientID              string       `json:"client_id"`
+	ClientAuth            string       `json:"client_auth"` // client_secret_basic, private_key_jwt or "" (none configured)
+	RedirectURL           string       `json:"redirect_url"`
+	PostLogoutRedirectURL string       `json:"post_logout_redirect_url"`
+	Scopes                []string     `json:"scopes"`
+	ACRValues             []string     `json:"acr_values"`
+	AMR                   []string     `json:"amr"`
+	TrustAnchors          []anchorJSON `json:"trust_anchors"` // empty: the system roots
 }
 
 type anchorJSON struct {
@@ -54,9 +70,23 @@ func cmdEnv(args []string, _ io.Reader, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	out := envJSON{Name: env.Name, Endpoints: env.Endpoints(), TrustAnchors: []anchorJSON{}, Slots: []string{}}
-	for _, c := range env.Roots {
-		out.TrustAnchors = append(out.TrustAnchors, anchorJSON{Subject: c.Subject.String(), NotAfter: rfc3339(c.NotAfter)})
+	out := envJSON{Name: env.Name, TrustAnchors: anchors(env.Roots), Slots: []string{}}
+	if env.GASURL != "" || env.SSBURL != "" {
+		ep := env.Endpoints()
+		out.Endpoints = &ep
+	}
+	if o := env.OIDC; o.Enabled() {
+		out.OIDC = &oidcJSON{
+			Issuer: o.Issuer, ClientID: o.ClientID, RedirectURL: o.RedirectURL, PostLogoutRedirectURL: o.PostLogoutRedirectURL,
+			Scopes: orDefault(o.Scopes, cis2.DefaultScopes()), ACRValues: orDefault(o.ACRValues, cis2.DefaultACRValues()),
+			AMR: orDefault(o.AMR, cis2.SmartcardAMR()), TrustAnchors: anchors(o.Roots),
+		}
+		switch {
+		case o.ClientSecretFile != "":
+			out.OIDC.ClientAuth = "client_secret_basic"
+		case o.KeyFile != "":
+			out.OIDC.ClientAuth = "private_key_jwt"
+		}
 	}
 	for _, s := range env.Maintenance {
 		out.Slots = append(out.Slots, s.Label()+" (Europe/London)")
@@ -66,4 +96,19 @@ func cmdEnv(args []string, _ io.Reader, stdout io.Writer) error {
 		out.Maintenance = maintenanceJSON{At: rfc3339(at), InSlot: true, Slot: slot.Label(), Ends: rfc3339(ends)}
 	}
 	return printJSON(stdout, out)
+}
+
+func anchors(roots []*x509.Certificate) []anchorJSON {
+	out := []anchorJSON{}
+	for _, c := range roots {
+		out = append(out, anchorJSON{Subject: c.Subject.String(), NotAfter: rfc3339(c.NotAfter)})
+	}
+	return out
+}
+
+func orDefault(v, def []string) []string {
+	if len(v) == 0 {
+		return def
+	}
+	return v
 }

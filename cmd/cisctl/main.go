@@ -1,5 +1,5 @@
 // Command cisctl inspects and debugs CIS messages and environments: it parses
-// RoleAssertions and gpOBJECT messages, shows an environment's endpoints and
+// RoleAssertions, CIS2 UserInfo documents and gpOBJECT messages, shows an environment's endpoints and
 // maintenance state, and checks a live ticket against the SSB.
 //
 // Every subcommand reads a file argument or standard input, prints JSON to
@@ -22,6 +22,7 @@ const usage = `usage: cisctl <command> [arguments]
 
 commands:
   assertion [FILE]                       parse a RoleAssertion (SAML 1.1) response, no time checks
+  userinfo [FILE]                        map a CIS2 UserInfo document (JSON) as assertion prints one
   gpobject [FILE]                        parse a gpOBJECT message (GAS request or response)
   env [NAME|FILE] [--at RFC3339]         show an environment's endpoints and maintenance state
   ticket check --env NAME|FILE [TICKET]  fetch and fully validate a ticket's RoleAssertion
@@ -48,6 +49,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	cmds := map[string]func([]string, io.Reader, io.Writer) error{
 		"assertion": cmdAssertion,
+		"userinfo":  cmdUserInfo,
 		"gpobject":  cmdGPObject,
 		"env":       cmdEnv,
 		"ticket":    cmdTicket,

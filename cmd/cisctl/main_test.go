@@ -146,7 +146,7 @@ func TestEnv(t *testing.T) {
 	if !e.Maintenance.InSlot || e.Maintenance.Slot != "Spine CIS Mon 20:00-Tue 06:00" || e.Maintenance.Ends != "2026-11-24T06:00:00Z" {
 		t.Errorf("maintenance: %+v", e.Maintenance)
 	}
-	if e.Endpoints.RoleAssertion != "https://sbapi.vn03.national.ncrs.nhs.uk/saml/RoleAssertion" || len(e.TrustAnchors) != 2 {
+	if e.Endpoints == nil || e.Endpoints.RoleAssertion != "https://sbapi.vn03.national.ncrs.nhs.uk/saml/RoleAssertion" || len(e.TrustAnchors) != 2 || e.OIDC != nil {
 		t.Errorf("endpoints/anchors: %+v", e)
 	}
 	// Flags before the name, and an instant outside any slot.

@@ -54,7 +54,8 @@ type Settings struct {
 	// Hash is the challenge signature's digest: sha1 (default) or sha256.
 	Hash string `yaml:"hash,omitempty"`
 	// Listen is the Ticket API's loopback TCP address (default
-	// 127.0.0.1:43210); "off" for none.
+	// 127.0.0.1:7444, next to cis-sim's 7443, where the example app looks);
+	// "off" for none.
 	Listen string `yaml:"listen,omitempty"`
 	// Socket is the Ticket API's unix socket (default
 	// $XDG_RUNTIME_DIR/cis-agent/agent.sock); "off" for none.
@@ -88,7 +89,7 @@ type MobilitySettings struct {
 }
 
 // DefaultListen is the Ticket API's default address.
-const DefaultListen = "127.0.0.1:43210"
+const DefaultListen = "127.0.0.1:7444"
 
 // maxConfigFile caps a configuration file.
 const maxConfigFile = 1 << 20

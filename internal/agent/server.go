@@ -14,7 +14,7 @@ import (
 
 // ServerConfig configures the Ticket API's listeners and who may use them.
 type ServerConfig struct {
-	// Addr is the loopback TCP address to listen on, e.g. 127.0.0.1:43210
+	// Addr is the loopback TCP address to listen on, e.g. 127.0.0.1:7444
 	// (port 0 picks one); empty means no TCP listener. A non-loopback
 	// address is refused.
 	Addr string

@@ -11,6 +11,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/opencis/cisauth/internal/pemfile"
 )
 
 // MaxCardFileSize caps what Load and ParseCardFile read.
@@ -150,18 +152,19 @@ func ParseCardFile(data []byte) (*CardFile, error) {
 	if j.Version != cardFileVersion {
 		return nil, fmt.Errorf("%w: card file version %d; want %d", ErrConfig, j.Version, cardFileVersion)
 	}
-	key, err := parseKeyPEM([]byte(j.Key))
+	key, err := pemfile.ParsePrivateKey([]byte(j.Key))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: card key: %w", ErrConfig, err)
 	}
 	rk, ok := key.(*rsa.PrivateKey)
 	if !ok {
 		return nil, fmt.Errorf("%w: card key is %T; want RSA", ErrConfig, key)
 	}
-	cert, err := parseCertPEM([]byte(j.Cert))
+	certs, err := pemfile.ParseCertificates([]byte(j.Cert))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: card certificate: %w", ErrConfig, err)
 	}
+	cert := certs[0]
 	var atr []byte
 	if j.ATR != "" {
 		if atr, err = hex.DecodeString(j.ATR); err != nil {
@@ -173,47 +176,4 @@ func ParseCardFile(data []byte) (*CardFile, error) {
 		return nil, err
 	}
 	return f, nil
-}
-
-// parseKeyPEM reads one private key in PKCS#8, PKCS#1 or SEC 1 PEM.
-func parseKeyPEM(data []byte) (any, error) {
-	b, _ := pem.Decode(data)
-	if b == nil {
-		return nil, fmt.Errorf("%w: no PEM private key", ErrConfig)
-	}
-	var key any
-	var err error
-	switch b.Type {
-	case "PRIVATE KEY":
-		key, err = x509.ParsePKCS8PrivateKey(b.Bytes)
-	case "RSA PRIVATE KEY":
-		key, err = x509.ParsePKCS1PrivateKey(b.Bytes)
-	case "EC PRIVATE KEY":
-		key, err = x509.ParseECPrivateKey(b.Bytes)
-	default:
-		return nil, fmt.Errorf("%w: PEM block %q is not a private key", ErrConfig, b.Type)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: private key: %w", ErrConfig, err)
-	}
-	return key, nil
-}
-
-// parseCertPEM reads the first certificate of a PEM file.
-func parseCertPEM(data []byte) (*x509.Certificate, error) {
-	for {
-		var b *pem.Block
-		b, data = pem.Decode(data)
-		if b == nil {
-			return nil, fmt.Errorf("%w: no PEM certificate", ErrConfig)
-		}
-		if b.Type != "CERTIFICATE" {
-			continue
-		}
-		cert, err := x509.ParseCertificate(b.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("%w: certificate: %w", ErrConfig, err)
-		}
-		return cert, nil
-	}
 }

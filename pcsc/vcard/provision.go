@@ -7,14 +7,13 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
-	"errors"
 	"fmt"
 	"io"
 	"math/big"
-	"os"
 	"time"
 
 	"github.com/opencis/cisauth/internal/cisid"
+	"github.com/opencis/cisauth/internal/pemfile"
 )
 
 // DefaultValidity is the certificate lifetime when ProvisionConfig.Validity
@@ -143,59 +142,19 @@ func Provision(cfg ProvisionConfig) (*CardFile, error) {
 
 // checkCAPair checks that key is the private key of cert.
 func checkCAPair(cert *x509.Certificate, key crypto.Signer) error {
-	pub, ok := key.Public().(interface{ Equal(crypto.PublicKey) bool })
-	if !ok || !pub.Equal(cert.PublicKey) {
+	if !pemfile.KeyMatches(cert, key) {
 		return fmt.Errorf("%w: CA key does not match the CA certificate", ErrConfig)
 	}
 	return nil
 }
 
 // LoadCA reads a CA certificate and its private key (PKCS#8, PKCS#1 or SEC 1
-// PEM) for Provision, and checks that they belong together. A missing file
-// gives an error that matches fs.ErrNotExist.
+// PEM) for Provision, and checks that they belong together. Errors match
+// ErrConfig; a missing file's also matches fs.ErrNotExist.
 func LoadCA(certPath, keyPath string) (*x509.Certificate, crypto.Signer, error) {
-	certPEM, err := readSmall(certPath)
+	cert, key, err := pemfile.LoadCA(certPath, keyPath)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("%w: CA: %w", ErrConfig, err)
 	}
-	cert, err := parseCertPEM(certPEM)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w (%s)", err, certPath)
-	}
-	keyPEM, err := readSmall(keyPath)
-	if err != nil {
-		return nil, nil, err
-	}
-	key, err := parseKeyPEM(keyPEM)
-	clear(keyPEM)
-	if err != nil {
-		return nil, nil, fmt.Errorf("%w (%s)", err, keyPath)
-	}
-	signer, ok := key.(crypto.Signer)
-	if !ok {
-		return nil, nil, fmt.Errorf("%w: CA key %s is not a signing key", ErrConfig, keyPath)
-	}
-	if err := checkCAPair(cert, signer); err != nil {
-		return nil, nil, err
-	}
-	return cert, signer, nil
+	return cert, key, nil
 }
-
-func readSmall(path string) ([]byte, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errCAFile, err)
-	}
-	defer fh.Close()
-	data, err := io.ReadAll(io.LimitReader(fh, MaxCardFileSize+1))
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errCAFile, err)
-	}
-	if len(data) > MaxCardFileSize {
-		return nil, fmt.Errorf("%w: %s is larger than %d bytes", ErrConfig, path, MaxCardFileSize)
-	}
-	return data, nil
-}
-
-// errCAFile prefixes errors reading CA files; they keep fs.ErrNotExist.
-var errCAFile = errors.New("vcard: read CA file")

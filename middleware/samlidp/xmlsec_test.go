@@ -1,0 +1,189 @@
+package samlidp
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"github.com/beevik/etree"
+	"github.com/crewjam/saml/xmlenc"
+)
+
+// xmlsec1 (Debian package xmlsec1, an XML Signature implementation
+// independent of goxmldsig) is the referee for the bridge's signatures.
+
+// XPath expressions for xmlsec1 --node-xpath: which signature to verify.
+const (
+	responseSignature   = "/*/*[local-name()='Signature']"
+	assertionSignature  = "/*/*[local-name()='Assertion']/*[local-name()='Signature']"
+	standaloneSignature = "/*/*[local-name()='Signature']" // a decrypted assertion
+)
+
+// needXMLSec1 returns the path of xmlsec1; without it the test is skipped,
+// or fails under make test (CISAUTH_MAKE_TEST=1), which installs it.
+func needXMLSec1(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("xmlsec1")
+	if err != nil {
+		if os.Getenv("CISAUTH_MAKE_TEST") == "1" {
+			t.Fatal("xmlsec1 missing under make test (Debian package xmlsec1)")
+		}
+		t.Skip("xmlsec1 not installed (Debian package xmlsec1); make test installs it")
+	}
+	return p
+}
+
+// xmlsecVerify has xmlsec1 verify the signature at xpath in doc with the
+// key of cert only: KeyInfo in the document is ignored (--enabled-key-data
+// rsa), references must be in the document.
+func xmlsecVerify(t *testing.T, xmlsec1 string, doc []byte, cert *x509.Certificate, xpath string) error {
+	t.Helper()
+	dir := t.TempDir()
+	docPath, certPath := filepath.Join(dir, "doc.xml"), filepath.Join(dir, "cert.pem")
+	if err := os.WriteFile(docPath, doc, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.CommandContext(t.Context(), xmlsec1, "--verify",
+		"--enabled-key-data", "rsa", "--pubkey-cert-pem", certPath,
+		"--enabled-reference-uris", "same-doc",
+		"--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:protocol:Response",
+		"--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
+		"--node-xpath", xpath, docPath).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("xmlsec1: %v: %s", err, out)
+	}
+	return nil
+}
+
+// TestXMLSec1VerifiesSignatures: xmlsec1 verifies the Response's and the
+// assertion's own signature with the IdP certificate, and not with another.
+func TestXMLSec1VerifiesSignatures(t *testing.T) {
+	xmlsec1 := needXMLSec1(t)
+	sp := newTestSP(t, spOptions{key: ecKey()}, nil)
+	ti := newTestIdP(t, nil, nil, sp)
+	b := newBrowser(t)
+	b.signIn(ti, drSmith.UID)
+	x := b.responseXML(ti, sp, authnRequest(t, ti, sp), "")
+	other := selfSigned(t, rsaKeyC(), "not the idp")
+	for _, xpath := range []string{responseSignature, assertionSignature} {
+		if err := xmlsecVerify(t, xmlsec1, x, ti.cfg.Certificate, xpath); err != nil {
+			t.Errorf("%s with the IdP certificate: %v", xpath, err)
+		}
+		if err := xmlsecVerify(t, xmlsec1, x, other, xpath); err == nil {
+			t.Errorf("%s verifies with another certificate", xpath)
+		}
+	}
+}
+
+// TestXMLSec1EncryptedAssertionSigned: an encrypted assertion, decrypted
+// with the SP's key, is itself signed, and xmlsec1 verifies it.
+func TestXMLSec1EncryptedAssertionSigned(t *testing.T) {
+	xmlsec1 := needXMLSec1(t)
+	sp := newTestSP(t, spOptions{}, nil) // RSA key rsaKeyB: encryption offered
+	ti := newTestIdP(t, nil, nil, sp)
+	b := newBrowser(t)
+	b.signIn(ti, drSmith.UID)
+	resp := parseXML(t, b.responseXML(ti, sp, authnRequest(t, ti, sp), ""))
+	data := resp.FindElement("./EncryptedAssertion/EncryptedData")
+	if data == nil {
+		t.Fatal("no EncryptedAssertion")
+	}
+	plain, err := xmlenc.Decrypt(rsaKeyB(), data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := parseXML(t, plain)
+	if a.Tag != "Assertion" {
+		t.Fatalf("decrypted a %s", a.Tag)
+	}
+	checkSignatureAlgorithms(t, a)
+	if err := xmlsecVerify(t, xmlsec1, plain, ti.cfg.Certificate, standaloneSignature); err != nil {
+		t.Error(err)
+	}
+}
+
+// TestTamperedResponse: the assertion is signed on its own, so an SP takes
+// it without the Response's signature; changed in any way, neither samlsp
+// nor xmlsec1 accepts it, and unsigned samlsp does not either.
+func TestTamperedResponse(t *testing.T) {
+	xmlsec1 := needXMLSec1(t)
+	sp := newTestSP(t, spOptions{key: ecKey()}, nil)
+	ti := newTestIdP(t, nil, nil, sp)
+	b := newBrowser(t)
+	b.signIn(ti, msJones.UID) // her role lacks B0264
+	req := authnRequest(t, ti, sp)
+	original := b.responseXML(ti, sp, req, "")
+
+	removeResponseSig := func(r *etree.Element) { r.RemoveChild(r.SelectElement("Signature")) }
+	removeAssertionSig := func(r *etree.Element) {
+		a := r.SelectElement("Assertion")
+		a.RemoveChild(a.SelectElement("Signature"))
+	}
+	grantB0264 := func(r *etree.Element) {
+		for _, at := range r.FindElements("./Assertion/AttributeStatement/Attribute") {
+			if at.SelectAttrValue("Name", "") == AttrActivityCodes {
+				v := at.SelectElement("AttributeValue").Copy()
+				v.SetText("B0264")
+				at.AddChild(v)
+				return
+			}
+		}
+		t.Fatal("no activity_codes attribute")
+	}
+	for _, tc := range []struct {
+		name     string
+		mutate   []func(*etree.Element)
+		accepted bool
+		// xmlsec1's verdict on each signature still there
+		responseOK, assertionOK *bool
+	}{
+		{"untouched", nil, true, ptr(true), ptr(true)},
+		{"response signature removed", muts(removeResponseSig), true, nil, ptr(true)},
+		{"activity added, response signature removed", muts(removeResponseSig, grantB0264), false, nil, ptr(false)},
+		{"activity added under both signatures", muts(grantB0264), false, ptr(false), ptr(false)},
+		{"both signatures removed", muts(removeResponseSig, removeAssertionSig), false, nil, nil},
+		{"assertion signature removed", muts(removeAssertionSig), false, ptr(false), nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := etree.NewDocument()
+			if err := doc.ReadFromBytes(original); err != nil {
+				t.Fatal(err)
+			}
+			for _, m := range tc.mutate {
+				m(doc.Root())
+			}
+			x, err := doc.WriteToBytes()
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = sp.m.ServiceProvider.ParseXMLResponse(x, []string{req.ID}, sp.acsURL())
+			switch {
+			case tc.accepted && err != nil:
+				t.Errorf("samlsp refuses it: %v", privateErr(err))
+			case !tc.accepted && err == nil:
+				t.Error("samlsp accepts it")
+			}
+			for _, v := range []struct {
+				xpath string
+				want  *bool
+			}{{responseSignature, tc.responseOK}, {assertionSignature, tc.assertionOK}} {
+				if v.want == nil {
+					continue
+				}
+				if err := xmlsecVerify(t, xmlsec1, x, ti.cfg.Certificate, v.xpath); (err == nil) != *v.want {
+					t.Errorf("xmlsec1 %s: %v, want ok=%v", v.xpath, err, *v.want)
+				}
+			}
+		})
+	}
+}
+
+func ptr(b bool) *bool                                      { return &b }
+func muts(f ...func(*etree.Element)) []func(*etree.Element) { return f }

@@ -1,51 +1,21 @@
 package agent
 
-// Browser tests with headless Chromium (Debian's chromium, driven by
-// chromedp): a web page on an allowed origin gets the ticket once the
-// person allowed it, a page on another origin does not, and the agent's
-// own loopback page takes the PIN.
+// Browser tests with headless Chromium (internal/browsertest): a web page
+// on an allowed origin gets the ticket once the person allowed it, a page
+// on another origin does not, and the agent's own loopback page takes the
+// PIN.
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
-)
 
-// browser starts headless Chromium for the test, with the flags it needs
-// as root and on a closed network (no sandbox, no first run, no background
-// networking, a fresh profile).
-func browser(t *testing.T) context.Context {
-	t.Helper()
-	path, err := exec.LookPath("chromium")
-	if err != nil {
-		if os.Getenv("CISAUTH_MAKE_TEST") == "1" {
-			t.Fatal("chromium is required under make test (DEB_PACKAGES installs it)")
-		}
-		t.Skip("chromium not installed (make deps installs it)")
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path), chromedp.NoSandbox, chromedp.Headless, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck, chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-quic", true), chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true), chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); cancelAlloc() })
-	if _, err := chromedp.Run(ctx, chromedp.Evaluate[int]("1")); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return ctx
-}
+	"github.com/opencis/cisauth/internal/browsertest"
+)
 
 // ticketPage is a supplier's page that asks the agent for the ticket and
 // writes what it got into #result.
@@ -68,7 +38,6 @@ fetch(%q).then(r => r.json()).then(j => {
 // the person allows it); a page on another origin gets nothing, and the
 // person is not even asked.
 func TestBrowserOrigins(t *testing.T) {
-	ctx := browser(t)
 	allowed := httptest.NewServer(nil)
 	defer allowed.Close()
 	other := httptest.NewServer(nil)
@@ -77,19 +46,12 @@ func TestBrowserOrigins(t *testing.T) {
 	allowed.Config.Handler = ticketPage(h.api.URL())
 	other.Config.Handler = ticketPage(h.api.URL())
 	_, ti := h.loginAlice()
+	b := browsers.New(t, browsertest.Options{})
 
 	result := func(url string) string {
 		t.Helper()
-		tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		defer cancel()
-		if err := chromedp.Do(tctx, chromedp.Navigate(url), chromedp.WaitReady(chromedp.ID("done"))); err != nil {
-			t.Fatalf("%s: %v", url, err)
-		}
-		res, err := chromedp.Run(tctx, chromedp.Text(chromedp.ID("result")))
-		if err != nil {
-			t.Fatalf("%s: %v", url, err)
-		}
-		return res
+		b.Do(chromedp.Navigate(url), chromedp.WaitReady(chromedp.ID("done")))
+		return browsertest.Run(b, chromedp.Text(chromedp.ID("result")))
 	}
 
 	// The person allows the page's origin when asked.
@@ -119,7 +81,6 @@ func TestBrowserOrigins(t *testing.T) {
 // TestBrowserPINPage: the agent's loopback page, opened through its
 // one-time link, shows the PIN question and logs the card in.
 func TestBrowserPINPage(t *testing.T) {
-	ctx := browser(t)
 	h := newAPIHarness(t, nil)
 	card := newFakeCard(t, h.srv, uidAlice, 0)
 	h.readers.insert(readerA, card)
@@ -128,31 +89,20 @@ func TestBrowserPINPage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := chromedp.Do(tctx, chromedp.Navigate(link), chromedp.WaitVisible(chromedp.ID("pin"))); err != nil {
-		t.Fatal(err)
-	}
-	text, err := chromedp.Run(tctx, chromedp.Text(chromedp.ID("pin-text")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := chromedp.Do(tctx, chromedp.SendKeys(chromedp.ID("pin"), testPIN),
-		chromedp.Click(chromedp.CSS("#pin-form button[type=submit]"))); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(text, "3 tries left") {
+	b := browsers.New(t, browsertest.Options{})
+	b.Do(chromedp.Navigate(link), chromedp.WaitVisible(chromedp.ID("pin")))
+	if text := browsertest.Run(b, chromedp.Text(chromedp.ID("pin-text"))); !strings.Contains(text, "3 tries left") {
 		t.Errorf("the page asks %q", text)
 	}
+	b.Do(chromedp.SendKeys(chromedp.ID("pin"), testPIN), chromedp.Click(chromedp.CSS("#pin-form button[type=submit]")))
 	h.event(EventAuthenticated)
-	if err := chromedp.Do(tctx, chromedp.WaitVisible(chromedp.ID("logout"))); err != nil {
-		t.Fatal(err)
-	}
-	msg, err := chromedp.Run(tctx, chromedp.Text(chromedp.ID("message")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.HasPrefix(msg, "Logged in as Jones Alice Dr") {
+	b.Do(chromedp.WaitVisible(chromedp.ID("logout")))
+	if msg := browsertest.Run(b, chromedp.Text(chromedp.ID("message"))); !strings.HasPrefix(msg, "Logged in as Jones Alice Dr") {
 		t.Errorf("the page says %q", msg)
+	}
+	for _, m := range b.Messages() {
+		if m.Level == "error" {
+			t.Errorf("the page logged an error: %s: %s", m.Source, m.Text)
+		}
 	}
 }

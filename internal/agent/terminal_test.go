@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/opencis/cisauth/internal/logtest"
 )
 
 // openPTY opens a pseudo-terminal: the test types into master, the agent's
@@ -133,7 +135,7 @@ func TestTerminalDeclinesFinalTry(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer w.Close()
-	var out safeBuffer
+	var out logtest.Buffer
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go (&Terminal{In: r, Out: &out}).Run(ctx, h.a)
@@ -145,16 +147,4 @@ func TestTerminalDeclinesFinalTry(t *testing.T) {
 	if pins, _ := card.counts(); pins != 0 {
 		t.Errorf("%d PINs sent after declining the final try", pins)
 	}
-}
-
-// safeBuffer is a bytes.Buffer for concurrent writers.
-type safeBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *safeBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
 }

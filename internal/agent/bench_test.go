@@ -149,9 +149,8 @@ func BenchmarkCardInsertToTicket(b *testing.B) {
 
 	sw := &stopwatch{}
 	env := srv.Env()
-	hc := env.NewHTTPClient(0)
-	hc.Transport = timedTransport{rt: hc.Transport, sw: sw}
-	gas, err := cis.NewGASClient(cis.GASConfig{Env: env, HTTPClient: hc})
+	gas, err := cis.NewGASClient(cis.GASConfig{Env: env,
+		WrapTransport: func(rt http.RoundTripper) http.RoundTripper { return timedTransport{rt: rt, sw: sw} }})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -94,7 +94,7 @@ const (
 	DefaultKeepAlive = 5 * time.Minute
 	// DefaultTick is how often timers are checked.
 	DefaultTick = 10 * time.Second
-	// monitorRetry bounds the wait before the reader monitor is started
+	// monitorRetryMax bounds the wait before the reader monitor is started
 	// again after pcscd went away.
 	monitorRetryMax = 30 * time.Second
 )
@@ -251,12 +251,6 @@ func (a *Agent) Prompts() *Prompts { return a.prompts }
 // Subscribe returns the agent's events from now on, and a function that
 // ends the subscription (see broker.subscribe).
 func (a *Agent) Subscribe() (<-chan Event, func()) { return a.events.subscribe() }
-
-// Environment returns the CIS environment the agent logs in to.
-func (a *Agent) Environment() cis.Environment { return a.cfg.Env }
-
-// Mode returns the agent's session mode.
-func (a *Agent) Mode() Mode { return a.cfg.Mode }
 
 // setLocked changes the phase and message and wakes waiters; called with
 // a.mu held. A message that changed is also sent to listeners.

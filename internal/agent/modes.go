@@ -48,9 +48,6 @@ func ParseMode(s string) (Mode, error) {
 	return 0, fmt.Errorf("unknown mode %q (want normal, session-lock or mobility)", s)
 }
 
-// MarshalText writes the mode's name.
-func (m Mode) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
-
 // Defaults of the mode timers.
 const (
 	// DefaultAwayLock is how long a card may be out in mobility mode

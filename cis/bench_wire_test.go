@@ -1,6 +1,7 @@
 package cis
 
 import (
+	"context"
 	"crypto"
 	"testing"
 )
@@ -25,7 +26,7 @@ func BenchmarkSignChallenge(b *testing.B) {
 	challenge := make([]byte, 48)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := SignChallenge(key, cert, challenge, crypto.SHA1); err != nil {
+		if _, err := SignChallenge(context.Background(), key, cert, challenge, crypto.SHA1); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -33,7 +34,7 @@ func BenchmarkSignChallenge(b *testing.B) {
 
 func BenchmarkVerifyChallenge(b *testing.B) {
 	key, cert := testCard(b)
-	der, err := SignChallenge(key, cert, make([]byte, 48), crypto.SHA1)
+	der, err := SignChallenge(context.Background(), key, cert, make([]byte, 48), crypto.SHA1)
 	if err != nil {
 		b.Fatal(err)
 	}

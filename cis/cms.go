@@ -1,6 +1,7 @@
 package cis
 
 import (
+	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -69,6 +70,14 @@ func digestOID(h crypto.Hash) (asn1.ObjectIdentifier, error) {
 	return nil, fmt.Errorf("cis: CMS: digest %v not supported (want SHA-1 or SHA-256)", h)
 }
 
+// ContextSigner is a crypto.Signer whose signing also takes a context, so
+// the caller can stop it: a card's signer (pcsc.ContextSigner satisfies
+// this) gives up when the login is cancelled or the card is pulled.
+type ContextSigner interface {
+	crypto.Signer
+	SignContext(ctx context.Context, digest []byte, opts crypto.SignerOpts) ([]byte, error)
+}
+
 // SignChallenge signs content (the decoded GAS challenge) with signer and
 // wraps it as CMS SignedData in DER, the way smartcard agents do: version 1,
 // the content attached as id-data, cert included, one SignerInfo identified
@@ -76,7 +85,11 @@ func digestOID(h crypto.Hash) (asn1.ObjectIdentifier, error) {
 // (SHA-1 or SHA-256, with NULL parameters) and signature algorithm
 // rsaEncryption; the signature is PKCS #1 v1.5 over hash(content). The
 // signer's public key must be cert's, and RSA.
-func SignChallenge(signer crypto.Signer, cert *x509.Certificate, content []byte, hash crypto.Hash) ([]byte, error) {
+//
+// A signer that is a ContextSigner signs with SignContext(ctx, …), so a
+// cancelled ctx stops a signature in flight; any other signer is called
+// only if ctx is still live.
+func SignChallenge(ctx context.Context, signer crypto.Signer, cert *x509.Certificate, content []byte, hash crypto.Hash) ([]byte, error) {
 	if signer == nil || cert == nil {
 		return nil, errors.New("cis: CMS: signer and certificate required")
 	}
@@ -93,7 +106,12 @@ func SignChallenge(signer crypto.Signer, cert *x509.Certificate, content []byte,
 	}
 	h := hash.New()
 	h.Write(content)
-	sig, err := signer.Sign(rand.Reader, h.Sum(nil), hash)
+	var sig []byte
+	if cs, ok := signer.(ContextSigner); ok {
+		sig, err = cs.SignContext(ctx, h.Sum(nil), hash)
+	} else if err = ctx.Err(); err == nil {
+		sig, err = signer.Sign(rand.Reader, h.Sum(nil), hash)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("cis: CMS: sign: %w", err)
 	}

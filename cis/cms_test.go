@@ -2,6 +2,7 @@ package cis
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
@@ -105,7 +106,7 @@ func runOpenSSL(t *testing.T, openssl string, args ...string) []byte {
 func TestSignChallengeStructure(t *testing.T) {
 	key, cert := testCard(t)
 	content := bytes.Repeat([]byte{0xA5}, 48)
-	der, err := SignChallenge(key, cert, content, crypto.SHA1)
+	der, err := SignChallenge(context.Background(), key, cert, content, crypto.SHA1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,13 +160,13 @@ func TestSignChallengeStructure(t *testing.T) {
 func TestSignChallengeRefuses(t *testing.T) {
 	key, cert := testCard(t)
 	other, _ := rsa.GenerateKey(rand.Reader, 1024)
-	if _, err := SignChallenge(other, cert, []byte("x"), crypto.SHA1); err == nil {
+	if _, err := SignChallenge(context.Background(), other, cert, []byte("x"), crypto.SHA1); err == nil {
 		t.Error("signed with a key that is not the certificate's")
 	}
-	if _, err := SignChallenge(key, cert, []byte("x"), crypto.MD5); err == nil {
+	if _, err := SignChallenge(context.Background(), key, cert, []byte("x"), crypto.MD5); err == nil {
 		t.Error("signed with MD5")
 	}
-	if _, err := SignChallenge(nil, cert, []byte("x"), crypto.SHA1); err == nil {
+	if _, err := SignChallenge(context.Background(), nil, cert, []byte("x"), crypto.SHA1); err == nil {
 		t.Error("signed without a signer")
 	}
 }
@@ -174,7 +175,7 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 	key, cert := testCard(t)
 	for _, h := range []crypto.Hash{crypto.SHA1, crypto.SHA256} {
 		content := []byte("challenge bytes " + h.String())
-		der, err := SignChallenge(key, cert, content, h)
+		der, err := SignChallenge(context.Background(), key, cert, content, h)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -210,7 +211,7 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 
 func TestVerifyChallengeGarbage(t *testing.T) {
 	key, cert := testCard(t)
-	der, err := SignChallenge(key, cert, []byte("abc"), crypto.SHA1)
+	der, err := SignChallenge(context.Background(), key, cert, []byte("abc"), crypto.SHA1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +241,7 @@ func TestSignChallengeOpenSSLVerifies(t *testing.T) {
 	dir := t.TempDir()
 	for _, h := range []crypto.Hash{crypto.SHA1, crypto.SHA256} {
 		content := []byte("0123456789abcdef0123456789abcdef0123456789abcdef")
-		der, err := SignChallenge(key, cert, content, h)
+		der, err := SignChallenge(context.Background(), key, cert, content, h)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,7 +4,8 @@
 // 1.1) and the user and role model that a supplier application authorises on.
 //
 // It holds the clients (GASClient for a workstation's login, SSBClient for a
-// server validating a ticket), the parsers for every message they receive,
+// server validating a ticket, SessionServiceClient for checking and keeping
+// alive an SSO session through OpenSSO's session service), the parsers for every message they receive,
 // and the environments they talk to (the NHS development environment, the
 // local simulator, or one loaded from an environment file).
 //

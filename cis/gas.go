@@ -263,7 +263,8 @@ func (c *GASClient) Activate(ctx context.Context) (*Challenge, error) {
 
 // Authenticate signs ch with the card's key and certificate and sends it to
 // GAS's authvalidate endpoint as user uid. On success it returns the SSO
-// session with the user's roles. (It is not SSBClient.Validate, which turns
+// session with the user's roles. A signer that is a ContextSigner (a
+// card's) is stopped when ctx ends; nothing is sent to GAS then. (It is not SSBClient.Validate, which turns
 // a ticket into a RoleAssertion on a server.)
 func (c *GASClient) Authenticate(ctx context.Context, ch *Challenge, uid string, signer crypto.Signer, cert *x509.Certificate) (*Session, error) {
 	if ch == nil || len(ch.Challenge) == 0 || ch.LogSessionID == "" {
@@ -272,7 +273,7 @@ func (c *GASClient) Authenticate(ctx context.Context, ch *Challenge, uid string,
 	if uid == "" {
 		return nil, errors.New("cis: validate: no uid")
 	}
-	der, err := SignChallenge(signer, cert, ch.Challenge, c.cfg.Hash)
+	der, err := SignChallenge(ctx, signer, cert, ch.Challenge, c.cfg.Hash)
 	if err != nil {
 		return nil, err
 	}

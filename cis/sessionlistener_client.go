@@ -9,9 +9,8 @@ import (
 // SessionListenerClient registers session listeners (OpenSSO
 // AddSessionListener) at the session service its NamingClient finds.
 //
-// It is a stop-gap kept deliberately small: AddSessionListener belongs on
-// the session service client (GetSession and keep-alive), and when that
-// lands this type folds into it.
+// SessionServiceClient has the same AddSessionListener beside GetSession;
+// this smaller type stays for the callers that need nothing else.
 type SessionListenerClient struct {
 	naming *NamingClient
 }
@@ -37,17 +36,24 @@ const addListenerOp = "session service AddSessionListener"
 // ErrUnavailable or ErrMaintenance. No error or log record holds the
 // ticket.
 func (c *SessionListenerClient) AddSessionListener(ctx context.Context, t Ticket, listenerURL string) error {
+	return addSessionListener(ctx, c.naming, t, listenerURL)
+}
+
+// addSessionListener registers listenerURL for t's session at the session
+// service naming finds: SessionListenerClient's and SessionServiceClient's
+// AddSessionListener.
+func addSessionListener(ctx context.Context, naming *NamingClient, t Ticket, listenerURL string) error {
 	body, err := AddSessionListenerRequest(t, listenerURL)
 	if err != nil {
 		return err
 	}
-	answer, err := c.naming.post(ctx, c.naming.SessionServiceURL(ctx), body, addListenerOp, maxSessionResponseSize)
+	answer, err := naming.post(ctx, naming.SessionServiceURL(ctx), body, addListenerOp, maxSessionResponseSize)
 	if err != nil {
 		return err
 	}
 	if err := ParseAddSessionListenerResponse(answer); err != nil {
 		return err
 	}
-	c.naming.log.LogAttrs(ctx, slog.LevelDebug, "session listener registered")
+	naming.log.LogAttrs(ctx, slog.LevelDebug, "session listener registered")
 	return nil
 }

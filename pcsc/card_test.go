@@ -141,3 +141,34 @@ func TestConnectErrors(t *testing.T) {
 		t.Errorf("released %d contexts, want 2", f.released)
 	}
 }
+
+func TestPIVPINRetries(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range []struct {
+		name    string
+		replies [][]byte
+		want    int
+		err     error
+	}{
+		{"two tries left", [][]byte{{0x90, 0x00}, {0x63, 0xC2}}, 2, nil},
+		{"verified", [][]byte{{0x90, 0x00}, {0x90, 0x00}}, -1, nil},
+		{"locked", [][]byte{{0x90, 0x00}, {0x69, 0x83}}, 0, nil},
+		{"no PIV application", [][]byte{{0x6A, 0x82}}, 0, ErrNotPIV},
+		{"odd answer", [][]byte{{0x90, 0x00}, {0x6D, 0x00}}, 0, ErrNotPIV},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			fc := &fakeCard{replies: c.replies}
+			card, _ := connectFake(t, fc)
+			n, err := card.PIVPINRetries(ctx)
+			if n != c.want || !errors.Is(err, c.err) {
+				t.Fatalf("PIVPINRetries = %d, %v; want %d, %v", n, err, c.want, c.err)
+			}
+			if fc.begins != 1 || fc.ends != 1 || fc.outsideTx {
+				t.Errorf("transactions: %d begun, %d ended, outside %v; want both commands in one", fc.begins, fc.ends, fc.outsideTx)
+			}
+			if !bytes.Equal(fc.sent[0], pivSelect) || (len(fc.sent) > 1 && !bytes.Equal(fc.sent[1], pivPINStatus)) {
+				t.Errorf("sent % X", fc.sent)
+			}
+		})
+	}
+}

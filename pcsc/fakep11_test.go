@@ -108,12 +108,14 @@ func (f *fakeP11) session(sh pkcs11.SessionHandle) error {
 	return nil
 }
 
-func (f *fakeP11) GetSlotList(bool) ([]uint, error) {
+func (f *fakeP11) GetSlotList(tokenPresent bool) ([]uint, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var ids []uint
 	for _, s := range f.slots {
-		ids = append(ids, s.id)
+		if !tokenPresent || s.present {
+			ids = append(ids, s.id)
+		}
 	}
 	return ids, nil
 }

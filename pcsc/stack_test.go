@@ -238,6 +238,13 @@ func TestStackOpenSCSignVerify(t *testing.T) {
 	if err := tk.Logout(ctx); err != nil {
 		t.Fatal(err)
 	}
+	// OpenSC's logout leaves a PIV card verified; PIVLogout ends that.
+	if !card.Verified() {
+		t.Log("OpenSC's C_Logout now ends the PIV verified state itself")
+	}
+	if err := pcsc.PIVLogout(ctx, r.Name); err != nil || card.Verified() {
+		t.Fatalf("PIVLogout = %v, card verified %v", err, card.Verified())
+	}
 }
 
 // aliceInReader inserts a fresh card for uidAlice (3 tries) in the first
@@ -254,11 +261,21 @@ func aliceInReader(t *testing.T) (*vcard.Card, *pcsc.Token) {
 func TestStackOpenSCPINLockout(t *testing.T) {
 	card, tk := aliceInReader(t)
 	ctx := ctxFor(t)
+	// PKCS#11 does not count tries; the PIV card does, asked beside
+	// OpenSC without spending one.
+	retries := func(want int) {
+		t.Helper()
+		if n, err := pcsc.PIVPINRetries(ctx, tk.Reader()); n != want || err != nil {
+			t.Fatalf("PIVPINRetries = %d, %v; want %d", n, err, want)
+		}
+	}
+	retries(3)
 
 	err := tk.Login(ctx, []byte("9999"), pcsc.LoginOptions{})
 	if !errors.Is(err, pcsc.ErrPINIncorrect) || errors.Is(err, pcsc.ErrFinalTry) {
 		t.Fatalf("wrong PIN #1 = %v", err)
 	}
+	retries(2)
 	err = tk.Login(ctx, []byte("9999"), pcsc.LoginOptions{})
 	var pe *pcsc.PINError
 	if !errors.Is(err, pcsc.ErrPINIncorrect) || !errors.Is(err, pcsc.ErrFinalTry) || !errors.As(err, &pe) || pe.Retries != 1 {
@@ -272,6 +289,7 @@ func TestStackOpenSCPINLockout(t *testing.T) {
 	if n := card.RetriesLeft(); n != 1 {
 		t.Fatalf("card has %d tries left after the refused login, want 1", n)
 	}
+	retries(1)
 	err = tk.Login(ctx, []byte("9999"), pcsc.LoginOptions{AllowFinalTry: true})
 	if !errors.Is(err, pcsc.ErrPINLocked) || !errors.As(err, &pe) || !pe.Locked {
 		t.Fatalf("wrong PIN on the confirmed final try = %v, want locked", err)
@@ -286,6 +304,7 @@ func TestStackOpenSCPINLockout(t *testing.T) {
 	if card.RetriesLeft() != 0 || card.Verified() {
 		t.Fatal("locked card was verified")
 	}
+	retries(0)
 }
 
 // TestStackOpenSCLoginWhileLoggedIn: OpenSC answers C_Login on a logged-in

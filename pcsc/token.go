@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 
@@ -19,9 +20,12 @@ type TokenConfig struct {
 	// /usr/lib/x86_64-linux-gnu/opensc-pkcs11.so or
 	// /usr/lib/softhsm/libsofthsm2.so.
 	Module string
-	// Reader selects the slot whose description equals this name; OpenSC
-	// names its slots after the PC/SC reader ("Virtual PCD 00 00"). Empty
-	// means any slot.
+	// Reader selects the slot of this PC/SC reader ("Virtual PCD 00 00").
+	// OpenSC names its slots after the reader but keeps only the first 64
+	// bytes (the size of a PKCS#11 slot description), so a longer name is
+	// matched by that prefix; when several readers share it (two slots of
+	// one long-named device), pcscd's reader order tells them apart (see
+	// findSlot). Empty means any slot.
 	Reader string
 	// Label selects the token with this label. Empty means any label.
 	// With neither Reader nor Label the first initialised token is used.
@@ -47,7 +51,7 @@ type Token struct {
 	release func()
 	slot    uint
 	session pkcs11.SessionHandle
-	reader  string // slot description
+	reader  string // PC/SC reader name (TokenConfig.Reader), else the slot description
 	label   string
 	logger  *slog.Logger
 	// removedCheck tells, after an ambiguous error, whether the reader
@@ -73,7 +77,7 @@ func OpenToken(ctx context.Context, cfg TokenConfig) (*Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, err := openToken(p, cfg)
+	t, err := openToken(p, cfg, listPCSCReaders)
 	if err != nil {
 		release()
 		return nil, err
@@ -82,14 +86,23 @@ func OpenToken(ctx context.Context, cfg TokenConfig) (*Token, error) {
 	return t, nil
 }
 
-func openToken(p p11, cfg TokenConfig) (*Token, error) {
+// openToken opens the token cfg names in the loaded module p; readers
+// lists pcscd's readers, to tell apart readers whose names share OpenSC's
+// 64-byte slot description.
+func openToken(p p11, cfg TokenConfig, readers func() ([]string, error)) (*Token, error) {
 	logger := cfg.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	slot, desc, label, err := findSlot(p, cfg.Reader, cfg.Label)
+	slot, desc, label, err := findSlot(p, cfg.Reader, cfg.Label, readers)
 	if err != nil {
 		return nil, err
+	}
+	name := desc
+	if cfg.Reader != "" {
+		// The removal check asks pcscd about the reader: it needs the
+		// whole name, not OpenSC's truncated description.
+		name = cfg.Reader
 	}
 	sh, err := p.OpenSession(slot, pkcs11.CKF_SERIAL_SESSION)
 	if err != nil {
@@ -97,7 +110,7 @@ func openToken(p p11, cfg TokenConfig) (*Token, error) {
 	}
 	logger.Debug("pcsc token opened", "slot", slot, "reader", desc, "label", label)
 	return &Token{
-		p: p, release: func() {}, slot: slot, session: sh, reader: desc, label: label,
+		p: p, release: func() {}, slot: slot, session: sh, reader: name, label: label,
 		logger: logger, removedCheck: readerShowsRemoval,
 	}, nil
 }
@@ -105,25 +118,77 @@ func openToken(p p11, cfg TokenConfig) (*Token, error) {
 // trimPadded strips the blank (or NUL) padding of PKCS#11 fixed-size text.
 func trimPadded(s string) string { return strings.TrimRight(s, " \x00") }
 
+// slotDescLen is the size of a PKCS#11 slot description: OpenSC copies at
+// most this many bytes of the PC/SC reader name into it.
+const slotDescLen = 64
+
+// describes reports whether desc (without its blank padding) is the slot
+// description OpenSC gives reader's slots: the name itself when it fits;
+// for a longer name its first 64 bytes (older OpenSC), or its first 61
+// and "..." (OpenSC 0.23 marks the cut).
+func describes(desc, reader string) bool {
+	if len(reader) <= slotDescLen {
+		return desc == trimPadded(reader)
+	}
+	return desc == trimPadded(reader[:slotDescLen]) || desc == reader[:slotDescLen-3]+"..."
+}
+
 // findSlot returns the first slot matching reader and label that holds an
 // initialised token.
-func findSlot(p p11, reader, label string) (slot uint, desc, tokenLabel string, err error) {
+//
+// A reader matches the slots whose description is its name cut to fit 64
+// bytes (see describes). When other PC/SC readers share that description (pcscd names the slots of one
+// device "NAME 00 00", "NAME 00 01", and a long NAME leaves only the
+// suffix to tell them apart), the slots are split by order: OpenSC makes the
+// same number of slots for each reader, in pcscd's reader order, so the
+// k-th of n such readers owns the k-th n-th of the matching slots. readers
+// lists pcscd's readers; it is asked only for names of 64 bytes or more. If
+// the slots cannot be split that way the answer is ErrNoReader rather than
+// a guess: the wrong slot would be another person's card.
+func findSlot(p p11, reader, label string, readers func() ([]string, error)) (slot uint, desc, tokenLabel string, err error) {
+	// First the slots with a token only: OpenSC asks pcscd about every slot
+	// it describes (some 10 ms each), and a name that fits its description
+	// needs no more.
+	if len(reader) < slotDescLen {
+		if present, err := p.GetSlotList(true); err == nil {
+			var mine []uint
+			for _, s := range present {
+				if si, err := p.GetSlotInfo(s); err == nil && (reader == "" || describes(trimPadded(si.SlotDescription), reader)) {
+					mine = append(mine, s)
+				}
+			}
+			if s, d, l, ok := pickSlot(p, mine, label); ok {
+				return s, d, l, nil
+			}
+		}
+	}
 	slots, err := p.GetSlotList(false)
 	if err != nil {
 		return 0, "", "", p11Error("list slots", err)
 	}
-	readerSeen := false
+	if reader != "" {
+		if slots, err = readerSlots(p, slots, reader, readers); err != nil {
+			return 0, "", "", err
+		}
+	}
+	if s, d, l, ok := pickSlot(p, slots, label); ok {
+		return s, d, l, nil
+	}
+	switch {
+	case label != "":
+		return 0, "", "", fmt.Errorf("%w: no token labelled %q", ErrNoToken, label)
+	case reader != "":
+		return 0, "", "", fmt.Errorf("%w in reader %q", ErrNoToken, reader)
+	}
+	return 0, "", "", ErrNoToken
+}
+
+// pickSlot returns the first of slots that holds an initialised token
+// labelled label (any label if empty).
+func pickSlot(p p11, slots []uint, label string) (slot uint, desc, tokenLabel string, ok bool) {
 	for _, s := range slots {
 		si, err := p.GetSlotInfo(s)
-		if err != nil {
-			continue
-		}
-		d := trimPadded(si.SlotDescription)
-		if reader != "" && d != reader {
-			continue
-		}
-		readerSeen = true
-		if si.Flags&pkcs11.CKF_TOKEN_PRESENT == 0 {
+		if err != nil || si.Flags&pkcs11.CKF_TOKEN_PRESENT == 0 {
 			continue
 		}
 		ti, err := p.GetTokenInfo(s)
@@ -134,21 +199,69 @@ func findSlot(p p11, reader, label string) (slot uint, desc, tokenLabel string, 
 		if label != "" && l != label {
 			continue
 		}
-		return s, d, l, nil
+		return s, trimPadded(si.SlotDescription), l, true
 	}
-	switch {
-	case reader != "" && !readerSeen:
-		return 0, "", "", fmt.Errorf("%w: no PKCS#11 slot for reader %q", ErrNoReader, reader)
-	case label != "":
-		return 0, "", "", fmt.Errorf("%w: no token labelled %q", ErrNoToken, label)
-	case reader != "":
-		return 0, "", "", fmt.Errorf("%w in reader %q", ErrNoToken, reader)
-	}
-	return 0, "", "", ErrNoToken
+	return 0, "", "", false
 }
 
-// Reader returns the description of the token's slot (for OpenSC, the
-// PC/SC reader name).
+// readerSlots returns the slots (of all, in the module's order) that belong
+// to the PC/SC reader named reader: see findSlot.
+func readerSlots(p p11, all []uint, reader string, readers func() ([]string, error)) ([]uint, error) {
+	var match []uint
+	var desc string
+	for _, s := range all {
+		si, err := p.GetSlotInfo(s)
+		if err == nil && describes(trimPadded(si.SlotDescription), reader) {
+			match = append(match, s)
+			desc = trimPadded(si.SlotDescription)
+		}
+	}
+	if len(match) == 0 {
+		return nil, fmt.Errorf("%w: no PKCS#11 slot for reader %q", ErrNoReader, reader)
+	}
+	if len(reader) <= slotDescLen {
+		return match, nil // the description is the whole name
+	}
+	names, err := readers()
+	if err != nil {
+		return nil, fmt.Errorf("pcsc: reader %q: its name is longer than a PKCS#11 slot description, and the PC/SC reader list needed to match it failed: %w", reader, err)
+	}
+	var twins []string
+	for _, n := range names {
+		if describes(desc, n) {
+			twins = append(twins, n)
+		}
+	}
+	k := slices.Index(twins, reader)
+	switch {
+	case k < 0:
+		return nil, fmt.Errorf("%w: pcscd does not list reader %q", ErrNoReader, reader)
+	case len(twins) == 1:
+		return match, nil
+	case len(match)%len(twins) != 0:
+		return nil, fmt.Errorf("%w: %d readers share the first %d bytes of %q and their %d PKCS#11 slots cannot be told apart",
+			ErrNoReader, len(twins), slotDescLen, reader, len(match))
+	}
+	per := len(match) / len(twins)
+	return match[k*per : (k+1)*per], nil
+}
+
+// listPCSCReaders lists pcscd's readers in its order.
+func listPCSCReaders() ([]string, error) {
+	sc, err := establishPCSC()
+	if err != nil {
+		return nil, err
+	}
+	defer sc.Release()
+	names, err := sc.ListReaders()
+	if err != nil {
+		return nil, scardError("list readers", err)
+	}
+	return names, nil
+}
+
+// Reader returns the PC/SC reader name the token was opened for
+// (TokenConfig.Reader), else its slot's description.
 func (t *Token) Reader() string { return t.reader }
 
 // Label returns the token's label.

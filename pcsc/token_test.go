@@ -19,7 +19,7 @@ const testUID = "555000000001"
 
 func openFake(t *testing.T, f *fakeP11, cfg TokenConfig) *Token {
 	t.Helper()
-	tk, err := openToken(f, cfg)
+	tk, err := openToken(f, cfg, func() ([]string, error) { return nil, errors.New("no pcscd in unit tests") })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -534,10 +534,81 @@ func TestFindSlot(t *testing.T) {
 		{"No Such Reader", "", 0, ErrNoReader},
 		{"", "nope", 0, ErrNoToken},
 	} {
-		slot, _, _, err := findSlot(f, c.reader, c.label)
+		slot, _, _, err := findSlot(f, c.reader, c.label, nil)
 		if !errors.Is(err, c.err) || (err == nil && slot != c.want) {
 			t.Errorf("findSlot(%q, %q) = %d, %v; want %d, %v", c.reader, c.label, slot, err, c.want, c.err)
 		}
+	}
+}
+
+// longReader is a real-world reader name longer than a PKCS#11 slot
+// description (64 bytes), with the two slots pcscd gives a dual-slot device.
+const longReader = "Identiv uTrust 4701 F Dual Interface Reader [uTrust 4701 F Contact Reader] (53691324212792)"
+
+// TestFindSlotLongReaderNames: OpenSC keeps 64 bytes of a reader name as
+// the slot description (0.23: 61 and "..."); a reader is matched by that,
+// and readers sharing it are told apart by pcscd's order (OpenSC gives
+// each the same number of slots, in that order).
+func TestFindSlotLongReaderNames(t *testing.T) {
+	r0, r1 := longReader+" 00 00", longReader+" 00 01"
+	for form, desc := range map[string]string{"64 bytes": r0[:slotDescLen], "61 bytes and ...": r0[:slotDescLen-3] + "..."} {
+		t.Run(form, func(t *testing.T) { testFindSlotTwins(t, r0, r1, desc) })
+	}
+}
+
+func testFindSlotTwins(t *testing.T, r0, r1, desc string) {
+	f := newFakeP11("1", 3, true)
+	// Four slots per reader, as OpenSC makes them: the first holds the card.
+	f.slots = []fakeP11Slot{
+		{id: 0, desc: "Virtual PCD 00 00", label: "other", present: true, initialized: true},
+		{id: 4, desc: desc, label: "Card in 00 00", present: true, initialized: true},
+		{id: 5, desc: desc}, {id: 6, desc: desc}, {id: 7, desc: desc},
+		{id: 8, desc: desc, label: "Card in 00 01", present: true, initialized: true},
+		{id: 9, desc: desc}, {id: 10, desc: desc}, {id: 11, desc: desc},
+	}
+	both := func() ([]string, error) { return []string{"Virtual PCD 00 00", r0, r1}, nil }
+	for _, c := range []struct {
+		name    string
+		reader  string
+		readers func() ([]string, error)
+		want    uint
+		err     error
+	}{
+		{"first of two twins", r0, both, 4, nil},
+		{"second of two twins", r1, both, 8, nil},
+		{"a lone long name matches by prefix", r1, func() ([]string, error) { return []string{r1}, nil }, 4, nil},
+		{"pcscd lists no such reader", r0 + "x", both, 0, ErrNoReader},
+		{"pcscd does not list it", r0, func() ([]string, error) { return []string{r1}, nil }, 0, ErrNoReader},
+		{"slots not a multiple of the twins", r0, func() ([]string, error) { return []string{r0, r1, r1 + " "}, nil }, 0, ErrNoReader},
+		{"no reader list: refuse, do not guess", r0, func() ([]string, error) { return nil, ErrNoService }, 0, ErrNoService},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			slot, gotDesc, _, err := findSlot(f, c.reader, "", c.readers)
+			if !errors.Is(err, c.err) || (err == nil && (slot != c.want || gotDesc != desc)) {
+				t.Errorf("findSlot = %d %q, %v; want %d, %v", slot, gotDesc, err, c.want, c.err)
+			}
+		})
+	}
+	if _, _, _, err := findSlot(f, "Virtual PCD D", "", both); !errors.Is(err, ErrNoReader) {
+		t.Errorf("a short name that begins the description: %v", err)
+	}
+
+	// The second twin without a card: its own slots are empty, and the
+	// first twin's card is not offered instead.
+	f.slots[5] = fakeP11Slot{id: 8, desc: desc}
+	if _, _, _, err := findSlot(f, r1, "", both); !errors.Is(err, ErrNoToken) {
+		t.Errorf("empty second twin: %v, want ErrNoToken", err)
+	}
+
+	// The token remembers the whole reader name (for the removal check),
+	// not the truncated description.
+	tk, err := openToken(f, TokenConfig{Reader: r0}, both)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tk.Close()
+	if tk.Reader() != r0 {
+		t.Errorf("Reader() = %q, want the PC/SC name %q", tk.Reader(), r0)
 	}
 }
 

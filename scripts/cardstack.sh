@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The real card stack for tests: pcscd with six vsmartcard vpcd readers and a
+# The real card stack for tests: pcscd with eight vsmartcard vpcd readers and a
 # SoftHSM2 token in a private directory. See docs/virtual-card.md and
 # internal/stacktest for how tests use it.
 #
@@ -30,13 +30,19 @@ SOFTHSM_PIN=123456
 SOFTHSM_SO_PIN=87654321
 # Each vpcd entry gives two readers on CHANNELID and CHANNELID+1:
 # entry (FRIENDLYNAME, CHANNELID) -> readers "NAME 00 00", "NAME 00 01".
-VPCD_NAMES=("Virtual PCD" "Virtual PCD B" "Virtual PCD C")
-VPCD_CHANNELS=(0x8C7B 0x8C8B 0x8C9B)
+# The fourth name is longer than the 64 bytes OpenSC keeps of a reader name
+# as the PKCS#11 slot description, like many real readers' names ("... [CCID
+# Interface] (serial) 00 00"): its two readers share that prefix.
+LONG_NAME="Virtual PCD D Dual Interface Reader [Contact Reader] with a name past the 64 bytes of a slot (4701F)"
+VPCD_NAMES=("Virtual PCD" "Virtual PCD B" "Virtual PCD C" "$LONG_NAME")
+VPCD_CHANNELS=(0x8C7B 0x8C8B 0x8C9B 0x8CAB)
+# File-name suffix of each entry's reader config and driver copy.
+VPCD_SUFFIXES=("" -b -c -d)
 # Reader order (= index used by internal/stacktest): 35963, 35964, 35979,
-# 35980, 35995, 35996.
+# 35980, 35995, 35996, 36011, 36012.
 READERS=("Virtual PCD 00 00" "Virtual PCD 00 01" "Virtual PCD B 00 00" "Virtual PCD B 00 01"
-  "Virtual PCD C 00 00" "Virtual PCD C 00 01")
-PORTS=(35963 35964 35979 35980 35995 35996)
+  "Virtual PCD C 00 00" "Virtual PCD C 00 01" "$LONG_NAME 00 00" "$LONG_NAME 00 01")
+PORTS=(35963 35964 35979 35980 35995 35996 36011 36012)
 READY_TIMEOUT_TENTHS=100 # 10 s
 LEASE_DIR=/run/cisauth-cardstack
 
@@ -106,7 +112,7 @@ write_readerconf() {
       # other's slots: "Virtual PCD 00 00" would then poll the socket of
       # "Virtual PCD B 00 00". A copy of the library (a different file, so
       # dlopen loads it again) gives each further entry its own state.
-      suffix=-$(echo "${VPCD_NAMES[$i]##* }" | tr '[:upper:]' '[:lower:]')
+      suffix=${VPCD_SUFFIXES[$i]}
       lib=$1/drivers/libifdvpcd$suffix.so
       cp "$(readlink -f "$VPCD_DRIVER")" "$lib"
     fi
@@ -124,7 +130,16 @@ start_pcscd() {
   write_readerconf "$dir"
   # No pcscd alive: clear stale files (the pid in them may have been reused).
   rm -f "$PCSCD_SOCK" "$PCSCD_PIDFILE"
-  setsid pcscd --foreground --info -c "$dir/readerconf" >"$dir/pcscd.log" 2>&1 </dev/null &
+  # pcscd outlives this script: it must not keep descriptors it inherits,
+  # such as the one `flock /tmp/cisauth-stack.lock ...` holds the test lock
+  # on (pcscd would then hold the lock until it stops).
+  (
+    for fd in /proc/self/fd/*; do
+      n=${fd##*/}
+      [ "$n" -gt 2 ] && eval "exec $n>&-" 2>/dev/null
+    done
+    exec setsid pcscd --foreground --info -c "$dir/readerconf" >"$dir/pcscd.log" 2>&1 </dev/null
+  ) &
   pid=$!
   echo "$pid" >"$dir/pcscd.pid"
   for ((i = 0; i < READY_TIMEOUT_TENTHS; i++)); do

@@ -158,5 +158,56 @@ ticket with it (the ticket login's logout leaves the card session open). A fresh
 The virtual card of $DEMO_UID ($STATE/demo-card.json) has the PIN 1234.
 Ctrl-C stops the simulator and the app.
 MSG
+# ==== cis-agent: the workstation login helper ===============================
+# (The agent's part of the demo; the blocks above do not depend on it.) It
+# brings up the card stack (pcscd with virtual readers), puts the demo card
+# into a virtual reader, and starts cis-agent on it, listening where the
+# example app's login page looks for it (127.0.0.1:7444) and letting that
+# page's origin in (the person allows it on the agent's page). It prints the
+# card's PIN and the agent's PIN page. Without the card stack's packages
+# (make demo as root installs them) it says so and the demo goes on.
+AGENT_STACK=${CIS_AGENT_DEMO_STACK:-$PWD/.stack}
+AGENT_DIR=$STATE/agent
+AGENT_PIN=1234
+AGENT_READER="Virtual PCD 00 00"
+AGENT_VPCD=127.0.0.1:35963
+AGENT_ADDR=${CIS_AGENT_DEMO_ADDR:-127.0.0.1:7444}
+# The card and the agent stop with the other processes (pids); the card
+# stack after them (it stays up while another user of it holds a lease).
+trap 'cleanup; scripts/cardstack.sh down "$AGENT_STACK" >/dev/null 2>&1 || true' EXIT
+if scripts/cardstack.sh up "$AGENT_STACK" >"$STATE/cardstack.log" 2>&1; then
+  (umask 077 && mkdir -p "$AGENT_DIR")
+  bin/cis-vcard insert "$STATE/demo-card.json" --vpcd "$AGENT_VPCD" >"$STATE/cis-vcard.log" 2>&1 &
+  pids+=("$!")
+  # shellcheck disable=SC1091
+  (source "$AGENT_STACK/env" && exec bin/cis-agent run --env "$STATE/env.yaml" \
+    --pkcs11-module "$CISAUTH_OPENSC_MODULE" --reader "$AGENT_READER" --listen "$AGENT_ADDR" \
+    --allowed-origin "http://$WEBAPP_ADDR" --socket "$AGENT_DIR/agent.sock" --secret-file "$AGENT_DIR/secret" \
+    --pin-entry web) >"$STATE/cis-agent.log" 2>&1 </dev/null &
+  agent=$!
+  pids+=("$agent")
+  for _ in $(seq 1 100); do
+    grep -q "PIN entry page" "$STATE/cis-agent.log" 2>/dev/null && break
+    kill -0 "$agent" 2>/dev/null || break
+    sleep 0.1
+  done
+  AGENT_LINK=$(grep -o 'http://[^ ]*/ui/login?code=[^ ]*' "$STATE/cis-agent.log" | head -n1 || true)
+  cat <<AGENTMSG
+
+== cis-agent: the demo card ($DEMO_UID) is in the virtual reader "$AGENT_READER" ==
+  PIN of the demo card:  $AGENT_PIN
+  enter it on the page:  ${AGENT_LINK:-(see $STATE/cis-agent.log)}
+  (one-time link; bin/cis-agent ui --socket $AGENT_DIR/agent.sock --env $STATE/env.yaml makes another)
+  then "Log in with the smartcard agent" at http://$WEBAPP_ADDR: the agent's page asks you to allow that origin.
+  The ticket as a local application gets it:
+    curl -s -H "Authorization: Bearer \$(cat $AGENT_DIR/secret)" http://$AGENT_ADDR/ticket
+    curl -s --unix-socket $AGENT_DIR/agent.sock http://agent/status
+  agent log:  $STATE/cis-agent.log
+AGENTMSG
+else
+  echo "cis-agent demo skipped: the card stack did not come up (see $STATE/cardstack.log)" >&2
+fi
+# ==== end of the cis-agent block ============================================
+
 # Until Ctrl-C, or until one of them stops (then the rest stop too).
 wait -n "${pids[@]}"

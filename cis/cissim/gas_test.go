@@ -375,7 +375,7 @@ func TestExistingClientQuirks(t *testing.T) {
 	if len(challenge) != 48 {
 		t.Fatalf("challenge of %d bytes", len(challenge))
 	}
-	der, err := cis.SignChallenge(c.key, c.cert, challenge, crypto.SHA1)
+	der, err := cis.SignChallenge(context.Background(), c.key, c.cert, challenge, crypto.SHA1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -471,7 +471,7 @@ func BenchmarkAuthValidate(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		der, err := cis.SignChallenge(key, cert, ch[:], crypto.SHA1)
+		der, err := cis.SignChallenge(context.Background(), key, cert, ch[:], crypto.SHA1)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -3,8 +3,9 @@ package main
 import (
 	"errors"
 	"flag"
-	"fmt"
 	"io"
+
+	"github.com/opencis/cisauth/internal/cliflag"
 )
 
 // errHelp means -h was given and the help text printed.
@@ -15,19 +16,9 @@ var errHelp = errors.New("help requested")
 // positionals.
 func parseInterspersed(fs *flag.FlagSet, args []string, stderr io.Writer) ([]string, error) {
 	fs.SetOutput(stderr)
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, errHelp
-			}
-			return nil, fmt.Errorf("%w: %w", errUsage, err)
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
+	pos, err := cliflag.Parse(fs, args, errUsage)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil, errHelp
 	}
+	return pos, err
 }

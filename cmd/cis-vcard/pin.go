@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -9,10 +8,9 @@ import (
 	"os"
 
 	"golang.org/x/term"
-)
 
-// maxPINFile caps what is read from a PIN file.
-const maxPINFile = 256
+	"github.com/opencis/cisauth/internal/pinread"
+)
 
 // readPIN returns the PIN from --pin, else --pin-file ("-" is stdin), else a
 // prompt without echo on the terminal. The caller clears the result.
@@ -36,19 +34,15 @@ func readPIN(flagPIN, pinFile string, e env) ([]byte, error) {
 	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return nil, fmt.Errorf("%w: no PIN: give --pin-file FILE (or - for standard input), or run on a terminal to be asked", errUsage)
 	}
-	fmt.Fprint(e.stderr, "PIN for the new card: ")
-	pin, err := term.ReadPassword(int(f.Fd()))
-	fmt.Fprintln(e.stderr)
+	pin, err := pinread.Prompt(f, e.stderr, "PIN for the new card: ")
 	if err != nil {
-		return nil, fmt.Errorf("read PIN: %w", err)
+		return nil, err
 	}
-	fmt.Fprint(e.stderr, "again: ")
-	again, err := term.ReadPassword(int(f.Fd()))
-	fmt.Fprintln(e.stderr)
+	again, err := pinread.Prompt(f, e.stderr, "again: ")
 	defer clear(again)
 	if err != nil {
 		clear(pin)
-		return nil, fmt.Errorf("read PIN: %w", err)
+		return nil, err
 	}
 	if !bytes.Equal(pin, again) {
 		clear(pin)
@@ -58,22 +52,4 @@ func readPIN(flagPIN, pinFile string, e env) ([]byte, error) {
 }
 
 // readPINFrom takes the first line of r.
-func readPINFrom(r io.Reader, name string) ([]byte, error) {
-	buf := make([]byte, maxPINFile+1)
-	n, err := io.ReadFull(r, buf)
-	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
-		clear(buf)
-		return nil, fmt.Errorf("read PIN from %s: %w", name, err)
-	}
-	if n > maxPINFile {
-		clear(buf)
-		return nil, fmt.Errorf("PIN file %s is larger than %d bytes", name, maxPINFile)
-	}
-	sc := bufio.NewScanner(bytes.NewReader(buf[:n]))
-	var pin []byte
-	if sc.Scan() {
-		pin = append([]byte(nil), bytes.TrimRight(sc.Bytes(), "\r")...)
-	}
-	clear(buf)
-	return pin, nil
-}
+func readPINFrom(r io.Reader, name string) ([]byte, error) { return pinread.FirstLine(r, name) }

@@ -14,6 +14,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/opencis/cisauth/internal/cliflag"
 )
 
 const usage = `usage: cisctl <command> [arguments]
@@ -72,18 +74,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 // arguments, and returns the positional ones.
 func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	fs.SetOutput(io.Discard)
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, fmt.Errorf("%w: %v", errUsage, err)
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return pos, nil
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
+	return cliflag.Parse(fs, args, errUsage)
 }
 
 // readInput reads the named file, or stdin when name is "" or "-", failing

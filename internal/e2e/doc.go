@@ -8,9 +8,11 @@
 // crypto.Signer over the card key); cis.GASClient logs in over TLS to the
 // CIS simulator (package cis/cistest), signing the challenge's CMS on the
 // card, and selects a role; cis.SSBClient fetches and parses the SAML
-// RoleAssertion as a supplier's server does. A pcsc.Monitor sees the card
-// being pulled, the session is logged out as the agent does, and the ticket
-// dies. The same login runs from a SoftHSM2 token, and a wrong PIN is shown
+// RoleAssertion as a supplier's server does. The card login and the logout
+// on removal are the agent's own (agent.LogInWithCard,
+// agent.LogoutOnRemoval): a pcsc.Monitor sees the card being pulled, the
+// session is logged out, and the ticket dies. The agent daemon as a whole is
+// tested in package internal/agent. The same login runs from a SoftHSM2 token, and a wrong PIN is shown
 // never to reach GAS.
 //
 // The package has tests and benchmarks only. They need the real card stack

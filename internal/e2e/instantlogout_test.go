@@ -11,6 +11,7 @@ import (
 	"github.com/opencis/cisauth/cis"
 	"github.com/opencis/cisauth/cis/cissim"
 	"github.com/opencis/cisauth/cis/cistest"
+	"github.com/opencis/cisauth/internal/agent"
 	"github.com/opencis/cisauth/internal/stacktest"
 	"github.com/opencis/cisauth/middleware"
 	"github.com/opencis/cisauth/pcsc"
@@ -84,7 +85,7 @@ func TestCardPullEndsWebSession(t *testing.T) {
 		t.Fatalf("web session before the pull: %d", got)
 	}
 
-	loggedOut := logoutOnRemoval(ctx, events, r.Name, gas, l.Session)
+	loggedOut := agent.LogoutOnRemoval(ctx, events, r.Name, gas, l.Session)
 	pulled := time.Now()
 	stacktest.Pull(t, in)
 	if err := <-loggedOut; err != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/opencis/cisauth/cis"
 	"github.com/opencis/cisauth/cis/cissim"
 	"github.com/opencis/cisauth/cis/cistest"
+	"github.com/opencis/cisauth/internal/agent"
 	"github.com/opencis/cisauth/internal/stacktest"
 	"github.com/opencis/cisauth/pcsc"
 )
@@ -64,7 +65,7 @@ func TestCardLoginToRoleAssertion(t *testing.T) {
 
 	// She pulls the card: the monitor sees it, the agent logs out, and the
 	// supplier's next check fails.
-	loggedOut := logoutOnRemoval(ctx, events, r.Name, gas, l.Session)
+	loggedOut := agent.LogoutOnRemoval(ctx, events, r.Name, gas, l.Session)
 	stacktest.Pull(t, in)
 	if err := <-loggedOut; err != nil {
 		t.Fatalf("logout on card removal: %v", err)
@@ -110,7 +111,7 @@ func TestPullOneOfTwoCards(t *testing.T) {
 		t.Fatalf("readers gave uids %s and %s, want %s and %s", la.UID, lc.UID, alice, chandra)
 	}
 
-	loggedOut := logoutOnRemoval(ctx, events, rs[0].Name, gas, la.Session)
+	loggedOut := agent.LogoutOnRemoval(ctx, events, rs[0].Name, gas, la.Session)
 	stacktest.Pull(t, aliceIn)
 	if err := <-loggedOut; err != nil {
 		t.Fatalf("logout on card removal: %v", err)

@@ -8,9 +8,7 @@ package e2e_test
 import (
 	"context"
 	"crypto"
-	"crypto/x509"
 	"errors"
-	"fmt"
 	"io"
 	"slices"
 	"testing"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/opencis/cisauth/cis"
 	"github.com/opencis/cisauth/cis/cistest"
+	"github.com/opencis/cisauth/internal/agent"
 	"github.com/opencis/cisauth/internal/stacktest"
 	"github.com/opencis/cisauth/pcsc"
 	"github.com/opencis/cisauth/pcsc/vcard"
@@ -84,62 +83,53 @@ func openCard(t testing.TB, s *stacktest.Stack, r stacktest.Reader) *pcsc.Token 
 	return openToken(t, pcsc.TokenConfig{Module: s.OpenSCModule, Reader: r.Name})
 }
 
-// cardLogin is what a login leaves behind on the workstation side.
+// cardLogin is what a login leaves behind on the workstation side, and the
+// digest of each signature the GAS login asked the card for.
 type cardLogin struct {
-	Before  pcsc.PINStatus    // the PIN state before the PIN was sent
-	UID     string            // the user id the token's certificate names
-	Signer  crypto.Signer     // the card's authentication key
-	Cert    *x509.Certificate // its certificate
-	Session *cis.Session      // the GAS session, role selected
-	Hashes  []crypto.Hash     // the digest of each signature GAS login asked the card for
+	*agent.UnlockedCard
+	Session *cis.Session
+	Hashes  []crypto.Hash
 }
 
 // hashRecorder passes signatures through to the card and notes the digest
 // algorithm each one was asked over.
 type hashRecorder struct {
 	crypto.Signer
-	hashes []crypto.Hash
+	hashes *[]crypto.Hash
 }
 
 // Sign records opts.HashFunc() and signs with the wrapped signer.
 func (h *hashRecorder) Sign(rand io.Reader, digest []byte, opts crypto.SignerOpts) ([]byte, error) {
-	h.hashes = append(h.hashes, opts.HashFunc())
+	*h.hashes = append(*h.hashes, opts.HashFunc())
 	return h.Signer.Sign(rand, digest, opts)
 }
 
-// agentLogin does what the Identity Agent does once the person typed the
-// PIN: read the PIN state, log in to the token (which clears pin), read the
-// user id and the key and certificate, log in to GAS with them (activate,
-// the challenge's CMS signed on the card, validate) and select roleID in
-// live mode. A PIN problem stops it before anything is sent to GAS.
-func agentLogin(ctx context.Context, tok *pcsc.Token, pin []byte, opts pcsc.LoginOptions, gas *cis.GASClient, roleID string) (*cardLogin, error) {
-	var l cardLogin
-	var err error
-	if l.Before, err = tok.PINStatus(ctx); err != nil {
-		return nil, fmt.Errorf("PIN status: %w", err)
-	}
-	if err := tok.Login(ctx, pin, opts); err != nil {
-		return nil, fmt.Errorf("token login: %w", err)
-	}
-	if l.UID, err = tok.UID(ctx); err != nil {
-		return nil, fmt.Errorf("uid: %w", err)
-	}
-	if l.Signer, err = tok.Signer(ctx); err != nil {
-		return nil, fmt.Errorf("signer: %w", err)
-	}
-	if l.Cert, err = tok.Certificate(ctx); err != nil {
-		return nil, fmt.Errorf("certificate: %w", err)
-	}
-	rec := &hashRecorder{Signer: l.Signer}
-	l.Session, err = gas.Login(ctx, rec, l.Cert)
-	l.Hashes = rec.hashes
+// recordingToken is a token whose signer records digest algorithms.
+type recordingToken struct {
+	*pcsc.Token
+	hashes *[]crypto.Hash
+}
+
+// Signer wraps the token's signer in a hashRecorder.
+func (r recordingToken) Signer(ctx context.Context) (crypto.Signer, error) {
+	s, err := r.Token.Signer(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("GAS login: %w", err)
+		return nil, err
 	}
-	if err := gas.SelectRole(ctx, l.Session, roleID, cis.ModeLive); err != nil {
-		return nil, fmt.Errorf("select role: %w", err)
+	return &hashRecorder{Signer: s, hashes: r.hashes}, nil
+}
+
+// agentLogin is the agent's card login (agent.LogInWithCard: PIN, token
+// login, GAS login with the card, roleID selected live), recording the
+// digest of each signature.
+func agentLogin(ctx context.Context, tok *pcsc.Token, pin []byte, opts pcsc.LoginOptions, gas *cis.GASClient, roleID string) (*cardLogin, error) {
+	l := &cardLogin{}
+	cl, err := agent.LogInWithCard(ctx, recordingToken{tok, &l.Hashes}, pin, opts, gas, roleID, cis.ModeLive)
+	if err != nil {
+		return nil, err
 	}
-	return &l, nil
+	l.UnlockedCard, l.Session = cl.Card, cl.Session
+	return l, nil
 }
 
 func newGAS(t testing.TB, cfg cis.GASConfig) *cis.GASClient {
@@ -218,52 +208,13 @@ func user(t testing.TB, srv *cistest.Server, uid string) cis.User {
 	return cis.User{}
 }
 
-// logoutOnRemoval does what the agent does in normal mode: when the card
-// leaves reader it logs the session out of GAS. The returned channel gets
-// Logout's result once.
-func logoutOnRemoval(ctx context.Context, events <-chan pcsc.Event, reader string, gas *cis.GASClient, sess *cis.Session) <-chan error {
-	out := make(chan error, 1)
-	go func() {
-		for {
-			select {
-			case ev := <-events:
-				if ev.Kind == pcsc.CardRemoved && ev.Reader == reader {
-					out <- gas.Logout(ctx, sess)
-					return
-				}
-			case <-ctx.Done():
-				out <- fmt.Errorf("card never removed from %q: %w", reader, ctx.Err())
-				return
-			}
-		}
-	}()
-	return out
-}
-
-// requests sums the simulator's cissim_requests_total series whose
-// endpoint is one of endpoints (every endpoint if none).
+// requests counts the protocol requests the simulator answered on
+// endpoints (all if none).
 func requests(t testing.TB, reg prometheus.Gatherer, endpoints ...string) int {
 	t.Helper()
-	mfs, err := reg.Gather()
+	n, err := cistest.Requests(reg, endpoints...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]bool{}
-	for _, e := range endpoints {
-		want[e] = true
-	}
-	n := 0.0
-	for _, mf := range mfs {
-		if mf.GetName() != "cissim_requests_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			for _, lp := range m.GetLabel() {
-				if lp.GetName() == "endpoint" && (len(want) == 0 || want[lp.GetValue()]) {
-					n += m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return int(n)
+	return n
 }

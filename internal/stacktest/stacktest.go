@@ -1,5 +1,5 @@
 // Package stacktest gives tests the real card stack that scripts/cardstack.sh
-// brings up (pcscd with six vsmartcard vpcd readers, OpenSC's PKCS#11 module,
+// brings up (pcscd with eight vsmartcard vpcd readers, OpenSC's PKCS#11 module,
 // a SoftHSM2 token): Require finds it from the environment, Readers hands
 // each test package its own readers, and InsertCard and Pull put a virtual
 // card (package pcsc/vcard) into a reader and take it out, waiting until
@@ -19,12 +19,19 @@
 //	package  readers                                        vpcd ports
 //	pcsc     0 "Virtual PCD 00 00", 1 "Virtual PCD 00 01"       35963, 35964
 //	vcard    2 "Virtual PCD B 00 00"                            35979
-//	agent    3 "Virtual PCD B 00 01"                            35980
+//	agent    6 LongReaderName+" 00 00", 7 LongReaderName+" 00 01",
+//	         3 "Virtual PCD B 00 01"                            36011, 36012, 35980
 //	e2e      4 "Virtual PCD C 00 00", 5 "Virtual PCD C 00 01"   35995, 35996
+//
+// Readers 6 and 7 have names longer than the 64 bytes OpenSC keeps of a
+// reader name as the PKCS#11 slot description, and share those 64 bytes,
+// as the two slots of a real long-named reader do; the agent's tests use
+// them, so every card login there matches a reader to its slot by that
+// prefix, and two cards in the pair must still be told apart.
 //
 // Tests inside one package run one after another unless they call
 // t.Parallel, which tests that insert cards must not do on a shared reader.
-// A new package that needs readers gets a row here (and, past six, another
+// A new package that needs readers gets a row here (and, past eight, another
 // vpcd entry in scripts/cardstack.sh).
 //
 // This package uses cgo through package pcsc; it is for tests only.
@@ -151,6 +158,10 @@ func splitList(v string) []string {
 	return parts
 }
 
+// LongReaderName is the FRIENDLYNAME of the stack's fourth vpcd entry
+// (readers 6 and 7): longer than a PKCS#11 slot description.
+const LongReaderName = "Virtual PCD D Dual Interface Reader [Contact Reader] with a name past the 64 bytes of a slot (4701F)"
+
 // allocation is the fixed reader table (see the package doc).
 func allocation(pkg string) []int {
 	switch pkg {
@@ -159,7 +170,7 @@ func allocation(pkg string) []int {
 	case "vcard":
 		return []int{2}
 	case "agent":
-		return []int{3}
+		return []int{6, 7, 3}
 	case "e2e":
 		return []int{4, 5}
 	}

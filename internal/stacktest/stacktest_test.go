@@ -1,6 +1,7 @@
 package stacktest
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -40,9 +41,9 @@ func testEnv(over map[string]string) func(string) string {
 		EnvSoftHSMModule: "/x/libsofthsm2.so", EnvSoftHSMConf: "/tmp/stack/softhsm/softhsm2.conf",
 		EnvSoftHSMLabel: "cisauth-ci", EnvSoftHSMPIN: "123456",
 		EnvReaders: "Virtual PCD 00 00,Virtual PCD 00 01,Virtual PCD B 00 00,Virtual PCD B 00 01," +
-			"Virtual PCD C 00 00,Virtual PCD C 00 01",
+			"Virtual PCD C 00 00,Virtual PCD C 00 01," + LongReaderName + " 00 00," + LongReaderName + " 00 01",
 		EnvVPCDAddrs: "127.0.0.1:35963,127.0.0.1:35964,127.0.0.1:35979,127.0.0.1:35980," +
-			"127.0.0.1:35995,127.0.0.1:35996",
+			"127.0.0.1:35995,127.0.0.1:35996,127.0.0.1:36011,127.0.0.1:36012",
 	}
 	for k, v := range over {
 		env[k] = v
@@ -55,7 +56,7 @@ func TestFromEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(s.All) != 6 || s.All[2] != (Reader{Index: 2, Name: "Virtual PCD B 00 00", Addr: "127.0.0.1:35979"}) {
+	if len(s.All) != 8 || s.All[2] != (Reader{Index: 2, Name: "Virtual PCD B 00 00", Addr: "127.0.0.1:35979"}) {
 		t.Fatalf("readers %+v", s.All)
 	}
 	for name, over := range map[string]map[string]string{
@@ -91,6 +92,11 @@ func TestReadersAllocationIsDisjoint(t *testing.T) {
 	if got := s.Readers(t, "e2e", 2); got[0].Name != "Virtual PCD C 00 00" || got[1].Addr != "127.0.0.1:35996" {
 		t.Errorf("e2e readers %+v", got)
 	}
+	// The agent's first two readers are the long-named pair.
+	if got := s.Readers(t, "agent", 3); len(got[0].Name) <= 64 || got[0].Name[:64] != got[1].Name[:64] ||
+		got[0].Name == got[1].Name || got[1].Addr != "127.0.0.1:36012" || got[2].Name != "Virtual PCD B 00 01" {
+		t.Errorf("agent readers %+v", got)
+	}
 	r := &recTB{TB: t}
 	if s.Readers(r, "vcard", 2); !strings.Contains(r.failed, "owns") {
 		t.Errorf("too many readers: failed %q", r.failed)
@@ -98,5 +104,20 @@ func TestReadersAllocationIsDisjoint(t *testing.T) {
 	r = &recTB{TB: t}
 	if s.Readers(r, "nobody", 1); r.failed == "" {
 		t.Error("unknown package got readers")
+	}
+}
+
+// TestLongReaderNameMatchesScript: the name the tests expect is the one
+// scripts/cardstack.sh gives pcscd.
+func TestLongReaderNameMatchesScript(t *testing.T) {
+	b, err := os.ReadFile("../../scripts/cardstack.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `LONG_NAME="`+LongReaderName+`"`) {
+		t.Errorf("scripts/cardstack.sh does not set LONG_NAME to %q", LongReaderName)
+	}
+	if len(LongReaderName+" 00 00") <= 64 {
+		t.Error("LongReaderName must make reader names longer than a PKCS#11 slot description")
 	}
 }

@@ -13,6 +13,8 @@ import (
 	"sync"
 
 	"golang.org/x/term"
+
+	"github.com/opencis/cisauth/internal/pinread"
 )
 
 // Terminal is the agent's face on a terminal: it prints the agent's
@@ -109,9 +111,7 @@ func (t *Terminal) ask(q Question) (Answer, error) {
 				return Answer{Cancel: true}, nil
 			}
 		}
-		t.prompt("PIN: ")
-		pin, err := t.secret()
-		t.println("")
+		pin, err := t.secret("PIN: ")
 		if err != nil {
 			return Answer{}, err
 		}
@@ -150,11 +150,14 @@ func (t *Terminal) line() (string, error) {
 	return strings.TrimSpace(s), nil
 }
 
-// secret reads the PIN: without echo on a terminal.
-func (t *Terminal) secret() ([]byte, error) {
-	if fd := int(t.In.Fd()); term.IsTerminal(fd) {
-		return term.ReadPassword(fd)
+// secret prompts for the PIN and reads it: on a terminal without echo,
+// turned off before the prompt shows.
+func (t *Terminal) secret(prompt string) ([]byte, error) {
+	if term.IsTerminal(int(t.In.Fd())) {
+		return pinread.Prompt(t.In, t.Out, prompt)
 	}
+	t.prompt(prompt)
+	defer t.println("")
 	b, err := t.buf.ReadSlice('\n')
 	if err != nil && len(b) == 0 {
 		return nil, err

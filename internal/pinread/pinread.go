@@ -40,16 +40,13 @@ func FirstLine(r io.Reader, name string) ([]byte, error) {
 }
 
 // Prompt writes prompt to out and reads a line from the terminal f
-// without echo. f must be a terminal.
+// without echo: echo is off before the prompt shows, so nothing typed
+// ahead of it is shown either. f must be a terminal.
 func Prompt(f *os.File, out io.Writer, prompt string) ([]byte, error) {
 	if !term.IsTerminal(int(f.Fd())) {
 		return nil, errors.New("not a terminal")
 	}
-	fmt.Fprint(out, prompt)
-	pin, err := term.ReadPassword(int(f.Fd()))
+	pin, err := readNoEcho(f, out, prompt)
 	fmt.Fprintln(out)
-	if err != nil {
-		return nil, fmt.Errorf("read PIN: %w", err)
-	}
-	return pin, nil
+	return pin, err
 }

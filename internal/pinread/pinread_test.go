@@ -2,6 +2,7 @@ package pinread
 
 import (
 	"os"
+	"io"
 	"strings"
 	"testing"
 )
@@ -34,5 +35,27 @@ func TestPromptNeedsATerminal(t *testing.T) {
 	defer w.Close()
 	if _, err := Prompt(r, w, "PIN: "); err == nil {
 		t.Error("Prompt read from a pipe")
+	}
+}
+
+// TestReadLine: one line is taken (CR dropped), nothing after it; an
+// over-long line and an empty input are errors.
+func TestReadLine(t *testing.T) {
+	r := strings.NewReader("1234\r\nnext\n")
+	got, err := readLine(r)
+	if err != nil || string(got) != "1234" {
+		t.Fatalf("readLine = %q, %v", got, err)
+	}
+	if rest, _ := io.ReadAll(r); string(rest) != "next\n" {
+		t.Errorf("left %q, want the next line untouched", rest)
+	}
+	if got, err := readLine(strings.NewReader("5678")); err != nil || string(got) != "5678" {
+		t.Errorf("line without end: %q, %v", got, err)
+	}
+	if _, err := readLine(strings.NewReader(strings.Repeat("9", MaxSize+1) + "\n")); err == nil {
+		t.Error("an over-long line was accepted")
+	}
+	if _, err := readLine(strings.NewReader("")); err == nil {
+		t.Error("empty input was accepted")
 	}
 }

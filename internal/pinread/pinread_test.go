@@ -1,8 +1,8 @@
 package pinread
 
 import (
-	"os"
 	"io"
+	"os"
 	"strings"
 	"testing"
 )

@@ -290,3 +290,9 @@ func guardProblem(err error) problem {
 	return problem{Status: http.StatusInternalServerError, Code: "internal",
 		Message: "This page's access rule is misconfigured, so access is refused. Tell the service's administrators."}
 }
+
+// Err returns ErrGuardConfig if the guard was built wrongly (no codes, or
+// a code that is not well formed), and nil otherwise: a configuration
+// loader can refuse such a guard at start rather than have it deny every
+// request.
+func (g *Guard) Err() error { return g.err }

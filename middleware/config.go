@@ -141,7 +141,9 @@ type CookieConfig struct {
 	// Empty means one random key made by New: fine for one instance, but
 	// every cookie dies with the process. A fleet, or an instance that must
 	// keep its sessions across a restart, needs the same keys on every
-	// instance (New refuses a RedisStore without Keys).
+	// instance (New refuses a RedisStore without Keys): LoadCookieKeys
+	// reads them from a keys file, SharedCookieKeys makes them once and
+	// shares them through the fleet's Redis.
 	Keys [][]byte
 	// MaxAge is the longest life of a web session, tied to the SSO session
 	// (DefaultSessionMaxAge, the ten hours of a smartcard session, if

@@ -27,7 +27,7 @@ type DeniedError struct {
 	// Rule is "all activities", "any activity", "job role" or "organisation".
 	Rule string
 	// Missing lists what the rule asked for and the role lacks: activity
-	// codes, the job role code, or the organisations (ODS codes).
+	// codes, the job role codes, or the organisations (ODS codes).
 	Missing []string
 	// OrgCode and JobRoleCode describe the selected role.
 	OrgCode, JobRoleCode string
@@ -66,9 +66,10 @@ func ActivityGuard(codes ...string) *Guard { return newGuard("all activities", c
 // AnyActivityGuard requires at least one of the activity codes.
 func AnyActivityGuard(codes ...string) *Guard { return newGuard("any activity", codes, checkCode) }
 
-// JobRoleGuard requires the job role: a full code "S8000:G8000:R8003"
-// (staff group, sub group, job role) or its job role part "R8003".
-func JobRoleGuard(code string) *Guard { return newGuard("job role", []string{code}, checkJobRoleCode) }
+// JobRoleGuard requires one of the job roles, each a full code
+// "S8000:G8000:R8003" (staff group, sub group, job role) or its job role
+// part "R8003".
+func JobRoleGuard(codes ...string) *Guard { return newGuard("job role", codes, checkJobRoleCode) }
 
 // OrgGuard requires the selected role to be at one of the organisations
 // (ODS codes, compared without regard to case).
@@ -85,10 +86,10 @@ func RequireAnyActivity(codes ...string) func(http.Handler) http.Handler {
 	return AnyActivityGuard(codes...).Handler
 }
 
-// RequireJobRole is middleware requiring the job role ("S…:G…:R…" or
-// "R…").
-func RequireJobRole(code string) func(http.Handler) http.Handler {
-	return JobRoleGuard(code).Handler
+// RequireJobRole is middleware requiring one of the job roles ("S…:G…:R…"
+// or "R…").
+func RequireJobRole(codes ...string) func(http.Handler) http.Handler {
+	return JobRoleGuard(codes...).Handler
 }
 
 // RequireOrg is middleware requiring the selected role to be at one of the
@@ -159,7 +160,7 @@ func (g *Guard) Check(r *http.Request) error {
 			missing = g.codes
 		}
 	case "job role":
-		if !jobRoleMatches(role.JobRoleCode, g.codes[0]) {
+		if !slices.ContainsFunc(g.codes, func(c string) bool { return jobRoleMatches(role.JobRoleCode, c) }) {
 			missing = g.codes
 		}
 	case "organisation":
@@ -220,7 +221,7 @@ func (g *Guard) explain(role *cis.RoleProfile, missing []string) string {
 				is += " (" + role.JobRole + ")"
 			}
 		}
-		return at + " " + is + ", not job role " + missing[0]
+		return at + " " + is + ", not job role " + join(missing, "or")
 	default:
 		org := "has no organisation"
 		if role.OrgCode != "" {
@@ -238,7 +239,7 @@ func (g *Guard) needs(missing []string) string {
 	case "any activity":
 		return plural("activity", "one of the activities", missing, "or")
 	case "job role":
-		return "job role " + missing[0]
+		return "job role " + join(missing, "or")
 	}
 	return "a role at " + join(missing, "or")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -88,11 +89,17 @@ func TestGuards(t *testing.T) {
 		{"job role other", middleware.JobRoleGuard("R8000"), middleware.RequireJobRole("R8000"), 403,
 			`your selected role at RCJ is S8000:G8000:R8003 (Consultant <script>alert("x")</script> & co), not job role R8000`},
 		{"job role other group", middleware.JobRoleGuard("S8001:G8000:R8003"), middleware.RequireJobRole("S8001:G8000:R8003"), 403, ""},
+		{"job roles, one held", middleware.JobRoleGuard("R8000", "R8003"), middleware.RequireJobRole("R8000", "R8003"), 204, ""},
+		{"job roles, full code held", middleware.JobRoleGuard("S8001:G8000:R8003", "S8000:G8000:R8003"), middleware.RequireJobRole("S8001:G8000:R8003", "S8000:G8000:R8003"), 204, ""},
+		{"job roles, none held", middleware.JobRoleGuard("R8000", " R8001 ", "S8001:G8000:R8003"), middleware.RequireJobRole("R8000", " R8001 ", "S8001:G8000:R8003"), 403,
+			`your selected role at RCJ is S8000:G8000:R8003 (Consultant <script>alert("x")</script> & co), not job role R8000, R8001 or S8001:G8000:R8003`},
 		{"org, any case", middleware.OrgGuard("rkf", "rcj"), middleware.RequireOrg("rkf", "rcj"), 204, ""},
 		{"org other", middleware.OrgGuard("RKF", "RMM"), middleware.RequireOrg("RKF", "RMM"), 403,
 			"your selected role is at RCJ, not at RKF or RMM"},
 		{"no codes", middleware.ActivityGuard(), middleware.RequireActivity(), 500, ""},
 		{"bad job role code", middleware.JobRoleGuard("S8000:R8003"), middleware.RequireJobRole("S8000:R8003"), 500, ""},
+		{"no job role codes", middleware.JobRoleGuard(), middleware.RequireJobRole(), 500, ""},
+		{"one bad job role code of two", middleware.JobRoleGuard("R8003", "S8000:R8003"), middleware.RequireJobRole("R8003", "S8000:R8003"), 500, ""},
 		{"bad code", middleware.OrgGuard("RCJ", "<b>"), middleware.RequireOrg("RCJ", "<b>"), 500, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -142,6 +149,16 @@ func TestGuards(t *testing.T) {
 			}
 		})
 	}
+
+	// A job role guard with several codes names them all as missing.
+	m.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var de *middleware.DeniedError
+		err := middleware.JobRoleGuard("R8000", "S8001:G8000:R8003").Check(r)
+		if !errors.As(err, &de) || de.Rule != "job role" || !slices.Equal(de.Missing, []string{"R8000", "S8001:G8000:R8003"}) ||
+			de.JobRoleCode != "S8000:G8000:R8003" {
+			t.Errorf("JobRoleGuard Check = %#v", err)
+		}
+	})).ServeHTTP(discard{}, authed(c))
 
 	// No session: 401, and Check says ErrNoSession.
 	g := middleware.ActivityGuard("B0264")

@@ -140,6 +140,10 @@ func TestCIS2UserWithoutRoles(t *testing.T) {
 			de.Error() != "you are logged in without a selected role, and this needs one of the activities B0264 or B0360; log in again and choose a role that has it" {
 			t.Errorf("Check: %v", err)
 		}
+		if err := middleware.JobRoleGuard("R8000", "R8003").Check(r); !errors.As(err, &de) || !de.NoRole ||
+			de.Error() != "you are logged in without a selected role, and this needs job role R8000 or R8003; log in again and choose a role that has it" {
+			t.Errorf("JobRoleGuard Check: %v", err)
+		}
 		if _, ok := middleware.RoleFrom(r.Context()); ok {
 			t.Error("RoleFrom reports a role")
 		}

@@ -20,7 +20,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -31,7 +30,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -172,8 +170,8 @@ func serve(ctx context.Context, o *options, log *slog.Logger, ready func(addr st
 		Cookie: middleware.CookieConfig{Insecure: o.insecureCookie},
 	}
 	if o.cookieKeys != "" {
-		if mc.Cookie.Keys, err = readKeys(o.cookieKeys); err != nil {
-			return err
+		if mc.Cookie.Keys, err = middleware.LoadCookieKeys(o.cookieKeys); err != nil {
+			return fmt.Errorf("--cookie-keys: %w", err)
 		}
 	}
 	if o.redisURL != "" {
@@ -284,33 +282,4 @@ func relyingParty(ctx context.Context, o *options, env cis.Environment, log *slo
 	}
 	log.Info("CIS2 logins on", "issuer", rp.Issuer(), "redirect", rp.RedirectURL())
 	return rp, nil
-}
-
-// maxKeysFile bounds the cookie keys file.
-const maxKeysFile = 64 << 10
-
-// readKeys reads cookie signing keys, one per line; blank lines and lines
-// starting with # are skipped.
-func readKeys(path string) ([][]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("--cookie-keys: %w", err)
-	}
-	defer f.Close()
-	var keys [][]byte
-	sc := bufio.NewScanner(io.LimitReader(f, maxKeysFile))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		keys = append(keys, []byte(line))
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("--cookie-keys: %w", err)
-	}
-	if len(keys) == 0 {
-		return nil, fmt.Errorf("--cookie-keys: %s holds no key", path)
-	}
-	return keys, nil
 }

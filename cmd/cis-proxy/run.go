@@ -10,7 +10,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -209,16 +211,8 @@ func build(ctx context.Context, o *options, log *slog.Logger) (*instance, func()
 		}
 		mc.SSOLogout = gas
 	}
-	if o.cis2 != off && env.OIDC.Enabled() && env.OIDC.ClientID != "" {
-		redirect := env.OIDC.RedirectURL
-		if redirect == "" {
-			redirect = external + middleware.DefaultCIS2CallbackPath
-		}
-		rp, err := cis2.New(ctx, cis2.Config{Env: env, RedirectURL: redirect, Logger: log})
-		if err != nil {
-			return nil, cleanup, fmt.Errorf("CIS2: %w (--cis2 off starts without CIS2)", err)
-		}
-		mc.CIS2.RelyingParty = rp
+	if mc.CIS2.RelyingParty, err = in.relyingParty(ctx); err != nil {
+		return nil, cleanup, err
 	}
 	if !ticketLogin && mc.CIS2.RelyingParty == nil {
 		return nil, cleanup, fmt.Errorf("environment %q has no SSB and no CIS2 client: nobody could log in", env.Name)
@@ -258,6 +252,33 @@ func build(ctx context.Context, o *options, log *slog.Logger) (*instance, func()
 		return nil, cleanup, err
 	}
 	return in, cleanup, nil
+}
+
+// relyingParty builds the CIS2 relying party when --cis2 is auto and the
+// environment's oidc block names a client, or nil. Its callback is the
+// block's redirect_url, or --external-url + /cis/oidc/callback; a
+// redirect_url on another origin is some other application's registration
+// (cis-sim's demo client is the example app's), so CIS2 stays off.
+func (in *instance) relyingParty(ctx context.Context) (*cis2.RelyingParty, error) {
+	oidc := in.env.OIDC
+	if in.o.cis2 == off || !oidc.Enabled() || oidc.ClientID == "" {
+		return nil, nil
+	}
+	external := in.o.external.String()
+	redirect := oidc.RedirectURL
+	if redirect == "" {
+		redirect = external + middleware.DefaultCIS2CallbackPath
+	}
+	if u, err := url.Parse(redirect); err != nil || !strings.EqualFold(u.Scheme+"://"+u.Host, external) {
+		in.log.Warn("CIS2 logins off: the environment's oidc redirect_url is not under --external-url", "redirect_url", redirect, "external_url", external)
+		return nil, nil
+	}
+	rp, err := cis2.New(ctx, cis2.Config{Env: in.env, RedirectURL: redirect, Logger: in.log})
+	if err != nil {
+		return nil, fmt.Errorf("CIS2: %w (--cis2 off starts without CIS2)", err)
+	}
+	in.log.Info("CIS2 logins on", "issuer", rp.Issuer(), "redirect", rp.RedirectURL())
+	return rp, nil
 }
 
 // ready is the health check's: the session store answers.

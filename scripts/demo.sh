@@ -3,8 +3,9 @@
 # demo user in with an independent client (curl + openssl), check the ticket
 # with cisctl, provision a virtual card for the same user, serve the example
 # supplier app (examples/webapp) against the simulator — the ticket login and
-# "Log in with CIS2" — with tickets ready to paste, and keep everything
-# running until Ctrl-C.
+# "Log in with CIS2" — with tickets ready to paste, the same logins through
+# cis-proxy in front of an app that only reads headers (examples/proxied),
+# and keep everything running until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ADDR=${CIS_SIM_ADDR:-127.0.0.1:7443}
@@ -26,7 +27,7 @@ trap 'exit 143' TERM
 
 echo "building bin/ ..." >&2
 mkdir -p bin
-go build -o bin/ ./cmd/... ./examples/webapp
+go build -o bin/ ./cmd/... ./examples/webapp ./examples/proxied
 
 (umask 077 && mkdir -p "$STATE")
 LOG=$STATE/cis-sim.log
@@ -158,6 +159,34 @@ ticket with it (the ticket login's logout leaves the card session open). A fresh
 The virtual card of $DEMO_UID ($STATE/demo-card.json) has the PIN 1234.
 Ctrl-C stops the simulator and the app.
 MSG
+# ==== cis-proxy: the same logins in front of an app in any language ========
+# examples/proxied knows nothing of CIS but the X-CIS-* headers cis-proxy
+# sets; the proxy guards its pages with examples/proxied/cis-proxy.yaml.
+PROXY_ADDR=127.0.0.1:8090
+PROXIED_ADDR=127.0.0.1:3000
+bin/proxied --listen "$PROXIED_ADDR" > "$STATE/proxied.log" 2>&1 &
+pids+=("$!")
+bin/cis-proxy --config examples/proxied/cis-proxy.yaml --env "$STATE/env.yaml" --listen "$PROXY_ADDR" \
+  --upstream "http://$PROXIED_ADDR" --metrics-listen 127.0.0.1:9464 > "$STATE/cis-proxy.log" 2>&1 &
+proxy=$!
+pids+=("$proxy")
+for _ in $(seq 1 100); do
+  if curl -sf "http://$PROXY_ADDR/cis/healthz" >/dev/null 2>&1; then break; fi
+  kill -0 "$proxy" 2>/dev/null || { cat "$STATE/cis-proxy.log" >&2; exit 1; }
+  sleep 0.1
+done
+curl -sf "http://$PROXY_ADDR/cis/healthz" >/dev/null || { cat "$STATE/cis-proxy.log" >&2; exit 1; }
+cat <<MSG
+
+== cis-proxy in front of an app that only reads headers (examples/proxied) ==
+Open  http://$PROXY_ADDR  (log: $STATE/cis-proxy.log; rules: examples/proxied/cis-proxy.yaml)
+The proxy's own login page asks the agent or takes the same tickets; then the app shows who you are from the
+X-CIS-* headers. /records/ needs activity B0264 (Alice), /admin/ job role R8000 (Chandra); Bob is refused both.
+  curl -s -H "X-CIS-Ticket: \$(cat $TICKETS/555000000001)" -c /tmp/jar -X POST http://$PROXY_ADDR/cis/login >/dev/null
+  curl -s -b /tmp/jar http://$PROXY_ADDR/records/        # as a script or thick client would
+Metrics: curl -s http://127.0.0.1:9464/metrics | grep cisproxy_
+MSG
+
 # ==== cis-agent: the workstation login helper ===============================
 # (The agent's part of the demo; the blocks above do not depend on it.) It
 # brings up the card stack (pcscd with virtual readers), puts the demo card
@@ -182,7 +211,7 @@ if scripts/cardstack.sh up "$AGENT_STACK" >"$STATE/cardstack.log" 2>&1; then
   # shellcheck disable=SC1091
   (source "$AGENT_STACK/env" && exec bin/cis-agent run --env "$STATE/env.yaml" \
     --pkcs11-module "$CISAUTH_OPENSC_MODULE" --reader "$AGENT_READER" --listen "$AGENT_ADDR" \
-    --allowed-origin "http://$WEBAPP_ADDR" --socket "$AGENT_DIR/agent.sock" --secret-file "$AGENT_DIR/secret" \
+    --allowed-origin "http://$WEBAPP_ADDR" --allowed-origin "http://$PROXY_ADDR" --socket "$AGENT_DIR/agent.sock" --secret-file "$AGENT_DIR/secret" \
     --pin-entry web) >"$STATE/cis-agent.log" 2>&1 </dev/null &
   agent=$!
   pids+=("$agent")

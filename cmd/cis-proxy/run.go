@@ -211,8 +211,12 @@ func build(ctx context.Context, o *options, log *slog.Logger) (*instance, func()
 		}
 		mc.SSOLogout = gas
 	}
-	if mc.CIS2.RelyingParty, err = in.relyingParty(ctx); err != nil {
+	rp, err := in.relyingParty(ctx)
+	if err != nil {
 		return nil, cleanup, err
+	}
+	if rp != nil { // a nil *cis2.RelyingParty in the interface would not be nil
+		mc.CIS2.RelyingParty = rp
 	}
 	if !ticketLogin && mc.CIS2.RelyingParty == nil {
 		return nil, cleanup, fmt.Errorf("environment %q has no SSB and no CIS2 client: nobody could log in", env.Name)

@@ -20,7 +20,9 @@ func startApp(t *testing.T) string {
 	ctx, cancel := context.WithCancel(context.Background())
 	urls := make(chan string, 1)
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, []string{"--listen", "127.0.0.1:0"}, io.Discard, func(u string) { urls <- u }) }()
+	go func() {
+		done <- run(ctx, []string{"--listen", "127.0.0.1:0"}, io.Discard, func(u string) { urls <- u })
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if code := <-done; code != 0 {

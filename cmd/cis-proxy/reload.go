@@ -76,8 +76,10 @@ func (in *instance) reload() {
 	if changed := restartOnly(cur.file, next.file); len(changed) > 0 {
 		in.log.Warn("reload: these settings change only with a restart; running on with the old values", "settings", changed)
 		next.file = keepRestartOnly(cur.file, next.file)
-		next.external, next.upstream = cur.external, cur.upstream
 	}
+	// The running URLs, always: check derived them again, without the
+	// port a --listen with port 0 was given (options.listening).
+	next.external, next.upstream = cur.external, cur.upstream
 	in.o = &next
 	idp, err := in.newIdP()
 	if err != nil {
@@ -111,6 +113,9 @@ func restartOnly(a, b proxy.File) []string {
 	diff("cookie_keys", a.CookieKeys, b.CookieKeys)
 	diff("agent_url", a.AgentURL, b.AgentURL)
 	diff("metrics_listen", a.MetricsListen, b.MetricsListen)
+	diff("cis2", a.CIS2, b.CIS2)
+	diff("title", a.Title, b.Title)
+	diff("log_level", a.LogLevel, b.LogLevel)
 	if a.Revalidate != b.Revalidate {
 		out = append(out, "revalidate")
 	}

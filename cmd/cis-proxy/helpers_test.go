@@ -47,12 +47,15 @@ type seen struct {
 // JSON.
 func echoUpstream(t testing.TB) *httptest.Server {
 	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(seen{Method: r.Method, Path: r.URL.Path, Header: r.Header})
-	}))
+	srv := httptest.NewServer(http.HandlerFunc(echo))
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// echo answers with what it received.
+func echo(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(seen{Method: r.Method, Path: r.URL.Path, Header: r.Header})
 }
 
 // envFile writes the simulator's environment file as cis-sim does and

@@ -58,18 +58,18 @@ func (in *instance) reload() {
 	}
 	f, err := proxy.LoadFile(in.o.configPath)
 	if err != nil {
-		in.log.Error("reload failed: keeping the running configuration", "error", err)
+		in.log.Error("reload failed: keeping the running configuration", "config", in.o.configPath, "error", err)
 		return
 	}
 	next := *in.o
 	next.file = overlay(*f, in.o.flags, in.o.set)
 	if err := next.check(); err != nil {
-		in.log.Error("reload failed: keeping the running configuration", "error", err)
+		in.log.Error("reload failed: keeping the running configuration", "config", in.o.configPath, "error", err)
 		return
 	}
 	rules, err := proxy.CompileRules(next.file.Rules)
 	if err != nil {
-		in.log.Error("reload failed: keeping the running configuration", "error", err)
+		in.log.Error("reload failed: keeping the running configuration", "config", in.o.configPath, "error", err)
 		return
 	}
 	cur := in.o
@@ -84,7 +84,7 @@ func (in *instance) reload() {
 	idp, err := in.newIdP()
 	if err != nil {
 		in.o = cur
-		in.log.Error("reload failed: keeping the running configuration", "error", err)
+		in.log.Error("reload failed: keeping the running configuration", "config", cur.configPath, "error", err)
 		return
 	}
 	in.px.SetRules(rules)

@@ -212,6 +212,9 @@ func (o *options) check() error {
 	if !slices.Contains([]string{"auto", off}, f.CIS2) {
 		return fmt.Errorf("%w: --cis2 %q: want auto or off", errUsage, f.CIS2)
 	}
+	if err := checkSAML(f.SAML); err != nil {
+		return err
+	}
 	if err := o.logLevel.UnmarshalText([]byte(f.LogLevel)); err != nil {
 		return fmt.Errorf("%w: --log-level %q: want debug, info, warn or error", errUsage, f.LogLevel)
 	}
@@ -231,4 +234,21 @@ func (o *options) listening(addr net.Addr) {
 			o.external.Host = net.JoinHostPort(o.external.Hostname(), strconv.Itoa(tcp.Port))
 		}
 	}
+}
+
+// checkSAML checks that the SAML bridge's settings are all there or all
+// absent: a signing key is never made at run time, and a bridge without
+// a service provider would serve nobody.
+func checkSAML(s proxy.SAMLFile) error {
+	switch {
+	case s.IDPKey == "" && s.IDPCert == "" && len(s.SPMetadata) == 0:
+		return nil
+	case s.IDPKey == "" && s.IDPCert == "":
+		return fmt.Errorf("%w: SAML bridge: --sp-metadata needs --idp-key and --idp-cert (an IdP signing key is never made at run time)", errUsage)
+	case s.IDPKey == "" || s.IDPCert == "":
+		return fmt.Errorf("%w: SAML bridge: --idp-key and --idp-cert go together (an IdP signing key is never made at run time)", errUsage)
+	case len(s.SPMetadata) == 0:
+		return fmt.Errorf("%w: SAML bridge: --idp-key and --idp-cert, but no --sp-metadata: no service provider could use it", errUsage)
+	}
+	return nil
 }

@@ -8,18 +8,13 @@ import (
 	"github.com/opencis/cisauth/middleware/samlidp"
 )
 
-// newIdP builds the SAML bridge from the settings in effect: nil when it
-// is off (no key, certificate or service provider), which the log says.
+// newIdP builds the SAML bridge from the settings in effect, checked by
+// options.check: nil when it is off, which the log says.
 func (in *instance) newIdP() (*samlidp.IdP, error) {
 	s := in.o.file.SAML
-	switch {
-	case s.IDPKey == "" && s.IDPCert == "" && len(s.SPMetadata) == 0:
+	if s.IDPKey == "" { // all three or none: options.check
 		in.log.Info("SAML bridge off: give --idp-key, --idp-cert and --sp-metadata to turn it on")
 		return nil, nil
-	case s.IDPKey == "" || s.IDPCert == "":
-		return nil, fmt.Errorf("SAML bridge: --idp-key and --idp-cert go together (an IdP signing key is never made at run time)")
-	case len(s.SPMetadata) == 0:
-		return nil, fmt.Errorf("SAML bridge: --idp-key and --idp-cert, but no --sp-metadata: no service provider could use it")
 	}
 	key, cert, err := samlidp.LoadKeyPair(s.IDPKey, s.IDPCert)
 	if err != nil {

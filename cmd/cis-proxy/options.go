@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/opencis/cisauth/cis"
@@ -76,9 +77,9 @@ func newFlagSet(stderr io.Writer, o *options, v *flagValues) *flag.FlagSet {
 	fs.StringVar(&v.f.SAML.IDPKey, "idp-key", "", "SAML bridge: the IdP signing key `file` (PEM, PKCS#1 or PKCS#8, RSA-2048 or more)")
 	fs.StringVar(&v.f.SAML.IDPCert, "idp-cert", "", "SAML bridge: the IdP certificate `file` (PEM)")
 	fs.Var(&v.spMetadata, "sp-metadata", "SAML bridge: a service provider's metadata `file` (repeatable)")
-	fs.StringVar(&o.cis2, "cis2", "auto", "`auto`: offer NHS CIS2 logins when the environment has an oidc block with a client id; off: never")
-	fs.StringVar(&o.title, "title", "", "the application's `name` on the login page")
-	fs.TextVar(&o.logLevel, "log-level", slog.LevelInfo, "log `level`: debug, info, warn, error")
+	fs.StringVar(&v.f.CIS2, "cis2", "auto", "`auto`: offer NHS CIS2 logins when the environment has an oidc block with a client id; off: never")
+	fs.StringVar(&v.f.Title, "title", "", "the application's `name` on the login page")
+	fs.StringVar(&v.f.LogLevel, "log-level", "info", "log `level`: debug, info, warn, error")
 	return fs
 }
 
@@ -134,6 +135,9 @@ func overlay(file, flags proxy.File, set map[string]bool) proxy.File {
 	pick("metrics-listen", &file.MetricsListen, flags.MetricsListen)
 	pick("idp-key", &file.SAML.IDPKey, flags.SAML.IDPKey)
 	pick("idp-cert", &file.SAML.IDPCert, flags.SAML.IDPCert)
+	pick("cis2", &file.CIS2, flags.CIS2)
+	pick("title", &file.Title, flags.Title)
+	pick("log-level", &file.LogLevel, flags.LogLevel)
 	if set["revalidate"] || file.Revalidate == 0 {
 		file.Revalidate = flags.Revalidate
 	}
@@ -173,7 +177,11 @@ func (o *options) check() error {
 	if err != nil {
 		return fmt.Errorf("%w: --listen %q: %w", errUsage, f.Listen, err)
 	}
-	if f.ExternalURL == "" {
+	// The external URL derived from --listen is not written back into
+	// the settings: with port 0 it is known only once listening (see
+	// listening), and a reload compares the settings as given.
+	external := f.ExternalURL
+	if external == "" {
 		scheme := "http"
 		if f.TLSCert != "" {
 			scheme = "https"
@@ -181,15 +189,15 @@ func (o *options) check() error {
 		if host == "" || host == "0.0.0.0" || host == "::" {
 			return fmt.Errorf("%w: --listen %q has no host to reach the proxy by: give --external-url", errUsage, f.Listen)
 		}
-		f.ExternalURL = scheme + "://" + net.JoinHostPort(host, port)
+		external = scheme + "://" + net.JoinHostPort(host, port)
 	}
-	e, err := url.Parse(f.ExternalURL)
+	e, err := url.Parse(external)
 	if err != nil || (e.Scheme != "http" && e.Scheme != "https") || e.Host == "" || (e.Path != "" && e.Path != "/") || e.RawQuery != "" || e.Fragment != "" || e.User != nil {
-		return fmt.Errorf("%w: --external-url %q: want an http(s) origin without a path (the proxy serves the whole site)", errUsage, f.ExternalURL)
+		return fmt.Errorf("%w: --external-url %q: want an http(s) origin without a path (the proxy serves the whole site)", errUsage, external)
 	}
 	e.Path = ""
 	if e.Scheme == "http" && !cis.IsLoopbackHost(e.Hostname()) {
-		return fmt.Errorf("%w: --external-url %q: plain http only on a loopback address (a session cookie must not travel in clear); use https", errUsage, f.ExternalURL)
+		return fmt.Errorf("%w: --external-url %q: plain http only on a loopback address (a session cookie must not travel in clear); use https", errUsage, external)
 	}
 	o.external = e
 	if strings.EqualFold(f.AgentURL, "none") {
@@ -201,8 +209,46 @@ func (o *options) check() error {
 	if f.Revalidate <= 0 {
 		return fmt.Errorf("%w: --revalidate must be positive", errUsage)
 	}
-	if !slices.Contains([]string{"auto", off}, o.cis2) {
-		return fmt.Errorf("%w: --cis2 %q: want auto or off", errUsage, o.cis2)
+	if !slices.Contains([]string{"auto", off}, f.CIS2) {
+		return fmt.Errorf("%w: --cis2 %q: want auto or off", errUsage, f.CIS2)
+	}
+	if err := checkSAML(f.SAML); err != nil {
+		return err
+	}
+	if err := o.logLevel.UnmarshalText([]byte(f.LogLevel)); err != nil {
+		return fmt.Errorf("%w: --log-level %q: want debug, info, warn or error", errUsage, f.LogLevel)
+	}
+	o.cis2, o.title = f.CIS2, f.Title
+	return nil
+}
+
+// listening completes the settings once the proxy listens at addr: an
+// external URL derived from a --listen with port 0 gets the port the
+// system picked.
+func (o *options) listening(addr net.Addr) {
+	if o.file.ExternalURL != "" {
+		return
+	}
+	if _, port, err := net.SplitHostPort(o.external.Host); err == nil && port == "0" {
+		if tcp, ok := addr.(*net.TCPAddr); ok {
+			o.external.Host = net.JoinHostPort(o.external.Hostname(), strconv.Itoa(tcp.Port))
+		}
+	}
+}
+
+// checkSAML checks that the SAML bridge's settings are all there or all
+// absent: a signing key is never made at run time, and a bridge without
+// a service provider would serve nobody.
+func checkSAML(s proxy.SAMLFile) error {
+	switch {
+	case s.IDPKey == "" && s.IDPCert == "" && len(s.SPMetadata) == 0:
+		return nil
+	case s.IDPKey == "" && s.IDPCert == "":
+		return fmt.Errorf("%w: SAML bridge: --sp-metadata needs --idp-key and --idp-cert (an IdP signing key is never made at run time)", errUsage)
+	case s.IDPKey == "" || s.IDPCert == "":
+		return fmt.Errorf("%w: SAML bridge: --idp-key and --idp-cert go together (an IdP signing key is never made at run time)", errUsage)
+	case len(s.SPMetadata) == 0:
+		return fmt.Errorf("%w: SAML bridge: --idp-key and --idp-cert, but no --sp-metadata: no service provider could use it", errUsage)
 	}
 	return nil
 }

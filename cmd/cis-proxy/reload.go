@@ -8,18 +8,13 @@ import (
 	"github.com/opencis/cisauth/middleware/samlidp"
 )
 
-// newIdP builds the SAML bridge from the settings in effect: nil when it
-// is off (no key, certificate or service provider), which the log says.
+// newIdP builds the SAML bridge from the settings in effect, checked by
+// options.check: nil when it is off, which the log says.
 func (in *instance) newIdP() (*samlidp.IdP, error) {
 	s := in.o.file.SAML
-	switch {
-	case s.IDPKey == "" && s.IDPCert == "" && len(s.SPMetadata) == 0:
+	if s.IDPKey == "" { // all three or none: options.check
 		in.log.Info("SAML bridge off: give --idp-key, --idp-cert and --sp-metadata to turn it on")
 		return nil, nil
-	case s.IDPKey == "" || s.IDPCert == "":
-		return nil, fmt.Errorf("SAML bridge: --idp-key and --idp-cert go together (an IdP signing key is never made at run time)")
-	case len(s.SPMetadata) == 0:
-		return nil, fmt.Errorf("SAML bridge: --idp-key and --idp-cert, but no --sp-metadata: no service provider could use it")
 	}
 	key, cert, err := samlidp.LoadKeyPair(s.IDPKey, s.IDPCert)
 	if err != nil {
@@ -58,31 +53,33 @@ func (in *instance) reload() {
 	}
 	f, err := proxy.LoadFile(in.o.configPath)
 	if err != nil {
-		in.log.Error("reload failed: keeping the running configuration", "error", err)
+		in.log.Error("reload failed: keeping the running configuration", "config", in.o.configPath, "error", err)
 		return
 	}
 	next := *in.o
 	next.file = overlay(*f, in.o.flags, in.o.set)
 	if err := next.check(); err != nil {
-		in.log.Error("reload failed: keeping the running configuration", "error", err)
+		in.log.Error("reload failed: keeping the running configuration", "config", in.o.configPath, "error", err)
 		return
 	}
 	rules, err := proxy.CompileRules(next.file.Rules)
 	if err != nil {
-		in.log.Error("reload failed: keeping the running configuration", "error", err)
+		in.log.Error("reload failed: keeping the running configuration", "config", in.o.configPath, "error", err)
 		return
 	}
 	cur := in.o
 	if changed := restartOnly(cur.file, next.file); len(changed) > 0 {
 		in.log.Warn("reload: these settings change only with a restart; running on with the old values", "settings", changed)
 		next.file = keepRestartOnly(cur.file, next.file)
-		next.external, next.upstream = cur.external, cur.upstream
 	}
+	// The running URLs, always: check derived them again, without the
+	// port a --listen with port 0 was given (options.listening).
+	next.external, next.upstream = cur.external, cur.upstream
 	in.o = &next
 	idp, err := in.newIdP()
 	if err != nil {
 		in.o = cur
-		in.log.Error("reload failed: keeping the running configuration", "error", err)
+		in.log.Error("reload failed: keeping the running configuration", "config", cur.configPath, "error", err)
 		return
 	}
 	in.px.SetRules(rules)
@@ -111,6 +108,9 @@ func restartOnly(a, b proxy.File) []string {
 	diff("cookie_keys", a.CookieKeys, b.CookieKeys)
 	diff("agent_url", a.AgentURL, b.AgentURL)
 	diff("metrics_listen", a.MetricsListen, b.MetricsListen)
+	diff("cis2", a.CIS2, b.CIS2)
+	diff("title", a.Title, b.Title)
+	diff("log_level", a.LogLevel, b.LogLevel)
 	if a.Revalidate != b.Revalidate {
 		out = append(out, "revalidate")
 	}

@@ -70,13 +70,18 @@ type instance struct {
 }
 
 func serve(ctx context.Context, o *options, log *slog.Logger, hup <-chan os.Signal, ready func(Addrs)) error {
-	in, cleanup, err := build(ctx, o, log)
-	defer cleanup()
+	// Listen first: an external URL derived from --listen with port 0
+	// (tests) is known only then, and build hands it to the middleware
+	// (notifications), the SAML bridge (entity ID) and the proxy.
+	ln, err := net.Listen("tcp", o.file.Listen)
 	if err != nil {
 		return err
 	}
-	ln, err := net.Listen("tcp", o.file.Listen)
+	o.listening(ln.Addr())
+	in, cleanup, err := build(ctx, o, log)
+	defer cleanup()
 	if err != nil {
+		_ = ln.Close()
 		return err
 	}
 	srv := &http.Server{

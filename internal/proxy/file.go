@@ -7,9 +7,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/opencis/cisauth/cis"
 )
 
 // ErrFile is matched (errors.Is) by every error ParseFile and LoadFile
@@ -56,6 +59,9 @@ type File struct {
 	Notify         *bool         `yaml:"notify"`
 	SSOLogout      *bool         `yaml:"sso_logout"`
 	TrustedOrigins []string      `yaml:"trusted_origins"`
+	CIS2           string        `yaml:"cis2"`      // auto or off
+	Title          string        `yaml:"title"`     // the application's name on the login page
+	LogLevel       string        `yaml:"log_level"` // debug, info, warn, error
 	// Rules say who may reach which paths (see Rule); paths no rule
 	// matches need a CIS session and nothing more.
 	Rules []Rule   `yaml:"rules"`
@@ -123,9 +129,10 @@ func ParseFile(b []byte, dir string) (*File, error) {
 		}
 		f.SAML.SPMetadata[i] = resolve(dir, f.SAML.SPMetadata[i])
 	}
-	// An environment file (not a preset name) is a path too; a name
-	// without a path separator is left for cis.ResolveEnvironment.
-	if filepath.Base(f.Env) != f.Env {
+	// An environment file is a path too (env.yaml next to this file is
+	// that one, whatever the working directory); a preset name stays a
+	// name for cis.ResolveEnvironment.
+	if !slices.Contains(cis.PresetNames(), f.Env) {
 		f.Env = resolve(dir, f.Env)
 	}
 	return f, nil

@@ -23,9 +23,10 @@ import (
 
 // Paths the proxy answers itself, before anything reaches the upstream.
 // The middleware's endpoints (/cis/login, /cis/logout, /cis/session,
-// /cis/refresh, /cis/notify, /cis/oidc/…) and the SAML bridge's
-// (/saml/metadata, /saml/sso) are answered too: an upstream's own paths
-// there are out of reach.
+// /cis/refresh, /cis/notify, /cis/oidc/…) and, while it is on, the SAML
+// bridge's (/saml/metadata, /saml/sso) are answered too: an upstream's own
+// paths there are out of reach. With the bridge off, /saml/… paths go
+// upstream like any other.
 const (
 	HealthPath    = "/cis/healthz"
 	LoginPagePath = middleware.DefaultLoginPath // GET: the page; POST: the middleware's login

@@ -38,6 +38,9 @@ func TestSAMLEndToEnd(t *testing.T) {
 		{"redirect binding, plain", spOptions{key: spECKey()}},
 		{"post binding, plain", spOptions{key: spECKey(), binding: saml.HTTPPostBinding}},
 		{"signed redirect, plain", spOptions{key: spECKey(), signRequest: true}},
+		// Its request, signed with RSA-2048 and carrying its certificate,
+		// comes back from the login in a return path of about 2.4 KiB.
+		{"signed post, encrypted", spOptions{signRequest: true, binding: saml.HTTPPostBinding}},
 	}
 	sps := make([]*spApp, len(cases))
 	for i, tc := range cases {

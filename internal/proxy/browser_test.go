@@ -132,6 +132,7 @@ func sawRequest(b *browsertest.Browser, method, origin, path string) bool {
 // the form; the browser lands back on the page, which the upstream serves
 // knowing the user from X-CIS-UID.
 func TestBrowserLoginThroughAgent(t *testing.T) {
+	t.Parallel()
 	rg, agent := agentRig(t, whoUpstream(t).URL, "", nil)
 	tk := rg.sim.MustLogin(t, alice, aliceRole)
 	agent.SetTicket(agenttest.Session{Ticket: tk, UID: alice, Name: "Jones Alice Dr", SelectedRoleID: aliceRole})
@@ -159,6 +160,7 @@ func TestBrowserLoginThroughAgent(t *testing.T) {
 // and opens the paste field; a pasted ticket logs in and the browser lands
 // back on the page it asked for.
 func TestBrowserLoginAgentDown(t *testing.T) {
+	t.Parallel()
 	down := closedPort(t)
 	rg, _ := agentRig(t, whoUpstream(t).URL, down, nil)
 	tk := rg.sim.MustLogin(t, bob, bobRMM)
@@ -171,7 +173,7 @@ func TestBrowserLoginAgentDown(t *testing.T) {
 	waitText(b, "#status", "not running at "+down)
 	b.Do(
 		chromedp.WaitVisible(chromedp.ID("ticket")), // the paste field is open
-		chromedp.SendKeys(chromedp.ID("ticket"), tk.Reveal()),
+		chromedp.SetValue(chromedp.ID("ticket"), tk.Reveal()), // pasted
 		chromedp.Click(chromedp.CSS(`#login button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.ID("uid")),
 	)
@@ -200,6 +202,7 @@ func closedPort(t testing.TB) string {
 // the agent, the return to /saml/sso, and its script posting the Response
 // to the app — every page within its CSP.
 func TestBrowserSAMLSignIn(t *testing.T) {
+	t.Parallel()
 	sp := newSPApp(t, spOptions{binding: saml.HTTPPostBinding})
 	var agent *agenttest.Agent
 	sr := newSAMLRigWith(t, func(rg *rig, cfg *proxy.Config) {

@@ -172,7 +172,7 @@ func TestBrowserLoginAgentDown(t *testing.T) {
 	}
 	waitText(b, "#status", "not running at "+down)
 	b.Do(
-		chromedp.WaitVisible(chromedp.ID("ticket")), // the paste field is open
+		chromedp.WaitVisible(chromedp.ID("ticket")),           // the paste field is open
 		chromedp.SetValue(chromedp.ID("ticket"), tk.Reveal()), // pasted
 		chromedp.Click(chromedp.CSS(`#login button[type="submit"]`)),
 		chromedp.WaitVisible(chromedp.ID("uid")),

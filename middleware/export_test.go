@@ -21,5 +21,8 @@ func (m *Middleware) RecheckTicket(ctx context.Context, t cis.Ticket) error {
 	return err
 }
 
+// MaxBody is the cap on a POST endpoint's body.
+const MaxBody = maxBody
+
 // SafeReturn exposes safeReturn to the fuzz target.
 func SafeReturn(s string) string { return safeReturn(s) }

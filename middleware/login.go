@@ -18,8 +18,10 @@ import (
 // TicketHeader carries the ticket of a thick client's login.
 const TicketHeader = "X-CIS-Ticket"
 
-// maxBody bounds the body of a login, refresh or logout request.
-const maxBody = 8 << 10
+// maxBody bounds the body of a login, refresh or logout request: room for
+// a form with a ticket and a return path of MaxReturnLen bytes, every one
+// of them percent-escaped.
+const maxBody = 4 * MaxReturnLen
 
 // postRequest is what a client sent to one of the POST endpoints.
 type postRequest struct {

@@ -152,8 +152,10 @@ type pendingWire struct {
 	Return   string    `json:"return"`
 }
 
-// maxPendingWire bounds a stored login in progress (about 300 bytes).
-const maxPendingWire = 8 << 10
+// maxPendingWire bounds a stored login in progress: about 300 bytes and
+// the return path, up to MaxReturnLen bytes that JSON may escape to six
+// each ("\u0026").
+const maxPendingWire = 8 * MaxReturnLen
 
 func encodePending(p *pendingLogin) ([]byte, error) {
 	return json.Marshal(pendingWire{

@@ -5,8 +5,13 @@ import (
 	"strings"
 )
 
-// maxReturnLen bounds a return path.
-const maxReturnLen = 2048
+// MaxReturnLen bounds a return path (the "return" of a login, refresh or
+// logout, the path a browser without a session asked for): a longer one
+// is replaced by "/". It leaves room for the SAML bridge's
+// (middleware/samlidp) return to its sign-on endpoint, which carries the
+// service provider's whole AuthnRequest: one signed with RSA-2048 and its
+// certificate inside (HTTP-POST binding) already takes about 2.4 KiB.
+const MaxReturnLen = 8 << 10
 
 // safeReturn returns s if it is a path on this site to send a browser back
 // to after login, refresh or logout, and "/" otherwise: never another
@@ -14,9 +19,9 @@ const maxReturnLen = 2048
 // optionally with a query, made of printable ASCII without backslashes.
 // Rejected, among others: "//evil.example", "/\evil.example",
 // "https://evil.example", "javascript:…", anything with control
-// characters, spaces or a fragment, and anything longer than 2 KiB.
+// characters, spaces or a fragment, and anything longer than MaxReturnLen.
 func safeReturn(s string) string {
-	if s == "" || len(s) > maxReturnLen || s[0] != '/' {
+	if s == "" || len(s) > MaxReturnLen || s[0] != '/' {
 		return "/"
 	}
 	if len(s) > 1 && (s[1] == '/' || s[1] == '\\') {

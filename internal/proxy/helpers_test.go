@@ -53,6 +53,18 @@ type rig struct {
 
 func newRig(t testing.TB, upstream string, rules []proxy.Rule, edit func(*proxy.Config)) *rig {
 	t.Helper()
+	return newRigWith(t, upstream, rules, func(_ *rig, cfg *proxy.Config) {
+		if edit != nil {
+			edit(cfg)
+		}
+	})
+}
+
+// newRigWith is newRig for a configuration that needs the proxy's URL (a
+// SAML bridge's external URL, an agent's allowed origin): rg.url and
+// rg.sim are set when edit runs; the proxy starts listening after it.
+func newRigWith(t testing.TB, upstream string, rules []proxy.Rule, edit func(rg *rig, cfg *proxy.Config)) *rig {
+	t.Helper()
 	sim := cistest.NewServer(t)
 	mw, err := middleware.New(middleware.Config{
 		Env: sim.Env(), LoginURL: proxy.LoginPagePath,
@@ -69,17 +81,20 @@ func newRig(t testing.TB, upstream string, rules []proxy.Rule, edit func(*proxy.
 	if err != nil {
 		t.Fatal(err)
 	}
+	var handler http.Handler
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	t.Cleanup(srv.Close)
+	rg := &rig{sim: sim, url: "http://" + srv.Listener.Addr().String()}
 	cfg := proxy.Config{Upstream: u, Middleware: mw, Rules: rs, Login: proxy.LoginPage{Ticket: true}}
 	if edit != nil {
-		edit(&cfg)
+		edit(rg, &cfg)
 	}
-	px, err := proxy.New(cfg)
-	if err != nil {
+	if rg.px, err = proxy.New(cfg); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(px)
-	t.Cleanup(srv.Close)
-	return &rig{sim: sim, px: px, url: srv.URL}
+	handler = rg.px
+	srv.Start()
+	return rg
 }
 
 // client is a cookie-keeping client that does not follow redirects.

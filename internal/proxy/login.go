@@ -73,7 +73,7 @@ func newLoginPage(cfg LoginPage) (*loginPage, error) {
 // on as it came: the middleware accepts only a path on this site.
 func (l *loginPage) serveHTML(w http.ResponseWriter, r *http.Request) {
 	ret := r.URL.Query().Get("return")
-	if len(ret) > 2048 {
+	if len(ret) > middleware.MaxReturnLen {
 		ret = ""
 	}
 	cis2 := ""

@@ -1,71 +1,28 @@
 package samlidp
 
 import (
-	"crypto/x509"
-	"encoding/pem"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"testing"
 
 	"github.com/beevik/etree"
 	"github.com/crewjam/saml/xmlenc"
+
+	"github.com/opencis/cisauth/internal/xmlsectest"
 )
 
-// xmlsec1 (Debian package xmlsec1, an XML Signature implementation
-// independent of goxmldsig) is the referee for the bridge's signatures.
+// xmlsec1 (package internal/xmlsectest) is the referee for the bridge's
+// signatures.
 
 // XPath expressions for xmlsec1 --node-xpath: which signature to verify.
 const (
-	responseSignature   = "/*/*[local-name()='Signature']"
-	assertionSignature  = "/*/*[local-name()='Assertion']/*[local-name()='Signature']"
-	standaloneSignature = "/*/*[local-name()='Signature']" // a decrypted assertion
+	responseSignature   = xmlsectest.RootSignature
+	assertionSignature  = xmlsectest.AssertionSignature
+	standaloneSignature = xmlsectest.RootSignature // a decrypted assertion
 )
-
-// needXMLSec1 returns the path of xmlsec1; without it the test is skipped,
-// or fails under make test (CISAUTH_MAKE_TEST=1), which installs it.
-func needXMLSec1(t *testing.T) string {
-	t.Helper()
-	p, err := exec.LookPath("xmlsec1")
-	if err != nil {
-		if os.Getenv("CISAUTH_MAKE_TEST") == "1" {
-			t.Fatal("xmlsec1 missing under make test (Debian package xmlsec1)")
-		}
-		t.Skip("xmlsec1 not installed (Debian package xmlsec1); make test installs it")
-	}
-	return p
-}
-
-// xmlsecVerify has xmlsec1 verify the signature at xpath in doc with the
-// key of cert only: KeyInfo in the document is ignored (--enabled-key-data
-// rsa), references must be in the document.
-func xmlsecVerify(t *testing.T, xmlsec1 string, doc []byte, cert *x509.Certificate, xpath string) error {
-	t.Helper()
-	dir := t.TempDir()
-	docPath, certPath := filepath.Join(dir, "doc.xml"), filepath.Join(dir, "cert.pem")
-	if err := os.WriteFile(docPath, doc, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	out, err := exec.CommandContext(t.Context(), xmlsec1, "--verify",
-		"--enabled-key-data", "rsa", "--pubkey-cert-pem", certPath,
-		"--enabled-reference-uris", "same-doc",
-		"--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:protocol:Response",
-		"--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:assertion:Assertion",
-		"--node-xpath", xpath, docPath).CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("xmlsec1: %v: %s", err, out)
-	}
-	return nil
-}
 
 // TestXMLSec1VerifiesSignatures: xmlsec1 verifies the Response's and the
 // assertion's own signature with the IdP certificate, and not with another.
 func TestXMLSec1VerifiesSignatures(t *testing.T) {
-	xmlsec1 := needXMLSec1(t)
+	xmlsec1 := xmlsectest.Require(t)
 	sp := newTestSP(t, spOptions{key: ecKey()}, nil)
 	ti := newTestIdP(t, nil, nil, sp)
 	b := newBrowser(t)
@@ -73,10 +30,10 @@ func TestXMLSec1VerifiesSignatures(t *testing.T) {
 	x := b.responseXML(ti, sp, authnRequest(t, ti, sp), "")
 	other := selfSigned(t, rsaKeyC(), "not the idp")
 	for _, xpath := range []string{responseSignature, assertionSignature} {
-		if err := xmlsecVerify(t, xmlsec1, x, ti.cfg.Certificate, xpath); err != nil {
+		if err := xmlsec1.Verify(t, x, ti.cfg.Certificate, xpath); err != nil {
 			t.Errorf("%s with the IdP certificate: %v", xpath, err)
 		}
-		if err := xmlsecVerify(t, xmlsec1, x, other, xpath); err == nil {
+		if err := xmlsec1.Verify(t, x, other, xpath); err == nil {
 			t.Errorf("%s verifies with another certificate", xpath)
 		}
 	}
@@ -85,7 +42,7 @@ func TestXMLSec1VerifiesSignatures(t *testing.T) {
 // TestXMLSec1EncryptedAssertionSigned: an encrypted assertion, decrypted
 // with the SP's key, is itself signed, and xmlsec1 verifies it.
 func TestXMLSec1EncryptedAssertionSigned(t *testing.T) {
-	xmlsec1 := needXMLSec1(t)
+	xmlsec1 := xmlsectest.Require(t)
 	sp := newTestSP(t, spOptions{}, nil) // RSA key rsaKeyB: encryption offered
 	ti := newTestIdP(t, nil, nil, sp)
 	b := newBrowser(t)
@@ -104,7 +61,7 @@ func TestXMLSec1EncryptedAssertionSigned(t *testing.T) {
 		t.Fatalf("decrypted a %s", a.Tag)
 	}
 	checkSignatureAlgorithms(t, a)
-	if err := xmlsecVerify(t, xmlsec1, plain, ti.cfg.Certificate, standaloneSignature); err != nil {
+	if err := xmlsec1.Verify(t, plain, ti.cfg.Certificate, standaloneSignature); err != nil {
 		t.Error(err)
 	}
 }
@@ -113,7 +70,7 @@ func TestXMLSec1EncryptedAssertionSigned(t *testing.T) {
 // it without the Response's signature; changed in any way, neither samlsp
 // nor xmlsec1 accepts it, and unsigned samlsp does not either.
 func TestTamperedResponse(t *testing.T) {
-	xmlsec1 := needXMLSec1(t)
+	xmlsec1 := xmlsectest.Require(t)
 	sp := newTestSP(t, spOptions{key: ecKey()}, nil)
 	ti := newTestIdP(t, nil, nil, sp)
 	b := newBrowser(t)
@@ -177,7 +134,7 @@ func TestTamperedResponse(t *testing.T) {
 				if v.want == nil {
 					continue
 				}
-				if err := xmlsecVerify(t, xmlsec1, x, ti.cfg.Certificate, v.xpath); (err == nil) != *v.want {
+				if err := xmlsec1.Verify(t, x, ti.cfg.Certificate, v.xpath); (err == nil) != *v.want {
 					t.Errorf("xmlsec1 %s: %v, want ok=%v", v.xpath, err, *v.want)
 				}
 			}

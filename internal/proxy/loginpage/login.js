@@ -43,6 +43,9 @@
     } catch (e) {
       status.textContent = "No smartcard session: " + e.message +
         ". Insert your card and unlock it, then try again, or paste a ticket.";
+      // Offer the paste field at once: closed, it is easy to miss.
+      const paste = form.querySelector("details");
+      if (paste) paste.open = true;
       button.disabled = false;
     }
   }

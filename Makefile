@@ -8,7 +8,7 @@ STACK_DIR ?= $(CURDIR)/.stack
 DEB_PACKAGES := pcscd libpcsclite-dev vsmartcard-vpcd softhsm2 opensc opensc-pkcs11 pcsc-tools xmlsec1 wrk openssl curl pkg-config redis-server chromium
 GOTEST_FLAGS ?=
 
-.PHONY: all build deps test test-unit vet demo stack-up stack-down bench fuzz clean
+.PHONY: all build deps test test-unit vet demo stack-up stack-down bench bench-proxy fuzz clean
 
 all: build
 
@@ -40,6 +40,11 @@ demo: deps
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# cis-proxy under wrk against the bare peer and the upstream alone, in one run
+# (docs/benchmarks.md#cis-proxy). BENCH_PROXY_ARGS: DURATION ROUNDS CONNECTIONS.
+bench-proxy: deps
+	@scripts/proxy-bench.sh $(BENCH_PROXY_ARGS)
 
 clean:
 	rm -rf "$(STACK_DIR)" bin

@@ -28,10 +28,10 @@ const (
 func (p *Proxy) rewrite(upstream *url.URL) func(*httputil.ProxyRequest) {
 	cookie := p.mw.CookieName()
 	return func(pr *httputil.ProxyRequest) {
+		pr.Out.Header = withoutCISHeaders(pr.Out.Header)
 		pr.SetURL(upstream) // Host: the upstream's; X-Forwarded-Host: the user's
 		pr.SetXForwarded()
 		h := pr.Out.Header
-		stripCISHeaders(h)
 		stripCookie(h, cookie)
 		if s, ok := middleware.SessionFrom(pr.In.Context()); ok {
 			setCISHeaders(h, s.User, s.Role)
@@ -39,15 +39,24 @@ func (p *Proxy) rewrite(upstream *url.URL) func(*httputil.ProxyRequest) {
 	}
 }
 
-// stripCISHeaders deletes every header whose name starts with "X-CIS-",
-// in any case, also spelt with underscores ("X_CIS_UID"): CGI, Rack, PHP
-// and others turn both into HTTP_X_CIS_UID.
-func stripCISHeaders(h http.Header) {
-	for k := range h {
-		if isCISHeader(k) {
-			delete(h, k)
+// addedHeaders is how many headers rewrite adds: X-Forwarded-For, -Host
+// and -Proto and the six X-CIS-* ones.
+const addedHeaders = 3 + 6
+
+// withoutCISHeaders returns a copy of h without any header whose name
+// starts with "X-CIS-", in any case, also spelt with underscores
+// ("X_CIS_UID"): CGI, Rack, PHP and others turn both into HTTP_X_CIS_UID.
+// The copy has room for addedHeaders more: growing the map (cloned by
+// ReverseProxy at the request's size) to take them cost more than the
+// copy.
+func withoutCISHeaders(h http.Header) http.Header {
+	out := make(http.Header, len(h)+addedHeaders)
+	for k, v := range h {
+		if !isCISHeader(k) {
+			out[k] = v
 		}
 	}
+	return out
 }
 
 // isCISHeader reports whether k is "X-CIS-…" in any case, with hyphens or
@@ -59,16 +68,23 @@ func isCISHeader(k string) bool {
 
 // setCISHeaders sets the headers of a session; r is the zero RoleProfile
 // when the session has no selected role.
+//
+// The six values share one backing array, each header's slice capped at
+// its one value (an Add to one of them cannot write into the next): one
+// allocation per request instead of six.
 func setCISHeaders(h http.Header, u cis.User, r cis.RoleProfile) {
-	h[HeaderUID] = []string{headerValue(u.UID)}
-	h[HeaderName] = []string{headerValue(u.Name)}
 	if r.ID == "" {
+		vs := []string{headerValue(u.UID), headerValue(u.Name)}
+		h[HeaderUID], h[HeaderName] = vs[0:1:1], vs[1:2:2]
 		return
 	}
-	h[HeaderRoleID] = []string{headerValue(r.ID)}
-	h[HeaderOrgCode] = []string{headerValue(r.OrgCode)}
-	h[HeaderJobRoleCode] = []string{headerValue(r.JobRoleCode)}
-	h[HeaderActivities] = []string{headerValue(strings.Join(r.Activities, ","))}
+	vs := []string{
+		headerValue(u.UID), headerValue(u.Name), headerValue(r.ID), headerValue(r.OrgCode),
+		headerValue(r.JobRoleCode), headerValue(strings.Join(r.Activities, ",")),
+	}
+	h[HeaderUID], h[HeaderName] = vs[0:1:1], vs[1:2:2]
+	h[HeaderRoleID], h[HeaderOrgCode] = vs[2:3:3], vs[3:4:4]
+	h[HeaderJobRoleCode], h[HeaderActivities] = vs[4:5:5], vs[5:6:6]
 }
 
 // headerValue makes s safe as a header value: control characters become

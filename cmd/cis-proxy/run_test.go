@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/opencis/cisauth/cis/cistest"
+	"github.com/opencis/cisauth/middleware"
 )
 
 // The command serves: a login through it reaches the upstream with the
@@ -141,4 +142,28 @@ func waitRefused(t *testing.T, u string) {
 		conn.Close()
 	}
 	t.Fatalf("new connections still accepted %s after the stop", waitFor)
+}
+
+// TestSecureCookieBehindHTTPS: with an https --external-url (a TLS
+// terminator in front) the session cookie is Secure with the __Host-
+// prefix; with a plain-http loopback one it is neither (TestServes), so
+// the proxy also works for development.
+func TestSecureCookieBehindHTTPS(t *testing.T) {
+	sim := cistest.NewServer(t)
+	up := echoUpstream(t)
+	p := start(t, append(baseArgs(envFile(t, sim), up.URL), "--external-url", "https://records.example.nhs.uk", "--notify=false")...)
+	req, _ := http.NewRequest(http.MethodPost, p.url+"/cis/login", nil)
+	req.Header.Set(middleware.TicketHeader, sim.MustLogin(t, alice, aliceRole).Reveal())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cookies := resp.Cookies()
+	if resp.StatusCode != http.StatusOK || len(cookies) != 1 {
+		t.Fatalf("login: %s, cookies %v", resp.Status, cookies)
+	}
+	if c := cookies[0]; c.Name != "__Host-"+cookieName || !c.Secure || !c.HttpOnly || c.Path != "/" || c.Domain != "" {
+		t.Errorf("session cookie %+v, want Secure, HttpOnly, __Host-, Path=/, no Domain", c)
+	}
 }

@@ -1,62 +1,21 @@
 package main
 
 import (
-	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/pem"
-	"encoding/xml"
-	"io"
-	"math/big"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"testing"
-	"time"
-
-	"github.com/crewjam/saml"
-	"github.com/crewjam/saml/samlsp"
 
 	"github.com/opencis/cisauth/cis/cistest"
+	"github.com/opencis/cisauth/internal/samltest"
 	"github.com/opencis/cisauth/middleware/samlidp"
 )
 
-// RSA-2048 keys, made once: under -race each takes a while.
-var (
-	idpKey = sync.OnceValue(func() *rsa.PrivateKey { return mustRSA() })
-	spKey  = sync.OnceValue(func() *rsa.PrivateKey { return mustRSA() })
-)
-
-func mustRSA() *rsa.PrivateKey {
-	k, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		panic(err)
-	}
-	return k
-}
-
-// selfSigned makes a self-signed SHA-256 certificate for key, valid now.
-func selfSigned(t *testing.T, key *rsa.PrivateKey, cn string) *x509.Certificate {
-	t.Helper()
-	now := time.Now()
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(now.UnixNano()),
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    now.Add(-time.Hour),
-		NotAfter:     now.Add(24 * time.Hour),
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert
-}
+// The IdP's RSA-2048 key, made once: under -race it takes a while.
+var idpKey = sync.OnceValue(func() *rsa.PrivateKey { return samltest.NewRSAKey(2048) })
 
 // idpFiles writes the IdP's key (PKCS#8 or PKCS#1) and certificate into
 // dir and returns their paths.
@@ -74,36 +33,16 @@ func idpFiles(t *testing.T, dir string, pkcs8 bool) (keyPath, certPath string) {
 		block = &pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)}
 	}
 	keyPath = writeFile(t, dir, "idp-key.pem", string(pem.EncodeToMemory(block)))
-	cert := selfSigned(t, k, "cis-proxy test IdP")
+	cert := samltest.SelfSigned(t, k, "cis-proxy test IdP")
 	certPath = writeFile(t, dir, "idp-cert.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Raw})))
 	return keyPath, certPath
 }
 
-// testSP is a service provider as crewjam's samlsp makes one, at a
-// loopback http URL (nothing needs to answer there). Its entity ID and
-// assertion consumer service are at fixed paths of base's origin.
-func testSP(t *testing.T, base string) *samlsp.Middleware {
-	t.Helper()
-	root, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := samlsp.New(samlsp.Options{URL: *root, Key: spKey(), Certificate: selfSigned(t, spKey(), "sp "+base)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
 // spMetadataFile writes the SP's metadata, as it would hand it over, into
 // dir/name.
-func spMetadataFile(t *testing.T, sp *samlsp.Middleware, dir, name string) string {
+func spMetadataFile(t *testing.T, sp *samltest.SP, dir, name string) string {
 	t.Helper()
-	b, err := xml.MarshalIndent(sp.ServiceProvider.Metadata(), "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return writeFile(t, dir, name, string(b))
+	return writeFile(t, dir, name, string(sp.Metadata(t)))
 }
 
 // The SAML flags go together: a key without its certificate, or a key and
@@ -173,17 +112,17 @@ func TestSAMLBridgeOff(t *testing.T) {
 
 // With a key (PKCS#8 or PKCS#1), its certificate and an SP's metadata the
 // bridge is on: /saml/metadata answers, without a session, the IdP's
-// metadata whose entity ID is the external URL's.
+// metadata (XML) whose entity ID is the external URL's.
 func TestSAMLBridgeOn(t *testing.T) {
 	sim := cistest.NewServer(t)
 	up := echoUpstream(t)
 	for _, pkcs8 := range []bool{true, false} {
 		dir := t.TempDir()
 		key, cert := idpFiles(t, dir, pkcs8)
-		sp := spMetadataFile(t, testSP(t, "http://127.0.0.1:9"), dir, "sp1.xml")
+		sp := spMetadataFile(t, samltest.NewSP(t, samltest.SPOptions{}), dir, "sp1.xml")
 		p := start(t, append(baseArgs(envFile(t, sim), up.URL), "--idp-key", key, "--idp-cert", cert, "--sp-metadata", sp)...)
 		p.waitLog(t, "SAML bridge on", "service_providers=1")
-		md := idpMetadata(t, p.url)
+		md := samltest.IdPMetadata(t, p.url+samlidp.MetadataPath)
 		if want := p.url + samlidp.MetadataPath; md.EntityID != want {
 			t.Errorf("PKCS#8 %v: entityID %q, want %q", pkcs8, md.EntityID, want)
 		}
@@ -195,31 +134,12 @@ func TestSAMLBridgeOn(t *testing.T) {
 	}
 }
 
-// idpMetadata fetches and parses the bridge's metadata (no session).
-func idpMetadata(t *testing.T, base string) *saml.EntityDescriptor {
-	t.Helper()
-	resp, err := http.Get(base + samlidp.MetadataPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Content-Type"), "xml") {
-		t.Fatalf("metadata: %s %q: %s", resp.Status, resp.Header.Get("Content-Type"), b)
-	}
-	md, err := samlsp.ParseMetadata(b)
-	if err != nil {
-		t.Fatalf("metadata: %v\n%s", err, b)
-	}
-	return md
-}
-
 // ssoAs sends sp's AuthnRequest (HTTP-Redirect binding) to the bridge at
 // base with the session of c, and returns the status and body.
-func ssoAs(t *testing.T, c *http.Client, sp *samlsp.Middleware, base string) (int, string) {
+func ssoAs(t *testing.T, c *http.Client, sp *samltest.SP, base string) (int, string) {
 	t.Helper()
-	sp.ServiceProvider.IDPMetadata = idpMetadata(t, base)
-	u, err := sp.ServiceProvider.MakeRedirectAuthenticationRequest("")
+	sp.Middleware.ServiceProvider.IDPMetadata = samltest.IdPMetadata(t, base+samlidp.MetadataPath)
+	u, err := sp.Middleware.ServiceProvider.MakeRedirectAuthenticationRequest("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +157,7 @@ func TestSAMLReloadAddsSP(t *testing.T) {
 	up := echoUpstream(t)
 	dir := t.TempDir()
 	idpFiles(t, dir, true)
-	sp1, sp2 := testSP(t, "http://127.0.0.1:9"), testSP(t, "http://127.0.0.2:9")
+	sp1, sp2 := samltest.NewSP(t, samltest.SPOptions{}), samltest.NewSP(t, samltest.SPOptions{})
 	spMetadataFile(t, sp1, dir, "sp1.xml")
 	spMetadataFile(t, sp2, dir, "sp2.xml")
 	samlCfg := "saml:\n  idp_key: idp-key.pem\n  idp_cert: idp-cert.pem\n  sp_metadata: [sp1.xml"
@@ -257,7 +177,7 @@ func TestSAMLReloadAddsSP(t *testing.T) {
 	p.reload()
 	p.waitLog(t, "SAML bridge on", "service_providers=2")
 	p.waitLog(t, "reloaded", "saml=true")
-	for i, sp := range []*samlsp.Middleware{sp1, sp2} {
+	for i, sp := range []*samltest.SP{sp1, sp2} {
 		if status, body := ssoAs(t, c, sp, p.url); status != http.StatusOK || !strings.Contains(body, "SAMLResponse") {
 			t.Errorf("SP %d after the reload: %d %s", i+1, status, body)
 		}

@@ -26,6 +26,7 @@ import (
 	"github.com/opencis/cisauth/internal/agenttest"
 	"github.com/opencis/cisauth/internal/browsertest"
 	"github.com/opencis/cisauth/internal/proxy"
+	"github.com/opencis/cisauth/internal/samltest"
 )
 
 // browsers is the package's one Chromium; each test gets a browser
@@ -203,7 +204,7 @@ func closedPort(t testing.TB) string {
 // to the app — every page within its CSP.
 func TestBrowserSAMLSignIn(t *testing.T) {
 	t.Parallel()
-	sp := newSPApp(t, spOptions{binding: saml.HTTPPostBinding})
+	sp := samltest.NewSP(t, samltest.SPOptions{Binding: saml.HTTPPostBinding})
 	var agent *agenttest.Agent
 	sr := newSAMLRigWith(t, func(rg *rig, cfg *proxy.Config) {
 		agent = agenttest.New(t, agenttest.Config{Origins: []string{rg.url}})
@@ -219,7 +220,7 @@ func TestBrowserSAMLSignIn(t *testing.T) {
 
 	// The way through is pages that go on by themselves: start it without
 	// waiting for a load, then wait for the SP's page.
-	browsertest.Run(b, chromedp.Evaluate[bool]("location.href = "+jsString(sp.srv.URL+"/hello")+"; true"))
+	browsertest.Run(b, chromedp.Evaluate[bool]("location.href = "+jsString(sp.Server.URL+"/hello")+"; true"))
 	b.Do(chromedp.WaitVisible(chromedp.ID("sp-name")))
 	if got := browsertest.Run(b, chromedp.Text(chromedp.ID("sp-name"))); got != "Jones Alice Dr" {
 		t.Errorf("the SP greets %q, want Jones Alice Dr", got)
@@ -234,7 +235,7 @@ func TestBrowserSAMLSignIn(t *testing.T) {
 		{http.MethodPost, sr.url, "/saml/sso"},
 		{http.MethodGet, sr.url, proxy.LoginPagePath},
 		{http.MethodPost, sr.url, proxy.LoginPagePath},
-		{http.MethodPost, sp.srv.URL, sp.m.ServiceProvider.AcsURL.Path},
+		{http.MethodPost, sp.Server.URL, sp.Middleware.ServiceProvider.AcsURL.Path},
 	} {
 		if !sawRequest(b, r.method, r.origin, r.path) {
 			t.Errorf("the browser did not %s %s%s", r.method, r.origin, r.path)

@@ -2,7 +2,6 @@ package proxy_test
 
 import (
 	"encoding/base64"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -15,6 +14,7 @@ import (
 	"github.com/crewjam/saml"
 
 	"github.com/opencis/cisauth/internal/proxy"
+	"github.com/opencis/cisauth/internal/samltest"
 	"github.com/opencis/cisauth/internal/xmlsectest"
 	"github.com/opencis/cisauth/middleware/samlidp"
 )
@@ -31,36 +31,36 @@ import (
 func TestSAMLEndToEnd(t *testing.T) {
 	cases := []struct {
 		name string
-		o    spOptions
+		o    samltest.SPOptions
 	}{
-		{"redirect binding, encrypted", spOptions{}},
-		{"post binding, encrypted", spOptions{binding: saml.HTTPPostBinding}},
-		{"redirect binding, plain", spOptions{key: spECKey()}},
-		{"post binding, plain", spOptions{key: spECKey(), binding: saml.HTTPPostBinding}},
-		{"signed redirect, plain", spOptions{key: spECKey(), signRequest: true}},
+		{"redirect binding, encrypted", samltest.SPOptions{}},
+		{"post binding, encrypted", samltest.SPOptions{Binding: saml.HTTPPostBinding}},
+		{"redirect binding, plain", samltest.SPOptions{Key: spECKey()}},
+		{"post binding, plain", samltest.SPOptions{Key: spECKey(), Binding: saml.HTTPPostBinding}},
+		{"signed redirect, plain", samltest.SPOptions{Key: spECKey(), SignRequest: true}},
 		// Its request, signed with RSA-2048 and carrying its certificate,
 		// comes back from the login in a return path of about 2.4 KiB.
-		{"signed post, encrypted", spOptions{signRequest: true, binding: saml.HTTPPostBinding}},
+		{"signed post, encrypted", samltest.SPOptions{SignRequest: true, Binding: saml.HTTPPostBinding}},
 	}
-	sps := make([]*spApp, len(cases))
+	sps := make([]*samltest.SP, len(cases))
 	for i, tc := range cases {
-		sps[i] = newSPApp(t, tc.o)
+		sps[i] = samltest.NewSP(t, tc.o)
 	}
 	sr := newSAMLRig(t, sps...)
 	for i, tc := range cases {
 		sp := sps[i]
 		t.Run(tc.name, func(t *testing.T) {
-			if got := sp.m.ServiceProvider.GetSSOBindingLocation(saml.HTTPRedirectBinding); got != sr.url+samlidp.SSOPath {
+			if got := sp.Middleware.ServiceProvider.GetSSOBindingLocation(saml.HTTPRedirectBinding); got != sr.url+samlidp.SSOPath {
 				t.Fatalf("the SP got SSO at %q from the proxy's metadata, want %q", got, sr.url+samlidp.SSOPath)
 			}
-			b := newBrowser(t)
-			resp, body := b.get(sp.srv.URL + "/app?x=1")
-			resp, body = b.loginOnPage(sr.rig, resp, body, alice, aliceRole)
-			if resp.StatusCode != http.StatusOK || resp.Request.URL.String() != sp.srv.URL+"/app?x=1" {
+			b := samltest.NewBrowser(t)
+			resp, body := b.Get(sp.Server.URL + "/app?x=1")
+			resp, body = loginOnPage(t, b, sr.rig, resp, body, alice, aliceRole)
+			if resp.StatusCode != http.StatusOK || resp.Request.URL.String() != sp.Server.URL+"/app?x=1" {
 				t.Fatalf("after the login: %s at %s: %s, want the app's page", resp.Status, resp.Request.URL, body)
 			}
 			checkJourney(t, b, sr, sp, true)
-			saw := decodeAppSaw(t, body)
+			saw := samltest.DecodeApp(t, body)
 			if saw.NameID != alice {
 				t.Errorf("NameID = %q, want the uid %s", saw.NameID, alice)
 			}
@@ -77,27 +77,27 @@ func TestSAMLEndToEnd(t *testing.T) {
 					t.Errorf("attribute %s = %q, want %q", name, saw.Attributes[name], v)
 				}
 			}
-			if f, ok := b.lastPosted(sp.acs()); !ok {
+			if f, ok := b.LastPosted(sp.ACS()); !ok {
 				t.Error("no Response form was posted to the ACS")
-			} else if encrypted := strings.Contains(decodeResponse(t, f), "EncryptedAssertion"); encrypted != sp.encrypts() {
-				t.Errorf("assertion encrypted: %v, want %v", encrypted, sp.encrypts())
+			} else if encrypted := strings.Contains(decodeResponse(t, f), "EncryptedAssertion"); encrypted != encrypts(sp) {
+				t.Errorf("assertion encrypted: %v, want %v", encrypted, encrypts(sp))
 			}
-			if resp, body := b.get(sp.srv.URL + "/prescribe"); resp.StatusCode != http.StatusOK || string(body) != "prescribing as Jones Alice Dr" {
+			if resp, body := b.Get(sp.Server.URL + "/prescribe"); resp.StatusCode != http.StatusOK || string(body) != "prescribing as Jones Alice Dr" {
 				t.Errorf("Alice at /prescribe: %s: %s", resp.Status, body)
 			}
 
 			// Bob, in his role with B0360 only: signed in, not let in.
-			bob2 := newBrowser(t)
-			resp, body = bob2.get(sp.srv.URL + "/prescribe")
-			resp, body = bob2.loginOnPage(sr.rig, resp, body, bob, bobRMM)
+			bob2 := samltest.NewBrowser(t)
+			resp, body = bob2.Get(sp.Server.URL + "/prescribe")
+			resp, body = loginOnPage(t, bob2, sr.rig, resp, body, bob, bobRMM)
 			if resp.StatusCode != http.StatusForbidden || resp.Request.URL.Path != "/prescribe" {
 				t.Errorf("Bob (RMM) at /prescribe: %s at %s: %s, want 403 from the app", resp.Status, resp.Request.URL, body)
 			}
-			resp, body = bob2.get(sp.srv.URL + "/app")
+			resp, body = bob2.Get(sp.Server.URL + "/app")
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("Bob at /app: %s: %s", resp.Status, body)
 			}
-			saw = decodeAppSaw(t, body)
+			saw = samltest.DecodeApp(t, body)
 			if !slices.Equal(saw.Attributes["activity_codes"], []string{"B0360"}) || !slices.Equal(saw.Attributes["org_code"], []string{"RMM"}) ||
 				!slices.Equal(saw.Attributes["selected_roleid"], []string{bobRMM}) {
 				t.Errorf("Bob's attributes %v, want those of role %s (RMM, B0360)", saw.Attributes, bobRMM)
@@ -109,16 +109,16 @@ func TestSAMLEndToEnd(t *testing.T) {
 // checkJourney checks the way the browser went: to the proxy's /saml/sso,
 // to its login page (if login), back to /saml/sso, to the ACS — and
 // nowhere else.
-func checkJourney(t *testing.T, b *browser, sr *samlRig, sp *spApp, login bool) {
+func checkJourney(t *testing.T, b *samltest.Browser, sr *samlRig, sp *samltest.SP, login bool) {
 	t.Helper()
 	proxyHost, _ := url.Parse(sr.url)
 	var path []string
-	for _, u := range b.requests() {
+	for _, u := range b.Requests() {
 		switch u.Host {
 		case proxyHost.Host:
 			path = append(path, "proxy"+u.Path)
-		case sp.m.ServiceProvider.AcsURL.Host:
-			if u.Path == sp.m.ServiceProvider.AcsURL.Path {
+		case sp.Middleware.ServiceProvider.AcsURL.Host:
+			if u.Path == sp.Middleware.ServiceProvider.AcsURL.Path {
 				path = append(path, "acs")
 			}
 		default:
@@ -134,24 +134,16 @@ func checkJourney(t *testing.T, b *browser, sr *samlRig, sp *spApp, login bool) 
 	}
 }
 
-func (sp *spApp) encrypts() bool {
-	_, rsa := sp.m.ServiceProvider.Key.(interface{ Size() int })
+// encrypts reports whether sp offers an encryption key (an RSA one).
+func encrypts(sp *samltest.SP) bool {
+	_, rsa := sp.Middleware.ServiceProvider.Key.(interface{ Size() int })
 	return rsa
 }
 
-func decodeAppSaw(t *testing.T, body []byte) appSaw {
-	t.Helper()
-	var saw appSaw
-	if err := json.Unmarshal(body, &saw); err != nil {
-		t.Fatalf("not the app's page: %v: %s", err, body)
-	}
-	return saw
-}
-
 // decodeResponse returns the XML of a posted Response form.
-func decodeResponse(t *testing.T, f postedForm) string {
+func decodeResponse(t *testing.T, f samltest.Form) string {
 	t.Helper()
-	x, err := base64.StdEncoding.DecodeString(f.values.Get("SAMLResponse"))
+	x, err := base64.StdEncoding.DecodeString(f.Values.Get("SAMLResponse"))
 	if err != nil || len(x) == 0 {
 		t.Fatalf("SAMLResponse: %v", err)
 	}
@@ -162,42 +154,42 @@ func decodeResponse(t *testing.T, f postedForm) string {
 // answers the AuthnRequest at once with the form to the ACS; the browser
 // never sees the login page.
 func TestSAMLSessionAnswersAtOnce(t *testing.T) {
-	sp := newSPApp(t, spOptions{})
+	sp := samltest.NewSP(t, samltest.SPOptions{})
 	sr := newSAMLRig(t, sp)
-	b := newBrowser(t)
-	sr.login(t, b.c, chandra, chandraAdm)
-	b.forget()
+	b := samltest.NewBrowser(t)
+	sr.login(t, b.Client, chandra, chandraAdm)
+	b.Forget()
 
-	resp, body := b.get(sp.srv.URL + "/app")
+	resp, body := b.Get(sp.Server.URL + "/app")
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("%s: %s", resp.Status, body)
 	}
 	checkJourney(t, b, sr, sp, false)
-	if saw := decodeAppSaw(t, body); saw.NameID != chandra || !slices.Equal(saw.Attributes["selected_roleid"], []string{chandraAdm}) {
+	if saw := samltest.DecodeApp(t, body); saw.NameID != chandra || !slices.Equal(saw.Attributes["selected_roleid"], []string{chandraAdm}) {
 		t.Errorf("the app saw %+v, want Chandra in role %s", saw, chandraAdm)
 	}
 
 	// The same, one step: the answer to the request is the form itself.
 	u := authnRedirect(t, sr, sp, "rs-1", nil)
 	resp, body = noFollow(t, b, u)
-	f, ok := findForm(autoForm, body)
-	if resp.StatusCode != http.StatusOK || !ok || f.action != sp.acs() || f.values.Get("SAMLResponse") == "" || f.values.Get("RelayState") != "rs-1" {
-		t.Fatalf("%s: form %+v, want a SAMLResponse and RelayState rs-1 posted to %s", resp.Status, f, sp.acs())
+	f, ok := samltest.FindForm(body)
+	if resp.StatusCode != http.StatusOK || !ok || f.Action != sp.ACS() || f.Values.Get("SAMLResponse") == "" || f.Values.Get("RelayState") != "rs-1" {
+		t.Fatalf("%s: form %+v, want a SAMLResponse and RelayState rs-1 posted to %s", resp.Status, f, sp.ACS())
 	}
 }
 
 // authnRedirect returns the URL of an HTTP-Redirect AuthnRequest from sp
 // to the proxy, changed by edit first.
-func authnRedirect(t *testing.T, sr *samlRig, sp *spApp, relayState string, edit func(*saml.AuthnRequest)) string {
+func authnRedirect(t *testing.T, sr *samlRig, sp *samltest.SP, relayState string, edit func(*saml.AuthnRequest)) string {
 	t.Helper()
-	req, err := sp.m.ServiceProvider.MakeAuthenticationRequest(sr.idp.SSOURL(), saml.HTTPRedirectBinding, saml.HTTPPostBinding)
+	req, err := sp.Middleware.ServiceProvider.MakeAuthenticationRequest(sr.idp.SSOURL(), saml.HTTPRedirectBinding, saml.HTTPPostBinding)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if edit != nil {
 		edit(req)
 	}
-	u, err := req.Redirect(relayState, &sp.m.ServiceProvider)
+	u, err := req.Redirect(relayState, &sp.Middleware.ServiceProvider)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,9 +197,9 @@ func authnRedirect(t *testing.T, sr *samlRig, sp *spApp, relayState string, edit
 }
 
 // noFollow fetches u with b's cookies, following nothing.
-func noFollow(t *testing.T, b *browser, u string) (*http.Response, []byte) {
+func noFollow(t *testing.T, b *samltest.Browser, u string) (*http.Response, []byte) {
 	t.Helper()
-	c := *b.c
+	c := *b.Client
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, err := c.Get(u)
 	if err != nil {
@@ -222,25 +214,25 @@ func noFollow(t *testing.T, b *browser, u string) (*http.Response, []byte) {
 // service the SP's metadata does not list gets no Response, with a CIS
 // session or after logging in.
 func TestSAMLUnknownACSRefused(t *testing.T) {
-	sp := newSPApp(t, spOptions{key: spECKey()})
+	sp := samltest.NewSP(t, samltest.SPOptions{Key: spECKey()})
 	sr := newSAMLRig(t, sp)
 	evil := func(r *saml.AuthnRequest) { r.AssertionConsumerServiceURL = "https://evil.example/saml/acs" }
 
-	b := newBrowser(t)
-	resp, body := b.get(authnRedirect(t, sr, sp, "", evil))
+	b := samltest.NewBrowser(t)
+	resp, body := b.Get(authnRedirect(t, sr, sp, "", evil))
 	if resp.StatusCode == http.StatusOK && resp.Request.URL.Path == proxy.LoginPagePath {
-		resp, body = b.loginOnPage(sr.rig, resp, body, alice, aliceRole)
+		resp, body = loginOnPage(t, b, sr.rig, resp, body, alice, aliceRole)
 	}
 	if resp.StatusCode != http.StatusBadRequest || strings.Contains(string(body), "SAMLResponse") {
 		t.Errorf("without a session: %s: %s, want 400 and no Response", resp.Status, body)
 	}
 
-	sr.login(t, b.c, alice, aliceRole)
+	sr.login(t, b.Client, alice, aliceRole)
 	resp, body = noFollow(t, b, authnRedirect(t, sr, sp, "", evil))
 	if resp.StatusCode != http.StatusBadRequest || strings.Contains(string(body), "SAMLResponse") {
 		t.Errorf("with a session: %s: %s, want 400 and no Response", resp.Status, body)
 	}
-	for _, u := range b.requests() {
+	for _, u := range b.Requests() {
 		if u.Host == "evil.example" {
 			t.Errorf("the browser went to %s", u)
 		}
@@ -252,10 +244,10 @@ func TestSAMLUnknownACSRefused(t *testing.T) {
 // bridge on the proxy's origin; there is no IdP-initiated sign-on to send
 // a browser anywhere.
 func TestSAMLRelayStateNotARedirect(t *testing.T) {
-	sp := newSPApp(t, spOptions{key: spECKey()})
+	sp := samltest.NewSP(t, samltest.SPOptions{Key: spECKey()})
 	sr := newSAMLRig(t, sp)
 	const target = "https://evil.example/phish"
-	b := newBrowser(t)
+	b := samltest.NewBrowser(t)
 
 	// No session: to the login page, with a return to /saml/sso.
 	resp, _ := noFollow(t, b, authnRedirect(t, sr, sp, target, nil))
@@ -271,7 +263,7 @@ func TestSAMLRelayStateNotARedirect(t *testing.T) {
 	}
 	// The login page's form returns there, and only there.
 	tk := sr.sim.MustLogin(t, alice, aliceRole)
-	c := *b.c
+	c := *b.Client
 	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	resp, _ = postLogin(t, &c, sr.rig, tk.Reveal(), ret)
 	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != ret {
@@ -279,9 +271,9 @@ func TestSAMLRelayStateNotARedirect(t *testing.T) {
 	}
 	// Now the form goes to the ACS, with the RelayState as it came.
 	resp, body := noFollow(t, b, sr.url+ret)
-	f, ok := findForm(autoForm, body)
-	if resp.StatusCode != http.StatusOK || !ok || f.action != sp.acs() || f.values.Get("RelayState") != target || resp.Header.Get("Location") != "" {
-		t.Errorf("%s: form %+v, want one to %s carrying the RelayState", resp.Status, f, sp.acs())
+	f, ok := samltest.FindForm(body)
+	if resp.StatusCode != http.StatusOK || !ok || f.Action != sp.ACS() || f.Values.Get("RelayState") != target || resp.Header.Get("Location") != "" {
+		t.Errorf("%s: form %+v, want one to %s carrying the RelayState", resp.Status, f, sp.ACS())
 	}
 
 	// A login page asked to return elsewhere returns home.
@@ -338,15 +330,15 @@ func postForm(t *testing.T, c *http.Client, u, origin string, form url.Values) (
 // longer than the revalidation interval.
 func TestSAMLResponseXMLSec1(t *testing.T) {
 	xmlsec1 := xmlsectest.Require(t)
-	sp := newSPApp(t, spOptions{key: spECKey()})
+	sp := samltest.NewSP(t, samltest.SPOptions{Key: spECKey()})
 	sr := newSAMLRig(t, sp)
-	b := newBrowser(t)
-	resp, body := b.get(sp.srv.URL + "/app")
-	resp, body = b.loginOnPage(sr.rig, resp, body, alice, aliceRole)
+	b := samltest.NewBrowser(t)
+	resp, body := b.Get(sp.Server.URL + "/app")
+	resp, body = loginOnPage(t, b, sr.rig, resp, body, alice, aliceRole)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("sign-in: %s: %s", resp.Status, body)
 	}
-	f, ok := b.lastPosted(sp.acs())
+	f, ok := b.LastPosted(sp.ACS())
 	if !ok {
 		t.Fatal("no Response was posted to the ACS")
 	}
@@ -354,7 +346,7 @@ func TestSAMLResponseXMLSec1(t *testing.T) {
 
 	// The request's ID, from the first request the browser sent.
 	var requestID string
-	for _, u := range b.requests() {
+	for _, u := range b.Requests() {
 		if u.Path == samlidp.SSOPath {
 			requestID = inflateRequest(t, u.Query().Get("SAMLRequest")).SelectAttrValue("ID", "")
 			break
@@ -365,12 +357,12 @@ func TestSAMLResponseXMLSec1(t *testing.T) {
 	}
 
 	// The certificate the SP would trust is the one in the proxy's metadata.
-	md := sr.fetchMetadata(t)
+	md := sr.metadata(t)
 	mdCert := md.IDPSSODescriptors[0].KeyDescriptors[0].KeyInfo.X509Data.X509Certificates[0].Data
 	if der, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(mdCert), "")); err != nil || !slices.Equal(der, sr.cert.Raw) {
 		t.Fatalf("the metadata's certificate is not the IdP's (%v)", err)
 	}
-	other := selfSigned(t, spRSAKey(), "not the idp")
+	other := samltest.SelfSigned(t, samltest.SPKey(), "not the idp")
 	for _, xpath := range []string{xmlsectest.RootSignature, xmlsectest.AssertionSignature} {
 		if err := xmlsec1.Verify(t, x, sr.cert, xpath); err != nil {
 			t.Errorf("%s with the IdP certificate: %v", xpath, err)
@@ -394,8 +386,8 @@ func TestSAMLResponseXMLSec1(t *testing.T) {
 		t.Errorf("SubjectConfirmationData NotOnOrAfter %s after the Conditions' %s", scd, notAfter)
 	}
 	for _, c := range []struct{ path, attr, want string }{
-		{"./Conditions/AudienceRestriction/Audience", "", sp.m.ServiceProvider.Metadata().EntityID},
-		{"./Subject/SubjectConfirmation/SubjectConfirmationData", "Recipient", sp.acs()},
+		{"./Conditions/AudienceRestriction/Audience", "", sp.Middleware.ServiceProvider.Metadata().EntityID},
+		{"./Subject/SubjectConfirmation/SubjectConfirmationData", "Recipient", sp.ACS()},
 		{"./Subject/SubjectConfirmation/SubjectConfirmationData", "InResponseTo", requestID},
 		{"./Subject/NameID", "", alice},
 		{"./Issuer", "", sr.url + samlidp.MetadataPath},
@@ -404,7 +396,7 @@ func TestSAMLResponseXMLSec1(t *testing.T) {
 			t.Errorf("assertion %s %s = %q, want %q", c.path, c.attr, got, c.want)
 		}
 	}
-	for attr, want := range map[string]string{"InResponseTo": requestID, "Destination": sp.acs()} {
+	for attr, want := range map[string]string{"InResponseTo": requestID, "Destination": sp.ACS()} {
 		if got := r.SelectAttrValue(attr, ""); got != want {
 			t.Errorf("Response %s = %q, want %q", attr, got, want)
 		}

@@ -8,6 +8,8 @@ import (
 	"github.com/beevik/etree"
 	"github.com/crewjam/saml"
 	dsig "github.com/russellhaering/goxmldsig"
+
+	"github.com/opencis/cisauth/internal/samltest"
 )
 
 // parseXML reads a document for the tests to look into.
@@ -66,14 +68,14 @@ func checkSignatureAlgorithms(t testing.TB, el *etree.Element) {
 // issue asks for, at a known time, and has samlsp accept it.
 func TestAssertionContents(t *testing.T) {
 	clock := newTestClock()
-	sp := newTestSP(t, spOptions{key: ecKey()}, clock) // no encryption key
+	sp := samltest.NewSP(t, samltest.SPOptions{Key: ecKey(), Clock: dsigClock(clock.Now)}) // no encryption key
 	ti := newTestIdP(t, clock, nil, sp)
-	b := newBrowser(t)
-	b.signIn(ti, drSmith.UID)
+	b := samltest.NewBrowser(t)
+	ti.signIn(b, drSmith.UID)
 	req := authnRequest(t, ti, sp)
-	x := b.responseXML(ti, sp, req, "")
+	x := responseXML(t, b, ti, sp, req, "")
 	now := clock.Now()
-	acs := sp.acsURL()
+	acs := sp.Middleware.ServiceProvider.AcsURL
 	entityID := ti.srv.URL + MetadataPath
 	at := func(d time.Duration) string { return now.Add(d).UTC().Format("2006-01-02T15:04:05.999Z07:00") }
 
@@ -106,7 +108,7 @@ func TestAssertionContents(t *testing.T) {
 		{"confirmation NotOnOrAfter", attr(t, a, "./Subject/SubjectConfirmation/SubjectConfirmationData", "NotOnOrAfter"), at(DefaultAssertionLifetime - DefaultClockSkew)},
 		{"NotBefore", attr(t, a, "./Conditions", "NotBefore"), at(-DefaultClockSkew)},
 		{"NotOnOrAfter", attr(t, a, "./Conditions", "NotOnOrAfter"), at(DefaultAssertionLifetime - DefaultClockSkew)},
-		{"Audience", text(t, a, "./Conditions/AudienceRestriction/Audience"), sp.m.ServiceProvider.Metadata().EntityID},
+		{"Audience", text(t, a, "./Conditions/AudienceRestriction/Audience"), sp.Middleware.ServiceProvider.Metadata().EntityID},
 		{"AuthnContextClassRef", text(t, a, "./AuthnStatement/AuthnContext/AuthnContextClassRef"), authnContextSmartcardPKI},
 		{"SessionNotOnOrAfter", attr(t, a, "./AuthnStatement", "SessionNotOnOrAfter"), ""},
 	} {
@@ -137,7 +139,7 @@ func TestAssertionContents(t *testing.T) {
 	}
 
 	// The SP, on the same clock, accepts it.
-	assertion, err := sp.m.ServiceProvider.ParseXMLResponse(x, []string{req.ID}, acs)
+	assertion, err := sp.Middleware.ServiceProvider.ParseXMLResponse(x, []string{req.ID}, acs)
 	if err != nil {
 		t.Fatalf("samlsp refuses the response: %v", privateErr(err))
 	}
@@ -165,13 +167,13 @@ func TestAssertionLifetimeBounded(t *testing.T) {
 		{8 * time.Second, 0, 0, 2 * time.Second}, // the default skew, capped at a quarter
 	} {
 		clock := newTestClock()
-		sp := newTestSP(t, spOptions{key: ecKey()}, clock)
+		sp := samltest.NewSP(t, samltest.SPOptions{Key: ecKey(), Clock: dsigClock(clock.Now)})
 		ti := newTestIdP(t, clock, func(c *Config) {
 			c.AssertionLifetime, c.ClockSkew, c.SPSessionLifetime = tc.lifetime, tc.skew, tc.spSession
 		}, sp)
-		b := newBrowser(t)
-		b.signIn(ti, drSmith.UID)
-		a := parseXML(t, b.responseXML(ti, sp, authnRequest(t, ti, sp), "")).SelectElement("Assertion")
+		b := samltest.NewBrowser(t)
+		ti.signIn(b, drSmith.UID)
+		a := parseXML(t, responseXML(t, b, ti, sp, authnRequest(t, ti, sp), "")).SelectElement("Assertion")
 		parse := func(path, name string) time.Time {
 			v, err := time.Parse(time.RFC3339Nano, attr(t, a, path, name))
 			if err != nil {
@@ -204,17 +206,17 @@ func TestAssertionLifetimeBounded(t *testing.T) {
 // key gets an encrypted assertion, with the bridge's one suite, that samlsp
 // decrypts; one that does not gets it plain.
 func TestEncryptedOnlyWhenOffered(t *testing.T) {
-	rsaSP := newTestSP(t, spOptions{}, nil)
-	ecSP := newTestSP(t, spOptions{key: ecKey()}, nil)
+	rsaSP := samltest.NewSP(t, samltest.SPOptions{})
+	ecSP := samltest.NewSP(t, samltest.SPOptions{Key: ecKey()})
 	ti := newTestIdP(t, nil, nil, rsaSP, ecSP)
 	if !ti.cfg.ServiceProviders[0].Encrypted() || ti.cfg.ServiceProviders[1].Encrypted() {
 		t.Fatal("Encrypted() does not follow the metadata")
 	}
-	b := newBrowser(t)
-	b.signIn(ti, drSmith.UID)
+	b := samltest.NewBrowser(t)
+	ti.signIn(b, drSmith.UID)
 
 	req := authnRequest(t, ti, rsaSP)
-	x := b.responseXML(ti, rsaSP, req, "")
+	x := responseXML(t, b, ti, rsaSP, req, "")
 	resp := parseXML(t, x)
 	if resp.SelectElement("Assertion") != nil || resp.SelectElement("EncryptedAssertion") == nil {
 		t.Fatal("want an EncryptedAssertion and no plain one")
@@ -230,7 +232,7 @@ func TestEncryptedOnlyWhenOffered(t *testing.T) {
 			t.Errorf("%s Algorithm %s, want %s", c.path, got, c.want)
 		}
 	}
-	assertion, err := rsaSP.m.ServiceProvider.ParseXMLResponse(x, []string{req.ID}, rsaSP.acsURL())
+	assertion, err := rsaSP.Middleware.ServiceProvider.ParseXMLResponse(x, []string{req.ID}, rsaSP.Middleware.ServiceProvider.AcsURL)
 	if err != nil {
 		t.Fatalf("samlsp cannot use the encrypted response: %v", privateErr(err))
 	}
@@ -238,7 +240,7 @@ func TestEncryptedOnlyWhenOffered(t *testing.T) {
 		t.Errorf("decrypted NameID %q", assertion.Subject.NameID.Value)
 	}
 
-	resp = parseXML(t, b.responseXML(ti, ecSP, authnRequest(t, ti, ecSP), ""))
+	resp = parseXML(t, responseXML(t, b, ti, ecSP, authnRequest(t, ti, ecSP), ""))
 	if resp.SelectElement("Assertion") == nil || resp.SelectElement("EncryptedAssertion") != nil {
 		t.Error("SP without an encryption key: want a plain assertion")
 	}

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/opencis/cisauth/internal/samltest"
 )
 
 func writePEM(t *testing.T, dir, name, typ string, der []byte) string {
@@ -39,7 +41,7 @@ func pkcs8(t *testing.T, key crypto.Signer) []byte {
 func TestLoadKeyPair(t *testing.T) {
 	dir := t.TempDir()
 	key := rsaKeyA()
-	cert := writePEM(t, dir, "idp.crt", "CERTIFICATE", selfSigned(t, key, "idp").Raw)
+	cert := writePEM(t, dir, "idp.crt", "CERTIFICATE", samltest.SelfSigned(t, key, "idp").Raw)
 	pkcs1Path := writePEM(t, dir, "pkcs1.key", "RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(key))
 	pkcs8Path := writePEM(t, dir, "pkcs8.key", "PRIVATE KEY", pkcs8(t, key))
 	for _, p := range []string{pkcs1Path, pkcs8Path} {
@@ -53,12 +55,12 @@ func TestLoadKeyPair(t *testing.T) {
 	}
 
 	weak := rsaWeak()
-	weakCert := writePEM(t, dir, "weak.crt", "CERTIFICATE", selfSigned(t, weak, "weak").Raw)
+	weakCert := writePEM(t, dir, "weak.crt", "CERTIFICATE", samltest.SelfSigned(t, weak, "weak").Raw)
 	weakKey := writePEM(t, dir, "weak.key", "RSA PRIVATE KEY", x509.MarshalPKCS1PrivateKey(weak))
 	if _, _, err := LoadKeyPair(weakKey, weakCert); !errors.Is(err, ErrWeakKey) || !strings.Contains(err.Error(), "1024 bits") {
 		t.Errorf("1024-bit key: %v, want ErrWeakKey", err)
 	}
-	ecCert := writePEM(t, dir, "ec.crt", "CERTIFICATE", selfSigned(t, ecKey(), "ec").Raw)
+	ecCert := writePEM(t, dir, "ec.crt", "CERTIFICATE", samltest.SelfSigned(t, ecKey(), "ec").Raw)
 	ecPath := writePEM(t, dir, "ec.key", "PRIVATE KEY", pkcs8(t, ecKey()))
 	if _, _, err := LoadKeyPair(ecPath, ecCert); !errors.Is(err, ErrWeakKey) {
 		t.Errorf("EC key: %v, want ErrWeakKey", err)
@@ -74,14 +76,14 @@ func TestLoadKeyPair(t *testing.T) {
 // TestNewRefuses: New refuses every Config it cannot run safely, with an
 // error that says why; it never makes a key.
 func TestNewRefuses(t *testing.T) {
-	sp := newTestSP(t, spOptions{}, nil)
+	sp := samltest.NewSP(t, samltest.SPOptions{})
 	ti := newTestIdP(t, nil, nil, sp)
 	good := ti.cfg
 	if _, err := New(good); err != nil {
 		t.Fatalf("the good Config: %v", err)
 	}
 	weak := rsaWeak()
-	md := sp.m.ServiceProvider.Metadata()
+	md := sp.Middleware.ServiceProvider.Metadata()
 	md.ValidUntil = testEpoch.Add(-time.Minute)
 	expiredMD, err := xml.Marshal(md)
 	if err != nil {
@@ -99,12 +101,12 @@ func TestNewRefuses(t *testing.T) {
 	}{
 		{"no key", func(c *Config) { c.Key = nil }, ErrNoSigningKey, "bridge is off"},
 		{"no certificate", func(c *Config) { c.Certificate = nil }, ErrNoSigningKey, ""},
-		{"1024-bit key", func(c *Config) { c.Key, c.Certificate = weak, selfSigned(t, weak, "weak") }, ErrWeakKey, "1024 bits"},
-		{"EC key", func(c *Config) { c.Key, c.Certificate = ecKey(), selfSigned(t, ecKey(), "ec") }, ErrWeakKey, ""},
-		{"certificate of another key", func(c *Config) { c.Certificate = selfSigned(t, rsaKeyC(), "c") }, nil, "does not match"},
+		{"1024-bit key", func(c *Config) { c.Key, c.Certificate = weak, samltest.SelfSigned(t, weak, "weak") }, ErrWeakKey, "1024 bits"},
+		{"EC key", func(c *Config) { c.Key, c.Certificate = ecKey(), samltest.SelfSigned(t, ecKey(), "ec") }, ErrWeakKey, ""},
+		{"certificate of another key", func(c *Config) { c.Certificate = samltest.SelfSigned(t, rsaKeyC(), "c") }, nil, "does not match"},
 		{"expired certificate", func(c *Config) { c.Now = func() time.Time { return testEpoch.Add(48 * time.Hour) } }, nil, "not now"},
 		{"no SP", func(c *Config) { c.ServiceProviders = nil }, ErrNoServiceProviders, "bridge is off"},
-		{"same SP twice", func(c *Config) { c.ServiceProviders = append(c.ServiceProviders, c.ServiceProviders[0]) }, ErrDuplicateEntityID, sp.srv.URL},
+		{"same SP twice", func(c *Config) { c.ServiceProviders = append(c.ServiceProviders, c.ServiceProviders[0]) }, ErrDuplicateEntityID, sp.Server.URL},
 		{"nil SP", func(c *Config) { c.ServiceProviders = append(c.ServiceProviders, nil) }, nil, "nil"},
 		{"expired SP metadata", func(c *Config) { c.ServiceProviders = []*ServiceProvider{expiring} }, ErrBadMetadata, "expired"},
 		{"no external URL", func(c *Config) { c.ExternalURL = "" }, nil, "external URL"},
@@ -139,9 +141,9 @@ func TestNewRefuses(t *testing.T) {
 // bridge runs stops being served.
 func TestExpiredMetadataAtRequest(t *testing.T) {
 	clock := newTestClock()
-	sp := newTestSP(t, spOptions{}, clock)
+	sp := samltest.NewSP(t, samltest.SPOptions{Clock: dsigClock(clock.Now)})
 	ti := newTestIdP(t, clock, nil, sp)
-	clock.Advance(sp.m.ServiceProvider.Metadata().ValidUntil.Sub(clock.Now()) + time.Minute)
+	clock.Advance(sp.Middleware.ServiceProvider.Metadata().ValidUntil.Sub(clock.Now()) + time.Minute)
 	resp, body := sso(t, ti, sp, authnRequest(t, ti, sp), drSmith.UID)
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("%s: %s, want 400", resp.Status, body)

@@ -1,7 +1,6 @@
 package samlidp
 
 import (
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
@@ -10,6 +9,8 @@ import (
 	"testing"
 
 	"github.com/crewjam/saml"
+
+	"github.com/opencis/cisauth/internal/samltest"
 )
 
 // TestEndToEnd signs in to a crewjam samlsp app through the bridge: the
@@ -19,29 +20,26 @@ import (
 func TestEndToEnd(t *testing.T) {
 	for _, tc := range []struct {
 		name string
-		o    spOptions
+		o    samltest.SPOptions
 	}{
-		{"redirect binding, encrypted", spOptions{}},
-		{"post binding, encrypted", spOptions{binding: saml.HTTPPostBinding}},
-		{"signed redirect, plain (ECDSA SP)", spOptions{key: ecKey(), signRequest: true}},
-		{"signed post, plain (ECDSA SP)", spOptions{key: ecKey(), signRequest: true, binding: saml.HTTPPostBinding}},
+		{"redirect binding, encrypted", samltest.SPOptions{}},
+		{"post binding, encrypted", samltest.SPOptions{Binding: saml.HTTPPostBinding}},
+		{"signed redirect, plain (ECDSA SP)", samltest.SPOptions{Key: ecKey(), SignRequest: true}},
+		{"signed post, plain (ECDSA SP)", samltest.SPOptions{Key: ecKey(), SignRequest: true, Binding: saml.HTTPPostBinding}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			sp := newTestSP(t, tc.o, nil)
+			sp := samltest.NewSP(t, tc.o)
 			ti := newTestIdP(t, nil, nil, sp)
-			b := newBrowser(t)
+			b := samltest.NewBrowser(t)
 
-			resp, body := b.get(sp.srv.URL + "/app?x=1")
+			resp, body := b.Get(sp.Server.URL + "/app?x=1")
 			if resp.StatusCode != http.StatusOK {
 				t.Fatalf("GET /app: %s: %s", resp.Status, body)
 			}
-			if got := resp.Request.URL.String(); got != sp.srv.URL+"/app?x=1" {
+			if got := resp.Request.URL.String(); got != sp.Server.URL+"/app?x=1" {
 				t.Errorf("ended at %s, want back at the page asked for", got)
 			}
-			var attrs map[string][]string
-			if err := json.Unmarshal(body, &attrs); err != nil {
-				t.Fatalf("%v: %s", err, body)
-			}
+			attrs := samltest.DecodeApp(t, body).Attributes
 			want := map[string][]string{
 				AttrUserUID:        {drSmith.UID},
 				AttrName:           {"SMITH John Dr"},
@@ -62,7 +60,7 @@ func TestEndToEnd(t *testing.T) {
 				t.Errorf("returnTo = %q, want %s?…", ret, SSOPath)
 			}
 
-			resp, body = b.get(sp.srv.URL + "/prescribe")
+			resp, body = b.Get(sp.Server.URL + "/prescribe")
 			if resp.StatusCode != http.StatusOK || string(body) != "prescribing as SMITH John Dr" {
 				t.Errorf("Dr Smith at /prescribe: %s: %s", resp.Status, body)
 			}
@@ -73,16 +71,16 @@ func TestEndToEnd(t *testing.T) {
 // TestEndToEndActivityRefused: a person whose role lacks the activity is
 // signed in but refused by the app.
 func TestEndToEndActivityRefused(t *testing.T) {
-	sp := newTestSP(t, spOptions{}, nil)
+	sp := samltest.NewSP(t, samltest.SPOptions{})
 	ti := newTestIdP(t, nil, nil, sp)
-	b := newBrowser(t)
-	b.signIn(ti, msJones.UID) // already has a CIS session: no login
+	b := samltest.NewBrowser(t)
+	ti.signIn(b, msJones.UID) // already has a CIS session: no login
 
-	resp, body := b.get(sp.srv.URL + "/prescribe")
+	resp, body := b.Get(sp.Server.URL + "/prescribe")
 	if resp.StatusCode != http.StatusForbidden {
 		t.Fatalf("Ms Jones at /prescribe: %s: %s, want 403", resp.Status, body)
 	}
-	resp, body = b.get(sp.srv.URL + "/app")
+	resp, body = b.Get(sp.Server.URL + "/app")
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `"activity_codes":["B0360"]`) {
 		t.Errorf("Ms Jones at /app: %s: %s", resp.Status, body)
 	}
@@ -94,17 +92,17 @@ func TestEndToEndActivityRefused(t *testing.T) {
 // TestSessionAnswersAtOnce: with a CIS session the bridge answers the
 // AuthnRequest with the form to the ACS, no redirect.
 func TestSessionAnswersAtOnce(t *testing.T) {
-	sp := newTestSP(t, spOptions{}, nil)
+	sp := samltest.NewSP(t, samltest.SPOptions{})
 	ti := newTestIdP(t, nil, nil, sp)
-	b := newBrowser(t)
-	b.signIn(ti, drSmith.UID)
-	b.c.CheckRedirect = noRedirects
+	b := samltest.NewBrowser(t)
+	ti.signIn(b, drSmith.UID)
+	b.Client.CheckRedirect = noRedirects
 
-	u, err := authnRequest(t, ti, sp).Redirect("rs-1", &sp.m.ServiceProvider)
+	u, err := authnRequest(t, ti, sp).Redirect("rs-1", &sp.Middleware.ServiceProvider)
 	if err != nil {
 		t.Fatal(err)
 	}
-	resp, err := b.c.Get(u.String())
+	resp, err := b.Client.Get(u.String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,9 +111,9 @@ func TestSessionAnswersAtOnce(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("%s: %s", resp.Status, body)
 	}
-	f, ok := findForm(body)
-	acs := sp.acsURL()
-	if !ok || f.action != acs.String() || f.values.Get("SAMLResponse") == "" || f.values.Get("RelayState") != "rs-1" {
+	f, ok := samltest.FindForm(body)
+	acs := sp.Middleware.ServiceProvider.AcsURL
+	if !ok || f.Action != acs.String() || f.Values.Get("SAMLResponse") == "" || f.Values.Get("RelayState") != "rs-1" {
 		t.Fatalf("form %+v, want a SAMLResponse and RelayState rs-1 posted to %s", f, acs.String())
 	}
 	for h, want := range map[string]string{"Cache-Control": "no-cache, no-store", "X-Frame-Options": "DENY"} {
@@ -132,11 +130,11 @@ func TestSessionAnswersAtOnce(t *testing.T) {
 // a same-origin path back to itself that carries the request and the
 // RelayState, for both bindings, and under a path prefix.
 func TestNoSessionLoginReturn(t *testing.T) {
-	sp := newTestSP(t, spOptions{}, nil)
+	sp := samltest.NewSP(t, samltest.SPOptions{})
 	ti := newTestIdP(t, nil, nil, sp)
 
 	req := authnRequest(t, ti, sp)
-	redirectURL, err := req.Redirect("state-42", &sp.m.ServiceProvider)
+	redirectURL, err := req.Redirect("state-42", &sp.Middleware.ServiceProvider)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,12 +184,12 @@ func TestNoSessionLoginReturn(t *testing.T) {
 // TestLoginReturnUnderPrefix: with an external URL that has a path, the
 // return path has it too.
 func TestLoginReturnUnderPrefix(t *testing.T) {
-	sp := newTestSP(t, spOptions{}, nil)
-	sp2 := newTestSP(t, spOptions{}, nil)
+	sp := samltest.NewSP(t, samltest.SPOptions{})
+	sp2 := samltest.NewSP(t, samltest.SPOptions{})
 	ti := newTestIdP(t, nil, nil, sp)
 	cfg := ti.cfg
 	cfg.ExternalURL += "/proxy/"
-	parsed, err := ParseServiceProvider(sp2.metadataOf(t))
+	parsed, err := ParseServiceProvider(sp2.Metadata(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -205,11 +203,11 @@ func TestLoginReturnUnderPrefix(t *testing.T) {
 	if want := ti.srv.URL + "/proxy/saml/metadata"; idp.EntityID() != want {
 		t.Errorf("EntityID = %q, want %q", idp.EntityID(), want)
 	}
-	req, err := sp2.m.ServiceProvider.MakeAuthenticationRequest(idp.SSOURL(), saml.HTTPRedirectBinding, saml.HTTPPostBinding)
+	req, err := sp2.Middleware.ServiceProvider.MakeAuthenticationRequest(idp.SSOURL(), saml.HTTPRedirectBinding, saml.HTTPPostBinding)
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := req.Redirect("", &sp2.m.ServiceProvider)
+	u, err := req.Redirect("", &sp2.Middleware.ServiceProvider)
 	if err != nil {
 		t.Fatal(err)
 	}

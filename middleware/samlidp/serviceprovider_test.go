@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/opencis/cisauth/internal/samltest"
 )
 
 func readMetadataFixture(t testing.TB) string {
@@ -50,8 +52,8 @@ func TestParseServiceProviderRefuses(t *testing.T) {
 		encKD   = `<md:KeyDescriptor use="encryption">`
 		orgOpen = `<md:Organization>`
 	)
-	weakCert := base64.StdEncoding.EncodeToString(selfSigned(t, rsaWeak(), "weak").Raw)
-	ecCert := base64.StdEncoding.EncodeToString(selfSigned(t, ecKey(), "ec").Raw)
+	weakCert := base64.StdEncoding.EncodeToString(samltest.SelfSigned(t, rsaWeak(), "weak").Raw)
+	ecCert := base64.StdEncoding.EncodeToString(samltest.SelfSigned(t, ecKey(), "ec").Raw)
 	certOf := func(kd string) string {
 		i := strings.Index(base, kd)
 		s := base[i:]

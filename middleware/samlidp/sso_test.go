@@ -18,6 +18,7 @@ import (
 	dsig "github.com/russellhaering/goxmldsig"
 
 	"github.com/opencis/cisauth/cis"
+	"github.com/opencis/cisauth/internal/samltest"
 )
 
 func serve(h http.Handler, method, target string, form url.Values) *httptest.ResponseRecorder {
@@ -70,18 +71,18 @@ func checkSameOriginPath(t testing.TB, s, path string) {
 
 // sso sends req to the bridge with the HTTP-Redirect binding from a
 // browser that may have a CIS session, without following redirects.
-func sso(t *testing.T, ti *testIdP, sp *testSP, req *saml.AuthnRequest, uid string) (*http.Response, []byte) {
+func sso(t *testing.T, ti *testIdP, sp *samltest.SP, req *saml.AuthnRequest, uid string) (*http.Response, []byte) {
 	t.Helper()
-	u, err := req.Redirect("", &sp.m.ServiceProvider)
+	u, err := req.Redirect("", &sp.Middleware.ServiceProvider)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := newBrowser(t)
-	b.c.CheckRedirect = noRedirects
+	b := samltest.NewBrowser(t)
+	b.Client.CheckRedirect = noRedirects
 	if uid != "" {
-		b.signIn(ti, uid)
+		ti.signIn(b, uid)
 	}
-	resp, err := b.c.Get(u.String())
+	resp, err := b.Client.Get(u.String())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,9 +116,9 @@ func (ti *testIdP) checkRefusedFor(t *testing.T, target error) {
 // the SP's metadata does not list is refused, with or without a session,
 // and nothing is posted anywhere.
 func TestACSNotInMetadata(t *testing.T) {
-	sp := newTestSP(t, spOptions{}, nil)
+	sp := samltest.NewSP(t, samltest.SPOptions{})
 	ti := newTestIdP(t, nil, nil, sp)
-	for _, acs := range []string{"https://evil.example/saml/acs", sp.srv.URL + "/saml/acs2", sp.srv.URL + "/saml/acs?x"} {
+	for _, acs := range []string{"https://evil.example/saml/acs", sp.Server.URL + "/saml/acs2", sp.Server.URL + "/saml/acs?x"} {
 		for _, uid := range []string{drSmith.UID, ""} {
 			req := authnRequest(t, ti, sp)
 			req.AssertionConsumerServiceURL = acs
@@ -133,7 +134,7 @@ func TestACSNotInMetadata(t *testing.T) {
 // TestACSIndexAndURLDisagree: crewjam answers by index and ignores the URL
 // when a request names both; the bridge refuses such a request.
 func TestACSIndexAndURLDisagree(t *testing.T) {
-	sp := newTestSP(t, spOptions{}, nil)
+	sp := samltest.NewSP(t, samltest.SPOptions{})
 	ti := newTestIdP(t, nil, nil, sp)
 	req := authnRequest(t, ti, sp)
 	req.AssertionConsumerServiceIndex = "1" // samlsp's HTTP-POST ACS
@@ -149,8 +150,8 @@ func TestACSIndexAndURLDisagree(t *testing.T) {
 	req.AssertionConsumerServiceIndex = "1"
 	req.AssertionConsumerServiceURL = ""
 	resp, body = sso(t, ti, sp, req, drSmith.UID)
-	acs := sp.acsURL()
-	if f, ok := findForm(body); resp.StatusCode != http.StatusOK || !ok || f.action != acs.String() {
+	acs := sp.Middleware.ServiceProvider.AcsURL
+	if f, ok := samltest.FindForm(body); resp.StatusCode != http.StatusOK || !ok || f.Action != acs.String() {
 		t.Errorf("by index: %s: %s", resp.Status, body)
 	}
 }
@@ -158,10 +159,10 @@ func TestACSIndexAndURLDisagree(t *testing.T) {
 // TestUnknownSP: a request from an SP that is not registered is refused
 // before any login.
 func TestUnknownSP(t *testing.T) {
-	sp := newTestSP(t, spOptions{}, nil)
-	other := newTestSP(t, spOptions{}, nil)
+	sp := samltest.NewSP(t, samltest.SPOptions{})
+	other := samltest.NewSP(t, samltest.SPOptions{})
 	ti := newTestIdP(t, nil, nil, sp)
-	other.m.ServiceProvider.IDPMetadata = sp.m.ServiceProvider.IDPMetadata
+	other.Middleware.ServiceProvider.IDPMetadata = sp.Middleware.ServiceProvider.IDPMetadata
 	for _, uid := range []string{drSmith.UID, ""} {
 		resp, body := sso(t, ti, other, authnRequest(t, ti, other), uid)
 		if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "not registered") {
@@ -174,17 +175,17 @@ func TestUnknownSP(t *testing.T) {
 // TestIsPassive: without a session a passive request gets a NoPassive
 // error Response at the ACS, not a login.
 func TestIsPassive(t *testing.T) {
-	sp := newTestSP(t, spOptions{}, nil)
+	sp := samltest.NewSP(t, samltest.SPOptions{})
 	ti := newTestIdP(t, nil, nil, sp)
 	req := authnRequest(t, ti, sp)
 	passive := true
 	req.IsPassive = &passive
 	resp, body := sso(t, ti, sp, req, "")
-	f, ok := findForm(body)
+	f, ok := samltest.FindForm(body)
 	if resp.StatusCode != http.StatusOK || !ok {
 		t.Fatalf("%s: %s", resp.Status, body)
 	}
-	x, _ := base64.StdEncoding.DecodeString(f.values.Get("SAMLResponse"))
+	x, _ := base64.StdEncoding.DecodeString(f.Values.Get("SAMLResponse"))
 	if !bytes.Contains(x, []byte(saml.StatusNoPassive)) || bytes.Contains(x, []byte("Assertion")) {
 		t.Errorf("response %s, want status NoPassive and no assertion", x)
 	}
@@ -196,9 +197,9 @@ func TestIsPassive(t *testing.T) {
 // TestSHA1RequestSignatureRefused: an AuthnRequest signed with RSA-SHA1 is
 // refused.
 func TestSHA1RequestSignatureRefused(t *testing.T) {
-	sp := newTestSP(t, spOptions{key: rsaKeyC(), signRequest: true}, nil)
+	sp := samltest.NewSP(t, samltest.SPOptions{Key: rsaKeyC(), SignRequest: true})
 	ti := newTestIdP(t, nil, nil, sp)
-	sp.m.ServiceProvider.SignatureMethod = dsig.RSASHA1SignatureMethod
+	sp.Middleware.ServiceProvider.SignatureMethod = dsig.RSASHA1SignatureMethod
 	resp, body := sso(t, ti, sp, authnRequest(t, ti, sp), drSmith.UID)
 	if resp.StatusCode != http.StatusBadRequest {
 		t.Fatalf("%s: %s, want 400", resp.Status, body)
@@ -207,7 +208,7 @@ func TestSHA1RequestSignatureRefused(t *testing.T) {
 		t.Errorf("logged %v", ti.logs.errors())
 	}
 	// The same SP signing with RSA-SHA256 is served.
-	sp.m.ServiceProvider.SignatureMethod = dsig.RSASHA256SignatureMethod
+	sp.Middleware.ServiceProvider.SignatureMethod = dsig.RSASHA256SignatureMethod
 	if resp, body := sso(t, ti, sp, authnRequest(t, ti, sp), drSmith.UID); resp.StatusCode != http.StatusOK {
 		t.Errorf("RSA-SHA256: %s: %s", resp.Status, body)
 	}
@@ -215,7 +216,7 @@ func TestSHA1RequestSignatureRefused(t *testing.T) {
 
 // TestRefusedRequests covers what serveSSO refuses before crewjam sees it.
 func TestRefusedRequests(t *testing.T) {
-	sp := newTestSP(t, spOptions{}, nil)
+	sp := samltest.NewSP(t, samltest.SPOptions{})
 	ti := newTestIdP(t, nil, nil, sp)
 	req := authnRequest(t, ti, sp)
 	enc := encodeForPost(t, req)
@@ -251,16 +252,16 @@ func TestRefusedRequests(t *testing.T) {
 // with a page that says what to do.
 func TestExpiredAfterSlowLogin(t *testing.T) {
 	clock := newTestClock()
-	sp := newTestSP(t, spOptions{}, clock)
+	sp := samltest.NewSP(t, samltest.SPOptions{Clock: dsigClock(clock.Now)})
 	ti := newTestIdP(t, clock, nil, sp)
 	resp, _ := sso(t, ti, sp, authnRequest(t, ti, sp), "")
 	if resp.StatusCode != http.StatusFound {
 		t.Fatalf("no session: %s, want a redirect to the login", resp.Status)
 	}
 	clock.Advance(saml.MaxIssueDelay + time.Second)
-	b := newBrowser(t)
-	b.signIn(ti, drSmith.UID)
-	resp, body := b.get(ti.srv.URL + ti.login.last(t))
+	b := samltest.NewBrowser(t)
+	ti.signIn(b, drSmith.UID)
+	resp, body := b.Get(ti.srv.URL + ti.login.last(t))
 	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(body), "expired") {
 		t.Errorf("%s: %s, want 400 saying the request expired", resp.Status, body)
 	}
@@ -269,7 +270,7 @@ func TestExpiredAfterSlowLogin(t *testing.T) {
 // TestIdentityWithoutRole: an Identity that says yes without a role is a
 // programming error: 500, no assertion.
 func TestIdentityWithoutRole(t *testing.T) {
-	sp := newTestSP(t, spOptions{}, nil)
+	sp := samltest.NewSP(t, samltest.SPOptions{})
 	ti := newTestIdP(t, nil, func(c *Config) {
 		c.Identity = func(r *http.Request) (cis.User, cis.RoleProfile, bool) { return drSmith, cis.RoleProfile{}, true }
 	}, sp)
@@ -281,7 +282,7 @@ func TestIdentityWithoutRole(t *testing.T) {
 
 // TestMetadata: the metadata needs no session and says what the bridge is.
 func TestMetadata(t *testing.T) {
-	sp := newTestSP(t, spOptions{}, nil)
+	sp := samltest.NewSP(t, samltest.SPOptions{})
 	ti := newTestIdP(t, nil, nil, sp)
 	rec := serve(ti.idp, http.MethodGet, MetadataPath, nil)
 	if rec.Code != http.StatusOK || rec.Header().Get("Content-Type") != "application/samlmetadata+xml" {

@@ -6,6 +6,7 @@ import (
 	"github.com/beevik/etree"
 	"github.com/crewjam/saml/xmlenc"
 
+	"github.com/opencis/cisauth/internal/samltest"
 	"github.com/opencis/cisauth/internal/xmlsectest"
 )
 
@@ -23,12 +24,12 @@ const (
 // assertion's own signature with the IdP certificate, and not with another.
 func TestXMLSec1VerifiesSignatures(t *testing.T) {
 	xmlsec1 := xmlsectest.Require(t)
-	sp := newTestSP(t, spOptions{key: ecKey()}, nil)
+	sp := samltest.NewSP(t, samltest.SPOptions{Key: ecKey()})
 	ti := newTestIdP(t, nil, nil, sp)
-	b := newBrowser(t)
-	b.signIn(ti, drSmith.UID)
-	x := b.responseXML(ti, sp, authnRequest(t, ti, sp), "")
-	other := selfSigned(t, rsaKeyC(), "not the idp")
+	b := samltest.NewBrowser(t)
+	ti.signIn(b, drSmith.UID)
+	x := responseXML(t, b, ti, sp, authnRequest(t, ti, sp), "")
+	other := samltest.SelfSigned(t, rsaKeyC(), "not the idp")
 	for _, xpath := range []string{responseSignature, assertionSignature} {
 		if err := xmlsec1.Verify(t, x, ti.cfg.Certificate, xpath); err != nil {
 			t.Errorf("%s with the IdP certificate: %v", xpath, err)
@@ -43,16 +44,16 @@ func TestXMLSec1VerifiesSignatures(t *testing.T) {
 // with the SP's key, is itself signed, and xmlsec1 verifies it.
 func TestXMLSec1EncryptedAssertionSigned(t *testing.T) {
 	xmlsec1 := xmlsectest.Require(t)
-	sp := newTestSP(t, spOptions{}, nil) // RSA key rsaKeyB: encryption offered
+	sp := samltest.NewSP(t, samltest.SPOptions{}) // RSA key samltest.SPKey: encryption offered
 	ti := newTestIdP(t, nil, nil, sp)
-	b := newBrowser(t)
-	b.signIn(ti, drSmith.UID)
-	resp := parseXML(t, b.responseXML(ti, sp, authnRequest(t, ti, sp), ""))
+	b := samltest.NewBrowser(t)
+	ti.signIn(b, drSmith.UID)
+	resp := parseXML(t, responseXML(t, b, ti, sp, authnRequest(t, ti, sp), ""))
 	data := resp.FindElement("./EncryptedAssertion/EncryptedData")
 	if data == nil {
 		t.Fatal("no EncryptedAssertion")
 	}
-	plain, err := xmlenc.Decrypt(rsaKeyB(), data)
+	plain, err := xmlenc.Decrypt(samltest.SPKey(), data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,12 +72,12 @@ func TestXMLSec1EncryptedAssertionSigned(t *testing.T) {
 // nor xmlsec1 accepts it, and unsigned samlsp does not either.
 func TestTamperedResponse(t *testing.T) {
 	xmlsec1 := xmlsectest.Require(t)
-	sp := newTestSP(t, spOptions{key: ecKey()}, nil)
+	sp := samltest.NewSP(t, samltest.SPOptions{Key: ecKey()})
 	ti := newTestIdP(t, nil, nil, sp)
-	b := newBrowser(t)
-	b.signIn(ti, msJones.UID) // her role lacks B0264
+	b := samltest.NewBrowser(t)
+	ti.signIn(b, msJones.UID) // her role lacks B0264
 	req := authnRequest(t, ti, sp)
-	original := b.responseXML(ti, sp, req, "")
+	original := responseXML(t, b, ti, sp, req, "")
 
 	removeResponseSig := func(r *etree.Element) { r.RemoveChild(r.SelectElement("Signature")) }
 	removeAssertionSig := func(r *etree.Element) {
@@ -120,7 +121,7 @@ func TestTamperedResponse(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = sp.m.ServiceProvider.ParseXMLResponse(x, []string{req.ID}, sp.acsURL())
+			_, err = sp.Middleware.ServiceProvider.ParseXMLResponse(x, []string{req.ID}, sp.Middleware.ServiceProvider.AcsURL)
 			switch {
 			case tc.accepted && err != nil:
 				t.Errorf("samlsp refuses it: %v", privateErr(err))

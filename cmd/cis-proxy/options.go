@@ -18,6 +18,16 @@ import (
 	"github.com/opencis/cisauth/middleware"
 )
 
+// usageText heads the --help output.
+const usageText = `usage: cis-proxy --env NAME|FILE --upstream URL [--config FILE] [flags]   (see docs/cis-proxy.md)
+
+Puts NHS CIS smartcard logins in front of a web application: keeps the session, checks each
+path's rule (activities, job roles, organisations) and forwards the user and selected role in
+X-CIS-* headers. Every flag is also a key of the --config file (same name, _ for -); a flag
+given here wins. SIGHUP reloads the file's rules and SAML service providers.
+
+`
+
 // errUsage marks a bad command line (exit status 2).
 var errUsage = errors.New("usage")
 
@@ -57,6 +67,10 @@ type flagValues struct {
 func newFlagSet(stderr io.Writer, o *options, v *flagValues) *flag.FlagSet {
 	fs := flag.NewFlagSet("cis-proxy", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usageText)
+		fs.PrintDefaults()
+	}
 	fs.StringVar(&o.configPath, "config", "", "YAML configuration `file` (rules, SAML service providers, and any flag's setting); SIGHUP reloads it")
 	fs.StringVar(&v.f.Env, "env", "", "CIS environment: a preset `name` (dev, local) or an environment file")
 	fs.StringVar(&v.f.Listen, "listen", defaultListen, "`address` to serve on")

@@ -272,6 +272,7 @@ func TestExitStatus(t *testing.T) {
 		{withRequired("--cis2", "on"), 2, "want auto or off"},
 		{withRequired("--bogus"), 2, "flag provided but not defined: -bogus"},
 		{[]string{"--help"}, 0, "-upstream URL"},
+		{[]string{"--help"}, 0, "usage: cis-proxy --env NAME|FILE --upstream URL"},
 		{[]string{"--env", filepath.Join(t.TempDir(), "none.yaml"), "--upstream", "http://127.0.0.1:3000", "--metrics-listen", "off", "--listen", "127.0.0.1:0"}, 1, "none.yaml"},
 	} {
 		var stderr bytes.Buffer

@@ -51,23 +51,26 @@ func (in *instance) reload() {
 		in.log.Info("reload: no --config to reload")
 		return
 	}
-	f, err := proxy.LoadFile(in.o.configPath)
+	cur := in.o
+	failed := func(err error) {
+		in.log.Error("reload failed: keeping the running configuration", "config", cur.configPath, "error", err)
+	}
+	f, err := proxy.LoadFile(cur.configPath)
 	if err != nil {
-		in.log.Error("reload failed: keeping the running configuration", "config", in.o.configPath, "error", err)
+		failed(err)
 		return
 	}
-	next := *in.o
-	next.file = overlay(*f, in.o.flags, in.o.set)
+	next := *cur
+	next.file = overlay(*f, cur.flags, cur.set)
 	if err := next.check(); err != nil {
-		in.log.Error("reload failed: keeping the running configuration", "config", in.o.configPath, "error", err)
+		failed(err)
 		return
 	}
 	rules, err := proxy.CompileRules(next.file.Rules)
 	if err != nil {
-		in.log.Error("reload failed: keeping the running configuration", "config", in.o.configPath, "error", err)
+		failed(err)
 		return
 	}
-	cur := in.o
 	if changed := restartOnly(cur.file, next.file); len(changed) > 0 {
 		in.log.Warn("reload: these settings change only with a restart; running on with the old values", "settings", changed)
 		next.file = keepRestartOnly(cur.file, next.file)
@@ -79,7 +82,7 @@ func (in *instance) reload() {
 	idp, err := in.newIdP()
 	if err != nil {
 		in.o = cur
-		in.log.Error("reload failed: keeping the running configuration", "config", cur.configPath, "error", err)
+		failed(err)
 		return
 	}
 	in.px.SetRules(rules)

@@ -204,9 +204,9 @@ func (b *bufferPool) Put(buf []byte) {
 // SetRules replaces the rules; requests already past the rules keep the
 // old ones.
 func (p *Proxy) SetRules(rs *Rules) {
-	t := &routeTable{rules: rs, fallback: p.mw.Handler(http.HandlerFunc(p.forward))}
+	t := &routeTable{rules: rs, fallback: p.mw.Handler(p.rp)}
 	for _, r := range rs.rules {
-		var h http.Handler = http.HandlerFunc(p.forward)
+		var h http.Handler = p.rp // past the middleware and the rule: upstream
 		for i := len(r.guards) - 1; i >= 0; i-- {
 			h = r.guards[i].Handler(h)
 		}
@@ -261,11 +261,6 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	t.fallback.ServeHTTP(w, r)
 }
 
-// forward sends the request, past the middleware and the rule, upstream.
-func (p *Proxy) forward(w http.ResponseWriter, r *http.Request) {
-	p.rp.ServeHTTP(w, r)
-}
-
 // health answers the health check: 200 while the proxy can serve, 503
 // when Config.Ready fails. It says nothing about the upstream.
 func (p *Proxy) health(w http.ResponseWriter, r *http.Request) {
@@ -286,7 +281,7 @@ func (p *Proxy) health(w http.ResponseWriter, r *http.Request) {
 
 // isWebSocket reports whether r asks to become a WebSocket.
 func isWebSocket(r *http.Request) bool {
-	return r.Header.Get("Upgrade") != "" && strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
+	return strings.EqualFold(r.Header.Get("Upgrade"), "websocket")
 }
 
 // sameOrigin reports whether a WebSocket handshake comes from the proxy's

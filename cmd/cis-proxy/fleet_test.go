@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/opencis/cisauth/cis/cistest"
+	"github.com/opencis/cisauth/internal/proxytest"
 	"github.com/opencis/cisauth/internal/redistest"
 	"github.com/opencis/cisauth/middleware"
 )
@@ -31,7 +32,7 @@ func asUser(t *testing.T, base, v, path string) (int, string) {
 	if status != http.StatusOK {
 		return status, ""
 	}
-	return status, upstreamSaw(t, body).Header.Get("X-CIS-UID")
+	return status, proxytest.Saw(t, body).Header.Get("X-CIS-UID")
 }
 
 // Two instances on one Redis, no --cookie-keys: they share the key made in
@@ -39,7 +40,7 @@ func asUser(t *testing.T, base, v, path string) (int, string) {
 // within a second; A restarted loses no session.
 func TestFleet(t *testing.T) {
 	sim := cistest.NewServer(t)
-	up := echoUpstream(t)
+	up := proxytest.EchoUpstream(t)
 	prefix := redistest.Prefix(t)
 	args := fleetArgs(t, sim, up.URL, prefix)
 	a := start(t, args...)
@@ -108,7 +109,7 @@ func writeKeys(t *testing.T) string {
 // file does not accept their cookies.
 func TestFleetCookieKeysFile(t *testing.T) {
 	sim := cistest.NewServer(t)
-	up := echoUpstream(t)
+	up := proxytest.EchoUpstream(t)
 	prefix := redistest.Prefix(t)
 	keys := writeKeys(t)
 	args := append(fleetArgs(t, sim, up.URL, prefix), "--cookie-keys", keys)

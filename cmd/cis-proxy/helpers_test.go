@@ -2,11 +2,9 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,7 +15,7 @@ import (
 	"github.com/opencis/cisauth/cis/cissim"
 	"github.com/opencis/cisauth/cis/cistest"
 	"github.com/opencis/cisauth/internal/logtest"
-	"github.com/opencis/cisauth/middleware"
+	"github.com/opencis/cisauth/internal/proxytest"
 )
 
 // Demo users and roles (cissim.DemoUsers).
@@ -35,28 +33,6 @@ const cookieName = "cis_session"
 
 // waitFor bounds every wait on a condition in these tests.
 const waitFor = 10 * time.Second
-
-// seen is what the echo upstream received.
-type seen struct {
-	Method string
-	Path   string
-	Header http.Header
-}
-
-// echoUpstream answers every request with its method, path and headers as
-// JSON.
-func echoUpstream(t testing.TB) *httptest.Server {
-	t.Helper()
-	srv := httptest.NewServer(http.HandlerFunc(echo))
-	t.Cleanup(srv.Close)
-	return srv
-}
-
-// echo answers with what it received.
-func echo(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(seen{Method: r.Method, Path: r.URL.Path, Header: r.Header})
-}
 
 // envFile writes the simulator's environment file as cis-sim does and
 // returns its path.
@@ -191,21 +167,7 @@ func newClient(t testing.TB) *http.Client {
 // cookie's value.
 func login(t testing.TB, sim *cistest.Server, c *http.Client, base, uid, roleID string) string {
 	t.Helper()
-	tk := sim.MustLogin(t, uid, roleID)
-	req, err := http.NewRequest(http.MethodPost, base+"/cis/login", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set(middleware.TicketHeader, tk.Reveal())
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("login %s at %s: %s: %s", uid, base, resp.Status, body)
-	}
+	resp := proxytest.Login(t, c, base+"/cis/login", sim.MustLogin(t, uid, roleID))
 	for _, ck := range resp.Cookies() {
 		if ck.Name == cookieName {
 			return ck.Value
@@ -249,14 +211,4 @@ func withCookie(t testing.TB, method, u, v string, h map[string]string) (int, st
 		hh[k] = x
 	}
 	return do(t, &http.Client{Timeout: waitFor, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}, method, u, hh)
-}
-
-// upstreamSaw decodes an echoUpstream answer.
-func upstreamSaw(t testing.TB, body string) seen {
-	t.Helper()
-	var s seen
-	if err := json.Unmarshal([]byte(body), &s); err != nil {
-		t.Fatalf("not an upstream answer: %v: %q", err, body)
-	}
-	return s
 }

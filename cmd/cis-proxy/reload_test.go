@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/opencis/cisauth/cis/cistest"
+	"github.com/opencis/cisauth/internal/proxytest"
 )
 
 // streamUpstream echoes like echoUpstream, except /stream: it sends a first
@@ -34,7 +35,7 @@ func streamUpstream(t *testing.T, release <-chan struct{}) *httptest.Server {
 			_, _ = io.WriteString(w, "data: last\n\n")
 			return
 		}
-		echo(w, r)
+		proxytest.Echo(w, r)
 	}))
 	t.Cleanup(srv.Close)
 	return srv
@@ -211,7 +212,7 @@ func TestReload(t *testing.T) {
 // SIGHUP without --config: nothing to reload, and the log says so.
 func TestReloadWithoutConfig(t *testing.T) {
 	sim := cistest.NewServer(t)
-	p := start(t, baseArgs(envFile(t, sim), echoUpstream(t).URL)...)
+	p := start(t, baseArgs(envFile(t, sim), proxytest.EchoUpstream(t).URL)...)
 	p.reload()
 	p.waitLog(t, "no --config to reload")
 }

@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/opencis/cisauth/cis/cistest"
-	"github.com/opencis/cisauth/middleware"
+	"github.com/opencis/cisauth/internal/proxytest"
 )
 
 // The command serves: a login through it reaches the upstream with the
@@ -18,7 +18,7 @@ import (
 // check answers; its metrics show the proxy's and the middleware's.
 func TestServes(t *testing.T) {
 	sim := cistest.NewServer(t)
-	up := echoUpstream(t)
+	up := proxytest.EchoUpstream(t)
 	p := start(t, baseArgs(envFile(t, sim), up.URL)...)
 	if !strings.HasPrefix(p.url, "http://127.0.0.1:") || strings.HasSuffix(p.url, ":0") || p.metrics == "" {
 		t.Fatalf("addresses %q, %q", p.url, p.metrics)
@@ -34,7 +34,7 @@ func TestServes(t *testing.T) {
 	if status != http.StatusOK {
 		t.Fatalf("GET /records/1: %d %s", status, body)
 	}
-	s := upstreamSaw(t, body)
+	s := proxytest.Saw(t, body)
 	if s.Path != "/records/1" || s.Header.Get("X-CIS-UID") != alice || s.Header.Get("X-CIS-Role-ID") != aliceRole ||
 		s.Header.Get("X-CIS-Org-Code") != "RCJ" || s.Header.Get("X-CIS-Activities") != "B0264,B0360" || len(s.Header.Values("X-CIS-UID")) != 1 {
 		t.Errorf("upstream saw %s %v", s.Path, s.Header)
@@ -59,7 +59,7 @@ func TestServes(t *testing.T) {
 	}
 	// The metrics stay off the proxy's own listener: /metrics there is
 	// the upstream's path like any other.
-	if status, body := get(t, c, p.url+"/metrics"); status != http.StatusOK || upstreamSaw(t, body).Path != "/metrics" {
+	if status, body := get(t, c, p.url+"/metrics"); status != http.StatusOK || proxytest.Saw(t, body).Path != "/metrics" {
 		t.Errorf("/metrics on the proxy: %d %s", status, body)
 	}
 }
@@ -67,7 +67,7 @@ func TestServes(t *testing.T) {
 // --metrics-listen off: no metrics listener.
 func TestMetricsOff(t *testing.T) {
 	sim := cistest.NewServer(t)
-	p := start(t, append(baseArgs(envFile(t, sim), echoUpstream(t).URL), "--metrics-listen", "off")...)
+	p := start(t, append(baseArgs(envFile(t, sim), proxytest.EchoUpstream(t).URL), "--metrics-listen", "off")...)
 	if p.metrics != "" {
 		t.Errorf("metrics at %q with --metrics-listen off", p.metrics)
 	}
@@ -150,18 +150,12 @@ func waitRefused(t *testing.T, u string) {
 // the proxy also works for development.
 func TestSecureCookieBehindHTTPS(t *testing.T) {
 	sim := cistest.NewServer(t)
-	up := echoUpstream(t)
+	up := proxytest.EchoUpstream(t)
 	p := start(t, append(baseArgs(envFile(t, sim), up.URL), "--external-url", "https://records.example.nhs.uk", "--notify=false")...)
-	req, _ := http.NewRequest(http.MethodPost, p.url+"/cis/login", nil)
-	req.Header.Set(middleware.TicketHeader, sim.MustLogin(t, alice, aliceRole).Reveal())
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	resp := proxytest.Login(t, http.DefaultClient, p.url+"/cis/login", sim.MustLogin(t, alice, aliceRole))
 	cookies := resp.Cookies()
-	if resp.StatusCode != http.StatusOK || len(cookies) != 1 {
-		t.Fatalf("login: %s, cookies %v", resp.Status, cookies)
+	if len(cookies) != 1 {
+		t.Fatalf("login: cookies %v, want one", cookies)
 	}
 	if c := cookies[0]; c.Name != "__Host-"+cookieName || !c.Secure || !c.HttpOnly || c.Path != "/" || c.Domain != "" {
 		t.Errorf("session cookie %+v, want Secure, HttpOnly, __Host-, Path=/, no Domain", c)

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/opencis/cisauth/cis/cistest"
+	"github.com/opencis/cisauth/internal/proxytest"
 	"github.com/opencis/cisauth/internal/samltest"
 	"github.com/opencis/cisauth/middleware/samlidp"
 )
@@ -97,7 +98,7 @@ func TestSAMLFilesRefused(t *testing.T) {
 // that is itself a SAML SP of another IdP keeps its own).
 func TestSAMLBridgeOff(t *testing.T) {
 	sim := cistest.NewServer(t)
-	p := start(t, baseArgs(envFile(t, sim), echoUpstream(t).URL)...)
+	p := start(t, baseArgs(envFile(t, sim), proxytest.EchoUpstream(t).URL)...)
 	p.waitLog(t, "SAML bridge off")
 	p.waitLog(t, "cis-proxy serving", "saml=false")
 	c := newClient(t)
@@ -105,7 +106,7 @@ func TestSAMLBridgeOff(t *testing.T) {
 		t.Errorf("/saml/metadata without a session: %d, want the 401 of any path", status)
 	}
 	login(t, sim, c, p.url, alice, aliceRole)
-	if status, body := get(t, c, p.url+samlidp.MetadataPath); status != http.StatusOK || upstreamSaw(t, body).Path != samlidp.MetadataPath {
+	if status, body := get(t, c, p.url+samlidp.MetadataPath); status != http.StatusOK || proxytest.Saw(t, body).Path != samlidp.MetadataPath {
 		t.Errorf("/saml/metadata with a session: %d %s", status, body)
 	}
 }
@@ -115,7 +116,7 @@ func TestSAMLBridgeOff(t *testing.T) {
 // metadata (XML) whose entity ID is the external URL's.
 func TestSAMLBridgeOn(t *testing.T) {
 	sim := cistest.NewServer(t)
-	up := echoUpstream(t)
+	up := proxytest.EchoUpstream(t)
 	for _, pkcs8 := range []bool{true, false} {
 		dir := t.TempDir()
 		key, cert := idpFiles(t, dir, pkcs8)
@@ -154,7 +155,7 @@ func ssoAs(t *testing.T, c *http.Client, sp *samltest.SP, base string) (int, str
 // known; the first stays known.
 func TestSAMLReloadAddsSP(t *testing.T) {
 	sim := cistest.NewServer(t)
-	up := echoUpstream(t)
+	up := proxytest.EchoUpstream(t)
 	dir := t.TempDir()
 	idpFiles(t, dir, true)
 	sp1, sp2 := samltest.NewSP(t, samltest.SPOptions{}), samltest.NewSP(t, samltest.SPOptions{})

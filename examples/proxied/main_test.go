@@ -12,6 +12,7 @@ import (
 
 	"github.com/opencis/cisauth/cis/cistest"
 	"github.com/opencis/cisauth/internal/proxy"
+	"github.com/opencis/cisauth/internal/proxytest"
 	"github.com/opencis/cisauth/middleware"
 )
 
@@ -67,13 +68,7 @@ func TestBehindProxy(t *testing.T) {
 	as := func(uid, role string) *http.Client {
 		jar, _ := cookiejar.New(nil)
 		c := &http.Client{Jar: jar}
-		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/cis/login", nil)
-		req.Header.Set(middleware.TicketHeader, sim.MustLogin(t, uid, role).Reveal())
-		resp, err := c.Do(req)
-		if err != nil || resp.StatusCode != http.StatusOK {
-			t.Fatalf("login %s: %v %v", uid, resp, err)
-		}
-		resp.Body.Close()
+		proxytest.Login(t, c, srv.URL+"/cis/login", sim.MustLogin(t, uid, role))
 		return c
 	}
 	get := func(c *http.Client, path string) (int, string) {

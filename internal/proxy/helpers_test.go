@@ -1,17 +1,16 @@
 package proxy_test
 
 import (
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"strings"
 	"testing"
 
 	"github.com/opencis/cisauth/cis/cistest"
 	"github.com/opencis/cisauth/internal/proxy"
+	"github.com/opencis/cisauth/internal/proxytest"
 	"github.com/opencis/cisauth/middleware"
 )
 
@@ -25,23 +24,6 @@ const (
 	chandra    = "555000000003"
 	chandraAdm = "555000000301" // RCJ, S8001:G8001:R8000, B0020
 )
-
-// echoUpstream answers every request with what it received: method, path,
-// headers, as JSON.
-type seen struct {
-	Method string
-	Path   string
-	Header http.Header
-}
-
-func echoUpstream(t testing.TB) *httptest.Server {
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(seen{Method: r.Method, Path: r.URL.Path, Header: r.Header})
-	}))
-	t.Cleanup(srv.Close)
-	return srv
-}
 
 // rig is a simulator, a middleware, a proxy in front of an upstream, and
 // the proxy's URL.
@@ -110,18 +92,7 @@ func client(t testing.TB) *http.Client {
 // the X-CIS-Ticket header as a thick client does.
 func (rg *rig) login(t testing.TB, c *http.Client, uid, roleID string) {
 	t.Helper()
-	tk := rg.sim.MustLogin(t, uid, roleID)
-	req, _ := http.NewRequest(http.MethodPost, rg.url+proxy.LoginPagePath, nil)
-	req.Header.Set(middleware.TicketHeader, tk.Reveal())
-	resp, err := c.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("login %s: %s: %s", uid, resp.Status, body)
-	}
+	proxytest.Login(t, c, rg.url+proxy.LoginPagePath, rg.sim.MustLogin(t, uid, roleID))
 }
 
 // get fetches path through the proxy with extra headers.
@@ -141,14 +112,4 @@ func get(t testing.TB, c *http.Client, u string, h map[string]string) (*http.Res
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp, string(b)
-}
-
-// upstreamSaw decodes an echoUpstream answer.
-func upstreamSaw(t testing.TB, body string) seen {
-	t.Helper()
-	var s seen
-	if err := json.NewDecoder(strings.NewReader(body)).Decode(&s); err != nil {
-		t.Fatalf("not an upstream answer: %v: %q", err, body)
-	}
-	return s
 }

@@ -14,13 +14,14 @@ import (
 	"testing"
 
 	"github.com/opencis/cisauth/internal/proxy"
+	"github.com/opencis/cisauth/internal/proxytest"
 )
 
 // TestHeadersForwarded: the upstream gets the session's user and role in
 // X-CIS-* headers, none of the client's own X-CIS-* headers in any
 // spelling, and not the proxy's session cookie.
 func TestHeadersForwarded(t *testing.T) {
-	up := echoUpstream(t)
+	up := proxytest.EchoUpstream(t)
 	rg := newRig(t, up.URL, nil, nil)
 	c := client(t)
 	rg.login(t, c, alice, aliceRole)
@@ -39,7 +40,7 @@ func TestHeadersForwarded(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("%s: %s", resp.Status, body)
 	}
-	s := upstreamSaw(t, body)
+	s := proxytest.Saw(t, body)
 	want := map[string]string{
 		proxy.HeaderUID:         alice,
 		proxy.HeaderName:        "Jones Alice Dr",
@@ -96,28 +97,28 @@ func TestNoSession(t *testing.T) {
 // TestPublicRule: a public path is forwarded without a session, and the
 // client's X-CIS-* headers are stripped there too.
 func TestPublicRule(t *testing.T) {
-	up := echoUpstream(t)
+	up := proxytest.EchoUpstream(t)
 	rg := newRig(t, up.URL, []proxy.Rule{{Path: "/static/", Public: true}}, nil)
 	c := client(t)
 	resp, body := get(t, c, rg.url+"/static/app.css", map[string]string{"X-CIS-UID": alice, "X-Cis-Activities": "B0264"})
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("%s: %s", resp.Status, body)
 	}
-	s := upstreamSaw(t, body)
+	s := proxytest.Saw(t, body)
 	if s.Header.Get(proxy.HeaderUID) != "" || s.Header.Get(proxy.HeaderActivities) != "" {
 		t.Errorf("upstream saw spoofed headers on a public path: %v", s.Header)
 	}
 	// With a session, a public path gets the session's headers.
 	rg.login(t, c, alice, aliceRole)
 	_, body = get(t, c, rg.url+"/static/app.css", map[string]string{"X-CIS-UID": "999999999999"})
-	if got := upstreamSaw(t, body).Header.Get(proxy.HeaderUID); got != alice {
+	if got := proxytest.Saw(t, body).Header.Get(proxy.HeaderUID); got != alice {
 		t.Errorf("public path with a session: X-CIS-UID %q, want %s", got, alice)
 	}
 }
 
 // TestRules: each path's longest rule decides, by the selected role.
 func TestRules(t *testing.T) {
-	up := echoUpstream(t)
+	up := proxytest.EchoUpstream(t)
 	rules := []proxy.Rule{
 		{Path: "/static/", Public: true},
 		{Path: "/records/", Activities: []string{"B0264"}},

@@ -18,6 +18,7 @@ import (
 	"github.com/crewjam/saml"
 
 	"github.com/opencis/cisauth/internal/proxy"
+	"github.com/opencis/cisauth/internal/proxytest"
 	"github.com/opencis/cisauth/internal/samltest"
 	"github.com/opencis/cisauth/middleware/samlidp"
 )
@@ -54,7 +55,7 @@ func newSAMLRig(t testing.TB, sps ...*samltest.SP) *samlRig {
 func newSAMLRigWith(t testing.TB, edit func(*rig, *proxy.Config), sps ...*samltest.SP) *samlRig {
 	t.Helper()
 	sr := &samlRig{cert: samltest.SelfSigned(t, idpKey(), "cis-proxy test idp")}
-	up := echoUpstream(t)
+	up := proxytest.EchoUpstream(t)
 	sr.rig = newRigWith(t, up.URL, nil, func(rg *rig, cfg *proxy.Config) {
 		if edit != nil {
 			edit(rg, cfg)
